@@ -1,0 +1,42 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "gatesurgeon",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "GateSurgeon", targets: ["GateSurgeon"]),
+        .executable(name: "gatesurgeon", targets: ["gatesurgeon"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // The system json-c library; only the JSON module imports it.
+        .systemLibrary(
+            name: "CJSONC",
+            pkgConfig: "json-c",
+            providers: [.apt(["libjson-c-dev"])]
+        ),
+        // JSONValue: json-c objects turned into a Swift value, no C pointer escapes.
+        .target(name: "JSON", dependencies: ["CJSONC"]),
+        // The library: formats -> graph -> surgery / numerics -> forward pass -> writers.
+        .target(
+            name: "GateSurgeon",
+            dependencies: ["JSON"]
+        ),
+        // ArgumentParser commands, separate so tests run them in-process.
+        .target(
+            name: "GateSurgeonCommands",
+            dependencies: [
+                "GateSurgeon", "JSON",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "gatesurgeon", dependencies: ["GateSurgeonCommands"]),
+        .testTarget(
+            name: "GateSurgeonTests",
+            dependencies: ["GateSurgeon", "GateSurgeonCommands", "JSON"]
+        ),
+    ]
+)

@@ -1,0 +1,93 @@
+import JSON
+
+/// The safetensors side of a model: one file, or a directory of shards tied
+/// together by `model.safetensors.index.json`.
+public struct SafetensorsCheckpoint: Sendable {
+    public let files: [SafetensorsFile]
+    /// Every tensor of every file, in file then data order.
+    public let tensors: [StoredTensor]
+    /// The index file, for a sharded directory.
+    public let indexPath: String?
+
+    /// Opens a single `.safetensors` file.
+    public init(file path: String) throws {
+        let file = try SafetensorsFile(path: path)
+        files = [file]
+        tensors = file.tensors
+        indexPath = nil
+    }
+
+    /// Opens the weights of a model directory: through its index when it has
+    /// one (every shard checked against it), else its `.safetensors` files.
+    public init(directory: String) throws {
+        let indexes = Paths.entries(of: directory).filter { $0.hasSuffix(".safetensors.index.json") }
+        if let indexName = indexes.first {
+            let indexPath = Paths.join(directory, indexName)
+            self.indexPath = indexPath
+            let weightMap = try SafetensorsCheckpoint.readWeightMap(indexPath)
+            var shardNames: [String] = []
+            for (_, shard) in weightMap where !shardNames.contains(shard) { shardNames.append(shard) }
+            var files: [SafetensorsFile] = []
+            for shard in shardNames {
+                let shardPath = Paths.join(directory, shard)
+                guard Paths.exists(shardPath), !shard.contains("/") else {
+                    let tensor = weightMap.first { $0.1 == shard }!.0
+                    throw SafetensorsError.shardMissing(index: indexPath, tensor: tensor, shard: shard)
+                }
+                files.append(try SafetensorsFile(path: shardPath))
+            }
+            var listed: [String: String] = [:]
+            for (tensor, shard) in weightMap { listed[tensor] = shard }
+            for (file, shard) in zip(files, shardNames) {
+                let names = Set(file.tensors.map(\.name))
+                for (tensor, mapped) in weightMap where mapped == shard && !names.contains(tensor) {
+                    throw SafetensorsError.tensorMissingFromShard(index: indexPath, tensor: tensor, shard: shard)
+                }
+                for tensor in file.tensors where listed[tensor.name] != shard {
+                    throw SafetensorsError.tensorNotInIndex(index: indexPath, tensor: tensor.name, shard: shard)
+                }
+            }
+            self.files = files
+            tensors = files.flatMap(\.tensors)
+        } else {
+            let names = Paths.entries(of: directory).filter { $0.hasSuffix(".safetensors") }
+            guard !names.isEmpty else {
+                throw SafetensorsError.indexInvalid(path: directory, problem: "no .safetensors file and no index in this directory")
+            }
+            let files = try names.map { try SafetensorsFile(path: Paths.join(directory, $0)) }
+            var owner: [String: String] = [:]
+            for file in files {
+                for tensor in file.tensors {
+                    if let other = owner[tensor.name] {
+                        throw SafetensorsError.duplicateTensor(path: file.path, tensor: tensor.name, otherFile: other)
+                    }
+                    owner[tensor.name] = file.path
+                }
+            }
+            self.files = files
+            tensors = files.flatMap(\.tensors)
+            indexPath = nil
+        }
+    }
+
+    /// The `weight_map` of an index, in file order.
+    static func readWeightMap(_ path: String) throws -> [(String, String)] {
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(try Paths.readFile(path), rejectingDuplicateKeys: true)
+        } catch let error as JSONError {
+            throw SafetensorsError.indexInvalid(path: path, problem: "not valid JSON: \(error)")
+        }
+        guard case .object(let map) = json["weight_map"] ?? .null else {
+            throw SafetensorsError.indexInvalid(path: path, problem: "missing object \"weight_map\"")
+        }
+        var result: [(String, String)] = []
+        for (tensor, value) in map {
+            guard case .string(let shard) = value else {
+                throw SafetensorsError.indexInvalid(path: path, problem: "weight_map entry '\(tensor)' must be a file name string")
+            }
+            result.append((tensor, shard))
+        }
+        return result
+    }
+}

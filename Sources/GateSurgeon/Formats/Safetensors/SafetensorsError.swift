@@ -1,0 +1,67 @@
+/// Why a safetensors file or a sharded model directory was refused.
+///
+/// Each case names the file and, where one exists, the tensor or key and the
+/// byte offset, so a one-line message tells the user exactly where to look.
+public enum SafetensorsError: Error, Sendable, CustomStringConvertible {
+    case fileTooSmall(path: String, size: Int)
+    case headerTooLarge(path: String, length: UInt64, limit: Int)
+    case headerPastEnd(path: String, length: UInt64, fileSize: Int)
+    case headerNotJSON(path: String, reason: String, offset: Int?)
+    case headerNotObject(path: String, kind: String)
+    case invalidEntry(path: String, tensor: String, problem: String)
+    case unknownDType(path: String, tensor: String, dtype: String)
+    case invalidMetadata(path: String, key: String, problem: String)
+    case elementCountOverflow(path: String, tensor: String, shape: [String])
+    case notContiguous(path: String, tensor: String, begin: Int, expected: Int, dataStart: Int)
+    case sizeMismatch(path: String, tensor: String, dtype: DType, shape: [Int], expected: Int, found: Int)
+    case offsetsPastEnd(path: String, tensor: String, end: Int, dataSize: Int)
+    case incompleteBuffer(path: String, covered: Int, dataSize: Int, dataStart: Int)
+    case indexInvalid(path: String, problem: String)
+    case shardMissing(index: String, tensor: String, shard: String)
+    case tensorMissingFromShard(index: String, tensor: String, shard: String)
+    case tensorNotInIndex(index: String, tensor: String, shard: String)
+    case duplicateTensor(path: String, tensor: String, otherFile: String)
+
+    public var description: String {
+        switch self {
+        case .fileTooSmall(let path, let size):
+            return "\(path): file is \(size) bytes, too small for the 8-byte header length"
+        case .headerTooLarge(let path, let length, let limit):
+            return "\(path): header length \(length) at byte 0 exceeds the \(limit)-byte limit"
+        case .headerPastEnd(let path, let length, let fileSize):
+            return "\(path): header length \(length) at byte 0 runs past the end of the \(fileSize)-byte file"
+        case .headerNotJSON(let path, let reason, let offset):
+            let place = offset.map { " at byte \($0 + 8)" } ?? ""
+            return "\(path): header is not valid JSON: \(reason)\(place)"
+        case .headerNotObject(let path, let kind):
+            return "\(path): header is a JSON \(kind), expected an object at byte 8"
+        case .invalidEntry(let path, let tensor, let problem):
+            return "\(path): tensor '\(tensor)': \(problem)"
+        case .unknownDType(let path, let tensor, let dtype):
+            return "\(path): tensor '\(tensor)': unknown dtype \"\(dtype)\""
+        case .invalidMetadata(let path, let key, let problem):
+            return "\(path): __metadata__ key '\(key)': \(problem)"
+        case .elementCountOverflow(let path, let tensor, let shape):
+            return "\(path): tensor '\(tensor)': shape [\(shape.joined(separator: ", "))] overflows a 64-bit element count"
+        case .notContiguous(let path, let tensor, let begin, let expected, let dataStart):
+            let kind = begin < expected ? "overlaps the previous tensor" : "leaves a gap after the previous tensor"
+            return "\(path): tensor '\(tensor)': data_offsets begin at \(begin) (byte \(dataStart + begin)) but the previous tensor ends at \(expected); it \(kind)"
+        case .sizeMismatch(let path, let tensor, let dtype, let shape, let expected, let found):
+            return "\(path): tensor '\(tensor)': \(dtype) \(shape) needs \(expected) bytes but data_offsets span \(found)"
+        case .offsetsPastEnd(let path, let tensor, let end, let dataSize):
+            return "\(path): tensor '\(tensor)': data ends at \(end), past the \(dataSize)-byte data section"
+        case .incompleteBuffer(let path, let covered, let dataSize, let dataStart):
+            return "\(path): tensors cover \(covered) of the \(dataSize) data bytes; bytes from \(dataStart + covered) on belong to no tensor"
+        case .indexInvalid(let path, let problem):
+            return "\(path): \(problem)"
+        case .shardMissing(let index, let tensor, let shard):
+            return "\(index): tensor '\(tensor)' is mapped to shard \(shard), which does not exist"
+        case .tensorMissingFromShard(let index, let tensor, let shard):
+            return "\(index): tensor '\(tensor)' is mapped to \(shard), which does not contain it"
+        case .tensorNotInIndex(let index, let tensor, let shard):
+            return "\(index): shard \(shard) holds tensor '\(tensor)', which the index does not list"
+        case .duplicateTensor(let path, let tensor, let otherFile):
+            return "\(path): tensor '\(tensor)' also appears in \(otherFile)"
+        }
+    }
+}

@@ -1,0 +1,88 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An output path that appears all at once or not at all.
+///
+/// Everything is written under a hidden temporary name beside the final
+/// path (same file system, so the final `rename` is atomic); `commit` moves
+/// it into place, and anything that is not committed is removed, so a failed
+/// or interrupted run never leaves a partial checkpoint behind.
+public final class AtomicOutput {
+    public enum Kind: Sendable { case file, directory }
+
+    public let finalPath: String
+    public let temporaryPath: String
+    public let kind: Kind
+    private var committed = false
+
+    /// Prepares an output at `path`; with `replacing` false an existing path
+    /// is an error.
+    public init(path: String, kind: Kind, replacing: Bool) throws(FileError) {
+        finalPath = path
+        self.kind = kind
+        var info = stat()
+        if lstat(path, &info) == 0 && !replacing {
+            throw FileError.outputExists(path: path)
+        }
+        let directory = Paths.directory(of: path)
+        let name = Paths.lastComponent(of: path)
+        temporaryPath = Paths.join(directory, ".\(name).partial-\(getpid())")
+        AtomicOutput.removeTree(temporaryPath)
+        if kind == .directory {
+            guard mkdir(temporaryPath, 0o755) == 0 else {
+                throw FileError.cannotCreateDirectory(path: temporaryPath, reason: FileError.systemReason())
+            }
+        }
+    }
+
+    deinit {
+        if !committed { AtomicOutput.removeTree(temporaryPath) }
+    }
+
+    /// Path of a file inside a directory output.
+    public func path(forFile name: String) -> String {
+        precondition(kind == .directory)
+        return Paths.join(temporaryPath, name)
+    }
+
+    /// Moves the finished output into place, replacing what was there.
+    public func commit() throws(FileError) {
+        var info = stat()
+        if kind == .directory && lstat(finalPath, &info) == 0 {
+            // rename(2) cannot replace a non-empty directory: move the old
+            // one aside first, then drop it once the new one is in place.
+            let aside = temporaryPath + ".old"
+            guard rename(finalPath, aside) == 0 else {
+                throw FileError.cannotWrite(path: finalPath, reason: FileError.systemReason())
+            }
+            guard rename(temporaryPath, finalPath) == 0 else {
+                let reason = FileError.systemReason()
+                _ = rename(aside, finalPath)
+                throw FileError.cannotWrite(path: finalPath, reason: reason)
+            }
+            AtomicOutput.removeTree(aside)
+        } else {
+            guard rename(temporaryPath, finalPath) == 0 else {
+                throw FileError.cannotWrite(path: finalPath, reason: FileError.systemReason())
+            }
+        }
+        committed = true
+    }
+
+    /// Removes a file or a directory tree, ignoring what is not there.
+    static func removeTree(_ path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            for entry in Paths.entries(of: path) {
+                removeTree(Paths.join(path, entry))
+            }
+            rmdir(path)
+        } else {
+            unlink(path)
+        }
+    }
+}

@@ -1,0 +1,105 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A buffered, append-only file writer that counts what it wrote.
+///
+/// Writers stream through it tensor by tensor, so peak memory is the buffer
+/// plus one tensor being converted, whatever the checkpoint's size.
+public final class OutputFile {
+    public let path: String
+    private var descriptor: Int32
+    private var buffer: [UInt8] = []
+    private let bufferCapacity = 1 << 22
+    /// Bytes written so far, buffered ones included.
+    public private(set) var position: Int = 0
+
+    /// Creates (or truncates) `path` for writing.
+    public init(creating path: String) throws(FileError) {
+        self.path = path
+        descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw FileError.cannotWrite(path: path, reason: FileError.systemReason()) }
+        buffer.reserveCapacity(bufferCapacity)
+    }
+
+    deinit {
+        if descriptor >= 0 { Glibc.close(descriptor) }
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        position += bytes.count
+        if buffer.count + bytes.count <= bufferCapacity {
+            buffer.append(contentsOf: bytes)
+            return
+        }
+        try flushBuffer()
+        if bytes.count >= bufferCapacity {
+            try writeFully(bytes)
+        } else {
+            buffer.append(contentsOf: bytes)
+        }
+    }
+
+    public func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { raw in try write(raw) }
+    }
+
+    public func write(_ text: String) throws {
+        try write(Array(text.utf8))
+    }
+
+    public func writeZeros(_ count: Int) throws {
+        guard count > 0 else { return }
+        try write([UInt8](repeating: 0, count: count))
+    }
+
+    public func writeUInt32LE(_ value: UInt32) throws {
+        try withUnsafeBytes(of: value.littleEndian) { raw in try write(raw) }
+    }
+
+    public func writeUInt64LE(_ value: UInt64) throws {
+        try withUnsafeBytes(of: value.littleEndian) { raw in try write(raw) }
+    }
+
+    /// Pads with zero bytes up to a multiple of `alignment`.
+    public func pad(toMultipleOf alignment: Int) throws {
+        let remainder = position % alignment
+        if remainder != 0 { try writeZeros(alignment - remainder) }
+    }
+
+    /// Flushes, syncs to disk and closes the file.
+    public func close() throws {
+        try flushBuffer()
+        guard descriptor >= 0 else { return }
+        if fsync(descriptor) != 0 && errno != EINVAL {
+            throw FileError.cannotWrite(path: path, reason: FileError.systemReason())
+        }
+        #if canImport(Glibc)
+        let result = Glibc.close(descriptor)
+        #else
+        let result = Darwin.close(descriptor)
+        #endif
+        descriptor = -1
+        if result != 0 { throw FileError.cannotWrite(path: path, reason: FileError.systemReason()) }
+    }
+
+    private func flushBuffer() throws {
+        guard !buffer.isEmpty else { return }
+        try buffer.withUnsafeBytes { raw in try writeFully(raw) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func writeFully(_ bytes: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < bytes.count {
+            let written = Glibc.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw FileError.cannotWrite(path: path, reason: FileError.systemReason())
+            }
+            done += written
+        }
+    }
+}

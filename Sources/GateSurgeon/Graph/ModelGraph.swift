@@ -1,0 +1,229 @@
+import JSON
+
+/// One tensor of the model graph, named and shaped the transformers way
+/// (PyTorch `[out_features, in_features]`, Llama q/k rows in rotate-half
+/// order) whatever format it came from.
+public struct GraphTensor: Sendable {
+    public var name: String
+    public var shape: [Int]
+    /// The type it is stored as, and is written as unless told otherwise.
+    public var dtype: DType
+    public var expression: TensorExpression
+
+    public init(name: String, shape: [Int], dtype: DType, expression: TensorExpression) {
+        self.name = name
+        self.shape = shape
+        self.dtype = dtype
+        self.expression = expression
+    }
+
+    init(_ stored: StoredTensor, name: String? = nil) {
+        self.init(name: name ?? stored.name, shape: stored.shape, dtype: stored.dtype, expression: .stored(stored))
+    }
+
+    public var elementCount: Int { shape.reduce(1, *) }
+    /// Rows of a 2-D weight (outermost dimension).
+    public var rows: Int { shape.first ?? 1 }
+
+    /// All values in F32 (dequantized, transformations applied).
+    public func values() throws -> [Float] { try expression.allValues() }
+}
+
+/// The attention block of one decoder layer.
+public struct AttentionTensors: Sendable {
+    /// q_proj; with a fused gate layout it also holds the gate rows.
+    public var query: GraphTensor
+    public var key: GraphTensor
+    public var value: GraphTensor
+    public var output: GraphTensor
+    public var queryBias: GraphTensor?
+    public var keyBias: GraphTensor?
+    public var valueBias: GraphTensor?
+    public var outputBias: GraphTensor?
+    public var queryNorm: GraphTensor?
+    public var keyNorm: GraphTensor?
+    /// The gate as its own tensor (separate layout).
+    public var gate: GraphTensor?
+}
+
+/// One decoder layer.
+public struct DecoderLayer: Sendable {
+    public var index: Int
+    public var inputNorm: GraphTensor
+    public var attention: AttentionTensors
+    public var postAttentionNorm: GraphTensor
+    public var mlpGate: GraphTensor
+    public var mlpUp: GraphTensor
+    public var mlpDown: GraphTensor
+
+    /// The layer's tensors in transformers' save order.
+    public var tensors: [GraphTensor] {
+        let a = attention
+        return [inputNorm, a.query, a.queryBias, a.key, a.keyBias, a.value, a.valueBias, a.output, a.outputBias,
+                a.queryNorm, a.keyNorm, a.gate, postAttentionNorm, mlpGate, mlpUp, mlpDown].compactMap { $0 }
+    }
+}
+
+/// A decoder-only model: hyperparameters and every tensor, independent of
+/// the file format it was read from. Surgery edits it; writers serialize it.
+public struct ModelGraph: Sendable {
+    public var config: ModelConfig
+    public var sourcePath: String
+    public var sourceFormat: CheckpointFormat
+    public var embedding: GraphTensor
+    public var finalNorm: GraphTensor
+    /// lm_head; nil when tied to the embedding.
+    public var output: GraphTensor?
+    public var layers: [DecoderLayer]
+    /// Tensors the graph does not interpret, passed through untouched.
+    public var passthrough: [GraphTensor]
+    /// The source's `__metadata__` (safetensors) or metadata (GGUF).
+    public var safetensorsMetadata: [(key: String, value: String)]?
+    public var ggufMetadata: [(key: String, value: GGUFValue)]?
+
+    /// Every tensor, in transformers' order (embedding, layers, norm, lm_head, others).
+    public var allTensors: [GraphTensor] {
+        [embedding] + layers.flatMap(\.tensors) + [finalNorm] + (output.map { [$0] } ?? []) + passthrough
+    }
+
+    public var parameterCount: Int { allTensors.reduce(0) { $0 + $1.elementCount } }
+}
+
+extension ModelGraph {
+    /// Builds the graph of a checkpoint. For safetensors the hyperparameters
+    /// come from `configPath`, or the config.json in or beside the input.
+    public init(checkpoint: Checkpoint, configPath: String? = nil) throws {
+        switch checkpoint.format {
+        case .safetensors:
+            let path = configPath ?? ModelGraph.defaultConfigPath(for: checkpoint.path)
+            guard Paths.exists(path) else { throw ModelError.noConfig(path: checkpoint.path) }
+            let json: JSONValue
+            do {
+                json = try JSONValue.parse(try Paths.readFile(path))
+            } catch let error as JSONError {
+                throw ModelError.invalidConfig(path: path, key: "(document)", problem: "not valid JSON: \(error)")
+            }
+            guard case .object(let object) = json else {
+                throw ModelError.invalidConfig(path: path, key: "(document)", problem: "must be a JSON object")
+            }
+            let config = try ModelConfig(transformersConfig: object, path: path)
+            var byName: [String: StoredTensor] = [:]
+            for tensor in checkpoint.tensors { byName[tensor.name] = tensor }
+            try self.init(config: config, tensors: byName.mapValues { GraphTensor($0) }, order: checkpoint.tensors.map(\.name), path: checkpoint.path)
+            sourceFormat = .safetensors
+            safetensorsMetadata = checkpoint.safetensors?.files.first?.metadata
+        case .gguf:
+            let gguf = checkpoint.gguf!
+            let config = try ModelConfig(gguf: gguf)
+            var byName: [String: GraphTensor] = [:]
+            var order: [String] = []
+            for tensor in gguf.tensors {
+                let headwise = tensor.name.hasSuffix("attn_gate.weight") && tensor.shape.first == config.headCount
+                let name = TensorNaming.transformersName(forGGUF: tensor.name, headwiseGate: headwise) ?? tensor.name
+                var node = GraphTensor(tensor, name: name)
+                if config.family.permutesQueryKeyRows,
+                    name.hasSuffix("self_attn.q_proj.weight") || name.hasSuffix("self_attn.k_proj.weight")
+                {
+                    let heads = name.hasSuffix("q_proj.weight") ? config.headCount : config.kvHeadCount
+                    node.expression = ModelGraph.permutedRows(.stored(tensor), TensorNaming.inverseRopeRowPermutation(rows: tensor.shape[0], heads: heads))
+                }
+                byName[name] = node
+                order.append(name)
+            }
+            try self.init(config: config, tensors: byName, order: order, path: checkpoint.path)
+            sourceFormat = .gguf
+            ggufMetadata = gguf.metadata
+        }
+    }
+
+    static func defaultConfigPath(for path: String) -> String {
+        Paths.isDirectory(path) ? Paths.join(path, "config.json") : Paths.join(Paths.directory(of: path), "config.json")
+    }
+
+    /// Rows gathered in the order `order` (`result[row] = source[order[row]]`),
+    /// merging consecutive runs into one segment.
+    static func permutedRows(_ source: TensorExpression, _ order: [Int]) -> TensorExpression {
+        var segments: [TensorExpression.RowSegment] = []
+        for row in order {
+            if let last = segments.last, last.start + last.count == row {
+                segments[segments.count - 1].count += 1
+            } else {
+                segments.append(.init(source, start: row, count: 1))
+            }
+        }
+        return .rows(segments)
+    }
+
+    private init(config: ModelConfig, tensors: [String: GraphTensor], order: [String], path: String) throws {
+        var remaining = tensors
+        var config = config
+        func take(_ name: String, shape: [Int]?) throws -> GraphTensor {
+            guard let tensor = remaining.removeValue(forKey: name) else { throw ModelError.missingTensor(path: path, tensor: name) }
+            if let shape, tensor.shape != shape {
+                throw ModelError.wrongShape(path: path, tensor: name, expected: shape, found: tensor.shape)
+            }
+            return tensor
+        }
+        func takeOptional(_ name: String, shape: [Int]?) throws -> GraphTensor? {
+            remaining[name] == nil ? nil : try take(name, shape: shape)
+        }
+        let (D, d, H, K, F, V) = (config.hiddenSize, config.headDim, config.headCount, config.kvHeadCount, config.intermediateSize, config.vocabSize)
+
+        embedding = try take("model.embed_tokens.weight", shape: [V, D])
+        finalNorm = try take("model.norm.weight", shape: [D])
+        output = try takeOptional("lm_head.weight", shape: [V, D])
+        if output == nil && !config.tieWordEmbeddings {
+            // Some checkpoints omit lm_head yet leave tie_word_embeddings unset.
+            config.tieWordEmbeddings = true
+        }
+
+        // A separate gate tensor, if any layer has one, fixes the layout.
+        let separateNames = tensors.keys.filter { $0.hasSuffix("self_attn.gate_proj.weight") || $0.hasSuffix("self_attn.g_proj.weight") }
+        if !separateNames.isEmpty {
+            if let gate = config.gate, gate.layout != .separate {
+                throw ModelError.unsupportedModel(path: path, problem: "config declares a \(gate.layout.rawValue) gate but tensors carry a separate gate")
+            }
+            let headwise = separateNames.contains { $0.hasSuffix("g_proj.weight") }
+            let layers = Set(separateNames.compactMap { TensorNaming.splitLayer($0, prefix: "model.layers.")?.0 })
+            config.gate = GateSpec(layout: .separate, granularity: headwise ? .headwise : .elementwise,
+                                   layers: layers.count == config.layerCount ? nil : layers)
+        }
+
+        var queryRows = H * d
+        if let gate = config.gate, gate.layout != .separate {
+            queryRows += config.gateRows(gate.granularity)
+        }
+        var layers: [DecoderLayer] = []
+        for index in 0..<config.layerCount {
+            let p = "model.layers.\(index)."
+            let attention = AttentionTensors(
+                query: try take(p + "self_attn.q_proj.weight", shape: [queryRows, D]),
+                key: try take(p + "self_attn.k_proj.weight", shape: [K * d, D]),
+                value: try take(p + "self_attn.v_proj.weight", shape: [K * d, D]),
+                output: try take(p + "self_attn.o_proj.weight", shape: [D, H * d]),
+                queryBias: config.attentionBias ? try take(p + "self_attn.q_proj.bias", shape: [queryRows]) : try takeOptional(p + "self_attn.q_proj.bias", shape: [queryRows]),
+                keyBias: config.attentionBias ? try take(p + "self_attn.k_proj.bias", shape: [K * d]) : try takeOptional(p + "self_attn.k_proj.bias", shape: [K * d]),
+                valueBias: config.attentionBias ? try take(p + "self_attn.v_proj.bias", shape: [K * d]) : try takeOptional(p + "self_attn.v_proj.bias", shape: [K * d]),
+                outputBias: try takeOptional(p + "self_attn.o_proj.bias", shape: [D]),
+                queryNorm: config.hasQueryKeyNorm ? try take(p + "self_attn.q_norm.weight", shape: [d]) : nil,
+                keyNorm: config.hasQueryKeyNorm ? try take(p + "self_attn.k_norm.weight", shape: [d]) : nil,
+                gate: try takeOptional(p + "self_attn.gate_proj.weight", shape: [H * d, D])
+                    ?? takeOptional(p + "self_attn.g_proj.weight", shape: [H, D]))
+            layers.append(DecoderLayer(
+                index: index,
+                inputNorm: try take(p + "input_layernorm.weight", shape: [D]),
+                attention: attention,
+                postAttentionNorm: try take(p + "post_attention_layernorm.weight", shape: [D]),
+                mlpGate: try take(p + "mlp.gate_proj.weight", shape: [F, D]),
+                mlpUp: try take(p + "mlp.up_proj.weight", shape: [F, D]),
+                mlpDown: try take(p + "mlp.down_proj.weight", shape: [D, F])))
+        }
+        self.layers = layers
+        self.config = config
+        passthrough = order.compactMap { remaining[$0] }
+        sourcePath = path
+        sourceFormat = .safetensors
+        safetensorsMetadata = nil
+        ggufMetadata = nil
+    }
+}

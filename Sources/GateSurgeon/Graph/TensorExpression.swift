@@ -1,0 +1,216 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How a tensor of the model graph gets its values: straight from a stored
+/// tensor, or from a small expression over stored tensors that surgery and
+/// format conversion build (row reordering, fusing, scaling, fresh init).
+///
+/// Expressions are evaluated lazily, a block of rows at a time, so writing
+/// a transformed checkpoint streams like copying one. A "row" is a slab of
+/// the outermost dimension (a 1-D tensor is one row).
+public indirect enum TensorExpression: Sendable {
+    /// The stored tensor as it is.
+    case stored(StoredTensor)
+    /// Rows gathered from other expressions, in order.
+    case rows([RowSegment])
+    /// Every value multiplied by `factor`.
+    case scaled(TensorExpression, by: Float)
+    /// `factor` added to every value (zero-centred norm weights).
+    case offset(TensorExpression, by: Float)
+    /// All zeros.
+    case zeros(rowCount: Int, rowElements: Int)
+    /// Normal(0, std) values, a deterministic function of (seed, stream, row).
+    case normal(rowCount: Int, rowElements: Int, std: Float, seed: UInt64, stream: UInt64)
+    /// Values computed up front (small tensors).
+    case values([Float], rowCount: Int)
+
+    /// A run of `count` rows of `source` starting at row `start`.
+    public struct RowSegment: Sendable {
+        public var source: TensorExpression
+        public var start: Int
+        public var count: Int
+        public init(_ source: TensorExpression, start: Int, count: Int) {
+            self.source = source
+            self.start = start
+            self.count = count
+        }
+    }
+
+    public var rowCount: Int {
+        switch self {
+        case .stored(let tensor): tensor.shape.count >= 2 ? tensor.shape[0] : 1
+        case .rows(let segments): segments.reduce(0) { $0 + $1.count }
+        case .scaled(let inner, _), .offset(let inner, _): inner.rowCount
+        case .zeros(let rows, _), .normal(let rows, _, _, _, _): rows
+        case .values(_, let rows): rows
+        }
+    }
+
+    public var rowElements: Int {
+        switch self {
+        case .stored(let tensor):
+            let rows = tensor.shape.count >= 2 ? tensor.shape[0] : 1
+            return rows == 0 ? 0 : tensor.elementCount / rows
+        case .rows(let segments): return segments.first?.source.rowElements ?? 0
+        case .scaled(let inner, _), .offset(let inner, _): return inner.rowElements
+        case .zeros(_, let elements), .normal(_, let elements, _, _, _): return elements
+        case .values(let values, let rows): return rows == 0 ? 0 : values.count / rows
+        }
+    }
+
+    /// The stored tensor when the expression is exactly one, untransformed.
+    public var storedTensor: StoredTensor? {
+        if case .stored(let tensor) = self { return tensor }
+        return nil
+    }
+
+    /// Whether rows of this expression can be produced as raw bytes of
+    /// `dtype` by copying (gathering rows of tensors stored as `dtype`, or
+    /// zeros), which keeps block-quantized data exact.
+    public func isByteCopyable(as dtype: DType) -> Bool {
+        switch self {
+        case .stored(let tensor): tensor.dtype == dtype
+        case .rows(let segments): segments.allSatisfy { $0.source.isByteCopyable(as: dtype) }
+        case .zeros: !dtype.isQuantized || dtype.zeroBlockIsZeroBytes
+        default: false
+        }
+    }
+
+    /// Appends the raw bytes of rows `range` as `dtype`; only for
+    /// expressions where `isByteCopyable(as:)` holds.
+    public func appendRowBytes(_ range: Range<Int>, as dtype: DType, to output: inout [UInt8]) {
+        switch self {
+        case .stored(let tensor):
+            let rowBytes = tensor.byteCount / max(1, rowCount)
+            tensor.withBytes { bytes in
+                output.append(contentsOf: bytes[(range.lowerBound * rowBytes)..<(range.upperBound * rowBytes)])
+            }
+        case .rows(let segments):
+            forEachSegmentPiece(segments, range) { source, sourceRange in
+                source.appendRowBytes(sourceRange, as: dtype, to: &output)
+            }
+        case .zeros(_, let elements):
+            output.append(contentsOf: repeatElement(0, count: dtype.byteCount(elements: elements * range.count)!))
+        default:
+            preconditionFailure("rows are not byte-copyable")
+        }
+    }
+
+    /// The F32 values of rows `range`, row-major.
+    public func rowValues(_ range: Range<Int>) throws -> [Float] {
+        let elements = rowElements
+        switch self {
+        case .stored(let tensor):
+            var values = [Float](repeating: 0, count: range.count * elements)
+            let dtype = tensor.dtype
+            let rowBytes = tensor.byteCount / max(1, rowCount)
+            try tensor.file.withBytes(in: (tensor.byteRange.lowerBound + range.lowerBound * rowBytes)..<(tensor.byteRange.lowerBound + range.upperBound * rowBytes)) { bytes in
+                try values.withUnsafeMutableBufferPointer { buffer in
+                    try ElementConversion.decode(bytes, as: dtype, into: buffer)
+                }
+            }
+            return values
+        case .rows(let segments):
+            var values: [Float] = []
+            values.reserveCapacity(range.count * elements)
+            var failure: Error?
+            forEachSegmentPiece(segments, range) { source, sourceRange in
+                guard failure == nil else { return }
+                do { values += try source.rowValues(sourceRange) } catch { failure = error }
+            }
+            if let failure { throw failure }
+            return values
+        case .scaled(let inner, let factor):
+            var values = try inner.rowValues(range)
+            for index in values.indices { values[index] *= factor }
+            return values
+        case .offset(let inner, let amount):
+            var values = try inner.rowValues(range)
+            for index in values.indices { values[index] += amount }
+            return values
+        case .zeros:
+            return [Float](repeating: 0, count: range.count * elements)
+        case .normal(_, _, let std, let seed, let stream):
+            var values: [Float] = []
+            values.reserveCapacity(range.count * elements)
+            for row in range {
+                var generator = NormalGenerator(seed: seed, stream: stream, row: UInt64(row))
+                for _ in 0..<elements { values.append(generator.next() * std) }
+            }
+            return values
+        case .values(let all, _):
+            return Array(all[(range.lowerBound * elements)..<(range.upperBound * elements)])
+        }
+    }
+
+    /// All values of the tensor in F32.
+    public func allValues() throws -> [Float] {
+        try rowValues(0..<rowCount)
+    }
+
+    private func forEachSegmentPiece(
+        _ segments: [RowSegment], _ range: Range<Int>, _ body: (TensorExpression, Range<Int>) -> Void
+    ) {
+        var segmentStart = 0
+        for segment in segments {
+            let segmentRange = segmentStart..<(segmentStart + segment.count)
+            let overlap = segmentRange.clamped(to: range)
+            if !overlap.isEmpty {
+                let local = (overlap.lowerBound - segmentStart + segment.start)..<(overlap.upperBound - segmentStart + segment.start)
+                body(segment.source, local)
+            }
+            segmentStart += segment.count
+            if segmentStart >= range.upperBound { break }
+        }
+    }
+}
+
+extension DType {
+    /// Whether an all-zero block encodes zeros (true for every ggml block
+    /// type whose scales are stored as plain floats: a zero scale gives zero).
+    var zeroBlockIsZeroBytes: Bool {
+        switch self {
+        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q8_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .q8_K, .tq2_0: true
+        default: !isQuantized
+        }
+    }
+}
+
+/// Deterministic standard normal values: a SplitMix64 stream keyed by
+/// (seed, stream, row), Box-Muller in Double. Any row can be produced
+/// independently, so results do not depend on chunking or threads.
+struct NormalGenerator {
+    private var state: UInt64
+    private var spare: Double?
+
+    init(seed: UInt64, stream: UInt64, row: UInt64) {
+        state = seed &* 0x9E37_79B9_7F4A_7C15 ^ stream &* 0xBF58_476D_1CE4_E5B9 ^ row &* 0x94D0_49BB_1331_11EB
+    }
+
+    private mutating func nextBits() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    private mutating func uniform() -> Double {
+        // 53 random bits in (0, 1], never 0 so the logarithm is finite.
+        (Double(nextBits() >> 11) + 1) / 9_007_199_254_740_992.0
+    }
+
+    mutating func next() -> Float {
+        if let spare {
+            self.spare = nil
+            return Float(spare)
+        }
+        let radius = (-2 * log(uniform())).squareRoot()
+        let angle = 2 * Double.pi * uniform()
+        spare = radius * sin(angle)
+        return Float(radius * cos(angle))
+    }
+}

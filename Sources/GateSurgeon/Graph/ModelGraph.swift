@@ -80,6 +80,8 @@ public struct ModelGraph: Sendable {
     /// The source's `__metadata__` (safetensors) or metadata (GGUF).
     public var safetensorsMetadata: [(key: String, value: String)]?
     public var ggufMetadata: [(key: String, value: GGUFValue)]?
+    /// Tensor names (transformers convention) in the order the source stores them.
+    public var sourceOrder: [String]
 
     /// Every tensor, in transformers' order (embedding, layers, norm, lm_head, others).
     public var allTensors: [GraphTensor] {
@@ -221,6 +223,7 @@ extension ModelGraph {
         self.layers = layers
         self.config = config
         passthrough = order.compactMap { remaining[$0] }
+        sourceOrder = order
         sourcePath = path
         sourceFormat = .safetensors
         safetensorsMetadata = nil

@@ -75,6 +75,10 @@ public indirect enum TensorExpression: Sendable {
         case .stored(let tensor): tensor.dtype == dtype
         case .rows(let segments): segments.allSatisfy { $0.source.isByteCopyable(as: dtype) }
         case .zeros: !dtype.isQuantized || dtype.zeroBlockIsZeroBytes
+        case .scaled(let inner, let factor):
+            // Block types scale exactly by scaling their F16 block scales.
+            dtype.halfScaleOffsets != nil && inner.isByteCopyable(as: dtype)
+                && factor.significandBitPattern == 0 && factor.isNormal && factor > 0
         default: false
         }
     }
@@ -94,6 +98,22 @@ public indirect enum TensorExpression: Sendable {
             }
         case .zeros(_, let elements):
             output.append(contentsOf: repeatElement(0, count: dtype.byteCount(elements: elements * range.count)!))
+        case .scaled(let inner, let factor):
+            let start = output.count
+            inner.appendRowBytes(range, as: dtype, to: &output)
+            let offsets = dtype.halfScaleOffsets!
+            let scale = Float16(factor)
+            output.withUnsafeMutableBytes { bytes in
+                var block = start
+                while block < bytes.count {
+                    for offset in offsets {
+                        let bits = bytes.loadUnaligned(fromByteOffset: block + offset, as: UInt16.self)
+                        let scaled = Float16(bitPattern: UInt16(littleEndian: bits)) * scale
+                        bytes.storeBytes(of: scaled.bitPattern.littleEndian, toByteOffset: block + offset, as: UInt16.self)
+                    }
+                    block += dtype.blockBytes
+                }
+            }
         default:
             preconditionFailure("rows are not byte-copyable")
         }
@@ -169,6 +189,20 @@ public indirect enum TensorExpression: Sendable {
 }
 
 extension DType {
+    /// Byte offsets, within a block, of the F16 scales that multiply every
+    /// value of the block (d, and the min/offset term where there is one).
+    /// Scaling them by a power of two scales the block's values exactly.
+    var halfScaleOffsets: [Int]? {
+        switch self {
+        case .q4_0, .q5_0, .q8_0, .iq4_NL, .iq4_XS: [0]
+        case .q4_1, .q5_1, .q8_1, .q4_K, .q5_K: [0, 2]
+        case .q2_K: [80, 82]
+        case .q3_K: [108]
+        case .q6_K: [208]
+        default: nil
+        }
+    }
+
     /// Whether an all-zero block encodes zeros (true for every ggml block
     /// type whose scales are stored as plain floats: a zero scale gives zero).
     var zeroBlockIsZeroBytes: Bool {

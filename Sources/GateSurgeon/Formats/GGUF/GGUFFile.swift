@@ -58,9 +58,9 @@ private struct GGUFReader {
         let tensorCount = try read("the tensor count") { (c) throws(ByteCursor.OutOfBounds) in try c.readUInt64LE() }
         let kvCountOffset = cursor.offset
         let kvCount = try read("the metadata count") { (c) throws(ByteCursor.OutOfBounds) in try c.readUInt64LE() }
-        // A key-value pair takes at least 13 bytes (length, one key byte,
-        // type, one value byte); a tensor info at least 24.
-        let kvLimit = cursor.remaining / 13
+        // A key-value pair takes at least 12 bytes (key length, type, a
+        // one-byte value); a tensor info at least 24.
+        let kvLimit = cursor.remaining / 12
         guard kvCount <= UInt64(kvLimit) else {
             throw .countTooLarge(path: path, offset: kvCountOffset, what: "metadata count", count: kvCount, limit: kvLimit)
         }

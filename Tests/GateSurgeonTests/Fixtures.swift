@@ -1,0 +1,54 @@
+import GateSurgeon
+import JSON
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Paths of the committed reference fixtures (see fixtures/README.md), and
+/// scratch directories for outputs.
+enum Fixtures {
+    /// The package root, found from this file's path.
+    static let root: String = {
+        var path = #filePath
+        for _ in 0..<3 { path = Paths.directory(of: path) }
+        return path
+    }()
+
+    static func path(_ relative: String) -> String { Paths.join(Paths.join(root, "fixtures"), relative) }
+
+    static let modelNames = ["llama", "mistral", "qwen2", "qwen3"]
+
+    /// A fresh empty directory under /tmp, removed by the caller's `defer`.
+    static func temporaryDirectory() -> String {
+        var template = Array("/tmp/gatesurgeon-test-XXXXXX".utf8CString)
+        let pointer = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        return String(cString: pointer!)
+    }
+
+    static func remove(_ path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            for entry in Paths.entries(of: path) { remove(Paths.join(path, entry)) }
+            rmdir(path)
+        } else {
+            unlink(path)
+        }
+    }
+
+    static func json(_ relative: String) throws -> JSONValue {
+        try JSONValue.parse(try Paths.readFile(path(relative)))
+    }
+
+    static func bytes(_ path: String) throws -> [UInt8] { try Paths.readFile(path) }
+
+    /// The F32 values of a tensor in a safetensors file.
+    static func floats(_ file: SafetensorsFile, _ name: String) throws -> [Float] {
+        let tensor = try #require(file.tensor(named: name), "no tensor \(name) in \(file.path)")
+        return try TensorExpression.stored(tensor).allValues()
+    }
+}

@@ -1,0 +1,93 @@
+import GateSurgeon
+import Testing
+
+@Suite struct GGUFTests {
+    static let converterFiles = Fixtures.modelNames.flatMap { model in ["f32", "f16", "bf16", "q8_0"].map { "\(model)-\($0).gguf" } }
+    static let quantizedFiles = ["q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q8_0"].map { "llama-\($0).gguf" }
+
+    @Test(arguments: converterFiles + quantizedFiles)
+    func readsLlamaCppFiles(name: String) throws {
+        let file = try GGUFFile(path: Fixtures.path("gguf/\(name)"))
+        #expect(file.version == 3)
+        #expect(file.architecture != nil)
+        #expect(file.tensors.contains { $0.name == "token_embd.weight" })
+        #expect(file.value("tokenizer.ggml.tokens")?.arrayValues?.count ?? 0 > 0)
+    }
+
+    /// Every metadata value type gguf-py writes reads back with its type.
+    @Test func readsEveryValueType() throws {
+        let file = try GGUFFile(path: Fixtures.path("gguf/gguf-py-all-types.gguf"))
+        let types = Set(file.metadata.map { $0.value.type })
+        for type in GGUFValueType.allCases {
+            #expect(types.contains(type), "no metadata value of type \(type.name)")
+        }
+        let nested = file.metadata.contains { entry in
+            if case .array(.array, let values) = entry.value { return !values.isEmpty }
+            return false
+        }
+        #expect(nested, "no array of arrays")
+        #expect(file.alignment != GGUFFile.defaultAlignment)
+        for tensor in file.tensors {
+            #expect((tensor.byteRange.lowerBound - file.dataStart) % file.alignment == 0)
+        }
+    }
+
+    @Test func readsVersion2() throws {
+        let file = try GGUFFile(path: Fixtures.path("gguf/v2.gguf"))
+        #expect(file.version == 2)
+        #expect(!file.tensors.isEmpty)
+    }
+
+    /// Writing a file's metadata and tensors back gives the bytes
+    /// llama.cpp's converter (gguf-py's writer) produced.
+    @Test(arguments: ["llama-f32.gguf", "qwen2-q8_0.gguf", "qwen3-bf16.gguf", "gguf-py-all-types.gguf", "llama-q4_k.gguf"])
+    func writerReproducesTheReferenceBytes(name: String) throws {
+        let source = Fixtures.path("gguf/\(name)")
+        let file = try GGUFFile(path: source)
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let output = Paths.join(directory, name)
+        try GGUFWriter.write(metadata: file.metadata, tensors: file.tensors.map { OutputTensor.copying($0) }, to: output)
+        let reread = try GGUFFile(path: output)
+        #expect(reread.metadata.map(\.key) == file.metadata.map(\.key))
+        #expect(reread.metadata.map(\.value) == file.metadata.map(\.value))
+        #expect(try Fixtures.bytes(output) == Fixtures.bytes(source))
+    }
+
+    @Test(arguments: [
+        ("gguf-bad-magic.gguf", "not a GGUF file"),
+        ("gguf-version-1.gguf", "version 1"),
+        ("gguf-version-4.gguf", "version 4"),
+        ("gguf-truncated-header.gguf", "metadata count 2 at byte 16"),
+        ("gguf-tensor-count-huge.gguf", "tensor count"),
+        ("gguf-kv-count-huge.gguf", "metadata count"),
+        ("gguf-string-length-huge.gguf", "length of"),
+        ("gguf-unknown-value-type.gguf", "unknown value type 99"),
+        ("gguf-ggml-type-4.gguf", "Q4_2"),
+        ("gguf-ggml-type-99.gguf", "unknown ggml type id 99"),
+        ("gguf-array-length-huge.gguf", "array length"),
+        ("gguf-offset-past-eof.gguf", "past the end"),
+        ("gguf-offset-misaligned.gguf", "not a multiple of the alignment"),
+        ("gguf-5-dims.gguf", "5 dimensions"),
+        ("gguf-dim-overflow.gguf", "overflow"),
+        ("gguf-duplicate-tensor.gguf", "named twice"),
+        ("gguf-alignment-0.gguf", "power of two"),
+        ("gguf-alignment-3.gguf", "power of two"),
+        ("gguf-truncated-data.gguf", "past the end"),
+    ])
+    func malformedInputIsRefusedClearly(file: String, problem: String) throws {
+        let path = Fixtures.path("bad/\(file)")
+        let error = try #require(throws: (any Error).self) { _ = try Checkpoint(path: path) }
+        let message = String(describing: error)
+        #expect(message.contains(problem), "\(message)")
+        #expect(message.hasPrefix(path), "\(message)")
+        #expect(message.contains("byte") || message.contains("offset") || message.contains("tensor") || message.contains("alignment"), "\(message)")
+        #expect(!message.contains("\n"))
+    }
+
+    @Test func goodBaseFileOfTheMalformedSetIsAccepted() throws {
+        let file = try GGUFFile(path: Fixtures.path("bad/gguf-good.gguf"))
+        #expect(file.tensors.map(\.name) == ["a", "b"])
+        #expect(file.tensors[0].shape == [2, 3])
+    }
+}

@@ -281,4 +281,27 @@ extension ModelConfig {
         }
         return result
     }
+
+    /// The per-frequency divisors llama.cpp's converter stores as
+    /// `rope_freqs.weight` for Llama 3 scaling, computed in F32 as it does.
+    public func llama3RopeFactors() -> [Float] {
+        guard case .llama3(let factor, let low, let high, let original) = ropeScaling else { return [] }
+        let dimensions = headDim
+        let lowWavelength = Double(original) / low
+        let highWavelength = Double(original) / high
+        var factors: [Float] = []
+        for index in stride(from: 0, to: dimensions, by: 2) {
+            let frequency = 1 / powf(Float(ropeTheta), Float(index) / Float(dimensions))
+            let wavelength = Float(2 * Double.pi) / frequency
+            if wavelength < Float(highWavelength) {
+                factors.append(1)
+            } else if wavelength > Float(lowWavelength) {
+                factors.append(Float(factor))
+            } else {
+                let smooth = (Float(original) / wavelength - Float(low)) / Float(high - low)
+                factors.append(1 / ((1 - smooth) / Float(factor) + smooth))
+            }
+        }
+        return factors
+    }
 }

@@ -36,6 +36,11 @@ public struct ConversionPolicy: Sendable {
         /// Set when the requested type could not hold the tensor and
         /// llama.cpp's fallback was taken; says why.
         public var fallbackNote: String?
+
+        public init(dtype: DType, fallbackNote: String? = nil) {
+            self.dtype = dtype
+            self.fallbackNote = fallbackNote
+        }
     }
 
     /// The type `tensor` is written as in `format`. `ggufName` is its

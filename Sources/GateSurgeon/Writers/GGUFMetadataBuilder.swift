@@ -2,12 +2,12 @@
 /// was GGUF, else what llama.cpp's convert_hf_to_gguf.py writes for the
 /// architecture, in the same order.
 enum GGUFMetadataBuilder {
-    static func metadata(for graph: ModelGraph, plan: [PlannedTensor]) -> [(key: String, value: GGUFValue)] {
+    static func metadata(for graph: ModelGraph, plan: [PlannedTensor]) throws -> [(key: String, value: GGUFValue)] {
         var metadata: [(key: String, value: GGUFValue)]
         if let source = graph.ggufMetadata {
             metadata = source
         } else {
-            metadata = architectureMetadata(graph)
+            metadata = try architectureMetadata(graph)
         }
         set(&metadata, "general.file_type", .uint32(fileType(plan)))
         if let gate = graph.config.gate, gate.layout == .separate {
@@ -53,7 +53,7 @@ enum GGUFMetadataBuilder {
 
     /// The keys convert_hf_to_gguf.py writes for Llama, Mistral, Qwen2 and
     /// Qwen3, in its order (tokenizer keys follow when a tokenizer is found).
-    static func architectureMetadata(_ graph: ModelGraph) -> [(key: String, value: GGUFValue)] {
+    static func architectureMetadata(_ graph: ModelGraph) throws -> [(key: String, value: GGUFValue)] {
         let config = graph.config
         let arch = config.family.ggufArchitecture
         let textConfig = config.json["text_config"]?.objectValue ?? config.json
@@ -84,6 +84,10 @@ enum GGUFMetadataBuilder {
             metadata.append(("\(arch).rope.dimension_count", .uint32(UInt32(config.rotaryDimensions))))
         }
         metadata.append(("general.quantization_version", .uint32(2)))
+        let directory = Paths.isDirectory(graph.sourcePath) ? graph.sourcePath : Paths.directory(of: graph.sourcePath)
+        if let tokenizer = try TokenizerMetadata.metadata(directory: directory, vocabSize: config.vocabSize) {
+            metadata += tokenizer
+        }
         return metadata
     }
 }

@@ -81,6 +81,14 @@ public enum ModelWriter {
             let decision = policy.decide(for: tensor, ggufName: ggufName, format: format)
             planned.append(PlannedTensor(tensor: tensor, outputName: outputName, decision: decision, expression: expression))
         }
+        if format == .gguf, graph.config.family.permutesQueryKeyRows, case .llama3 = graph.config.ropeScaling,
+            !graph.passthrough.contains(where: { $0.name == "rope_freqs.weight" })
+        {
+            // llama.cpp reads Llama 3 RoPE scaling from this tensor, which its converter emits first.
+            let factors = graph.config.llama3RopeFactors()
+            let tensor = GraphTensor(name: "rope_freqs.weight", shape: [factors.count], dtype: .f32, expression: .values(factors, rowCount: 1))
+            planned.insert(PlannedTensor(tensor: tensor, outputName: tensor.name, decision: .init(dtype: .f32), expression: tensor.expression), at: 0)
+        }
         return planned
     }
 
@@ -211,7 +219,7 @@ public enum ModelWriter {
                     outputs, metadata: outputMetadata(graph), maxShardSize: options.maxShardSize ?? Int.max, into: output.temporaryPath)
             case .gguf:
                 let name = "model.gguf"
-                try GGUFWriter.write(metadata: GGUFMetadataBuilder.metadata(for: graph, plan: plan), tensors: outputs, to: output.path(forFile: name))
+                try GGUFWriter.write(metadata: try GGUFMetadataBuilder.metadata(for: graph, plan: plan), tensors: outputs, to: output.path(forFile: name))
                 summary.files = [name]
             }
             try writeConfig(graph, to: output.path(forFile: "config.json"))
@@ -224,7 +232,7 @@ public enum ModelWriter {
             case .safetensors:
                 try SafetensorsWriter.write(outputs, metadata: outputMetadata(graph), to: output.temporaryPath)
             case .gguf:
-                try GGUFWriter.write(metadata: GGUFMetadataBuilder.metadata(for: graph, plan: plan), tensors: outputs, to: output.temporaryPath)
+                try GGUFWriter.write(metadata: try GGUFMetadataBuilder.metadata(for: graph, plan: plan), tensors: outputs, to: output.temporaryPath)
             }
             try output.commit()
             summary.files = [Paths.lastComponent(of: path)]

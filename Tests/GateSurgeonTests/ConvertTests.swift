@@ -1,0 +1,117 @@
+import GateSurgeon
+import GateSurgeonCommands
+import JSON
+import Testing
+
+/// convert against llama.cpp's own converter (convert_hf_to_gguf.py from the
+/// llama-cpp-python sdist pinned in fixtures/requirements.txt).
+@Suite struct ConvertTests {
+    static func run(_ arguments: [String]) throws {
+        var command = try GateSurgeonCommand.parseAsRoot(arguments)
+        try command.run()
+    }
+
+    static let outtypes: [(String, [String], DType)] = [
+        ("f32", ["--dtype", "f32"], .f32),
+        ("f16", ["--dtype", "f16"], .f16),
+        ("bf16", ["--dtype", "bf16"], .bf16),
+        ("q8_0", ["--quant", "q8_0"], .q8_0),
+    ]
+
+    static let cases: [(String, String, [String], DType)] = Fixtures.modelNames.flatMap { model in
+        outtypes.map { (model, $0.0, $0.1, $0.2) }
+    }
+
+    /// Same tensor names, order, types, shapes and data bytes, and the same
+    /// architecture and tokenizer metadata as the converter's file.
+    @Test(arguments: cases)
+    func safetensorsToGGUFMatchesLlamaCpp(model: String, outtype: String, options: [String], type: DType) throws {
+        try #require(ElementConversion.canEncode(type), "encoding \(type) is not available")
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let output = Paths.join(directory, "\(model).gguf")
+        try Self.run(["convert", Fixtures.path("models/\(model)"), output] + options)
+        let ours = try GGUFFile(path: output)
+        let reference = try GGUFFile(path: Fixtures.path("gguf/\(model)-\(outtype).gguf"))
+        #expect(ours.tensors.map(\.name) == reference.tensors.map(\.name))
+        for expected in reference.tensors {
+            let mine = try #require(ours.tensors.first { $0.name == expected.name })
+            #expect(mine.dtype == expected.dtype, "\(expected.name)")
+            #expect(mine.shape == expected.shape, "\(expected.name)")
+            #expect(mine.withBytes { Array($0) } == expected.withBytes { Array($0) }, "\(expected.name) data")
+        }
+        let architecture = try #require(reference.architecture)
+        for (key, value) in reference.metadata where key.hasPrefix(architecture + ".") || key.hasPrefix("tokenizer.") || key == "general.file_type" || key == "general.architecture" {
+            #expect(ours.value(key) == value, "metadata \(key)")
+        }
+    }
+
+    /// safetensors -> GGUF -> safetensors gives the original tensors byte
+    /// for byte (the Llama Q/K permutation undone) and an equivalent config.
+    @Test(arguments: Fixtures.modelNames)
+    func roundTripThroughGGUFIsExact(model: String) throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let gguf = Paths.join(directory, "model.gguf")
+        let back = Paths.join(directory, "back")
+        try Self.run(["convert", Fixtures.path("models/\(model)"), gguf])
+        try Self.run(["convert", gguf, back])
+        let original = try SafetensorsFile(path: Fixtures.path("models/\(model)/model.safetensors"))
+        let roundTrip = try SafetensorsCheckpoint(directory: back)
+        #expect(Set(roundTrip.tensors.map(\.name)) == Set(original.tensors.map(\.name)))
+        for tensor in original.tensors {
+            let other = try #require(roundTrip.tensors.first { $0.name == tensor.name })
+            #expect(other.dtype == tensor.dtype && other.shape == tensor.shape, "\(tensor.name)")
+            #expect(other.withBytes { Array($0) } == tensor.withBytes { Array($0) }, "\(tensor.name)")
+        }
+        let before = try ModelGraph(checkpoint: try Checkpoint(path: Fixtures.path("models/\(model)"))).config
+        let after = try ModelGraph(checkpoint: try Checkpoint(path: back)).config
+        #expect(after.family == before.family || (before.family == .mistral && after.family == .llama))
+        #expect(after.hiddenSize == before.hiddenSize && after.headCount == before.headCount && after.kvHeadCount == before.kvHeadCount)
+        #expect(after.headDim == before.headDim && after.vocabSize == before.vocabSize && after.layerCount == before.layerCount)
+        #expect(after.ropeTheta == before.ropeTheta && after.tieWordEmbeddings == before.tieWordEmbeddings)
+        #expect(Float(after.rmsNormEps) == Float(before.rmsNormEps))
+    }
+
+    /// The Llama q/k row permutation is its own kind of mistake when wrong:
+    /// check it against the converter's rows directly.
+    @Test func llamaQueryRowsArePermutedAsLlamaCppDoes() throws {
+        let original = try SafetensorsFile(path: Fixtures.path("models/llama/model.safetensors"))
+        let reference = try GGUFFile(path: Fixtures.path("gguf/llama-f32.gguf"))
+        let hf = try Fixtures.floats(original, "model.layers.0.self_attn.q_proj.weight")
+        let gguf = try TensorExpression.stored(try #require(reference.tensors.first { $0.name == "blk.0.attn_q.weight" })).allValues()
+        let permutation = TensorNaming.ropeRowPermutation(rows: 32, heads: 4)
+        #expect(permutation != Array(0..<32))
+        for (ggufRow, hfRow) in permutation.enumerated() {
+            #expect(Array(gguf[(ggufRow * 32)..<((ggufRow + 1) * 32)]) == Array(hf[(hfRow * 32)..<((hfRow + 1) * 32)]))
+        }
+    }
+
+    @Test func outputsAreAtomicAndInputsUntouched() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let input = Fixtures.path("models/qwen2/model.safetensors")
+        let before = try Fixtures.bytes(input)
+        let output = Paths.join(directory, "out.gguf")
+        try Self.run(["convert", Fixtures.path("models/qwen2"), output])
+        #expect(throws: (any Error).self) { try Self.run(["convert", Fixtures.path("models/qwen2"), output]) }
+        try Self.run(["convert", Fixtures.path("models/qwen2"), output, "--force"])
+        #expect(try Fixtures.bytes(input) == before)
+        #expect(Paths.entries(of: directory) == ["out.gguf"])
+        // A failing conversion leaves nothing behind.
+        #expect(throws: (any Error).self) { try Self.run(["convert", Fixtures.path("bad/st-overlap.safetensors"), Paths.join(directory, "x.gguf")]) }
+        #expect(Paths.entries(of: directory) == ["out.gguf"])
+    }
+
+    @Test(arguments: [
+        (["--dtype", "q4_0"], "--dtype must be"),
+        (["--quant", "bf16"], "use --dtype"),
+        (["--max-shard-size", "lots"], "not a size"),
+    ])
+    func rejectsBadArguments(options: [String], message: String) throws {
+        let error = try #require(throws: (any Error).self) {
+            _ = try GateSurgeonCommand.parseAsRoot(["convert", Fixtures.path("models/qwen2"), "/tmp/unused.gguf"] + options)
+        }
+        #expect(GateSurgeonCommand.message(for: error).contains(message), "\(GateSurgeonCommand.message(for: error))")
+    }
+}

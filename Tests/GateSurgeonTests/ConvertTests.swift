@@ -33,7 +33,14 @@ import Testing
         try Self.run(["convert", Fixtures.path("models/\(model)"), output] + options)
         let ours = try GGUFFile(path: output)
         let reference = try GGUFFile(path: Fixtures.path("gguf/\(model)-\(outtype).gguf"))
-        #expect(ours.tensors.map(\.name) == reference.tensors.map(\.name))
+        // llama-q8_0.gguf is llama-quantize's output (fixtures/gguf/quantize-types.json),
+        // which orders tensors its own way; the converter's files keep the source order.
+        let fromQuantize = try Fixtures.json("gguf/quantize-types.json")["\(model)-\(outtype).gguf"] != nil
+        if fromQuantize {
+            #expect(Set(ours.tensors.map(\.name)) == Set(reference.tensors.map(\.name)))
+        } else {
+            #expect(ours.tensors.map(\.name) == reference.tensors.map(\.name))
+        }
         for expected in reference.tensors {
             let mine = try #require(ours.tensors.first { $0.name == expected.name })
             #expect(mine.dtype == expected.dtype, "\(expected.name)")

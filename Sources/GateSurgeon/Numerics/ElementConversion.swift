@@ -2,12 +2,16 @@
 public enum NumericsError: Error, Sendable, CustomStringConvertible {
     case unsupported(DType, operation: String)
     case notWholeBlocks(DType, count: Int)
+    /// A buffer's byte count does not match the element count (`needed` bytes, `actual` given).
+    case byteCountMismatch(DType, elements: Int, needed: Int, actual: Int)
 
     public var description: String {
         switch self {
         case .unsupported(let dtype, let operation): "\(operation) \(dtype) is not supported"
         case .notWholeBlocks(let dtype, let count):
             "\(count) elements are not a whole number of \(dtype) blocks of \(dtype.blockSize)"
+        case .byteCountMismatch(let dtype, let elements, let needed, let actual):
+            "\(elements) \(dtype) elements take \(needed) bytes, the buffer has \(actual)"
         }
     }
 }
@@ -24,81 +28,136 @@ public struct ConversionReport: Sendable, Equatable {
 
 /// Conversion between stored element types and F32, the one entry point
 /// the rest of the library uses for numerics.
+///
+/// The kernels behind it and the references they are bit-exact with:
+/// F16/BF16 in `HalfPrecision` (torch casts), F8 in `Float8` (torch casts),
+/// block types in `Dequantize` (ggml `dequantize_row_*`, gguf-py) and
+/// `Quantize` (ggml `quantize_row_*_ref`). Large conversions run on all
+/// cores (`DispatchQueue.concurrentPerform` over chunks of elements or blocks).
 public enum ElementConversion {
     /// Types `decode` reads.
     public static func canDecode(_ dtype: DType) -> Bool {
         switch dtype {
-        case .f32, .f16, .bf16, .f64, .i8, .i16, .i32, .i64, .u8, .u16, .u32, .u64, .bool: true
-        default: false
+        case .f32, .f16, .bf16, .f64, .f8E4M3, .f8E5M2, .i8, .i16, .i32, .i64, .u8, .u16, .u32, .u64, .bool: true
+        default: BlockQuantization.canDequantize(dtype)
         }
     }
 
     /// Types `encode` writes.
     public static func canEncode(_ dtype: DType) -> Bool {
         switch dtype {
-        case .f32, .f16, .bf16: true
-        default: false
+        case .f32, .f16, .bf16, .f64, .f8E4M3, .f8E5M2: true
+        default: BlockQuantization.canQuantize(dtype)
         }
     }
 
     /// Decodes `destination.count` elements stored as `dtype` in `source` to F32.
+    ///
+    /// F64 rounds to nearest even (values beyond F32's range become
+    /// infinite, as in torch's `.to(torch.float32)`); the other floats are
+    /// exact; block types must be whole blocks.
+    /// - Complexity: O(`destination.count`), parallel for large inputs.
     public static func decode(
         _ source: UnsafeRawBufferPointer, as dtype: DType, into destination: UnsafeMutableBufferPointer<Float>
     ) throws(NumericsError) {
+        var report = ConversionReport()
+        try decode(source, as: dtype, into: destination, report: &report)
+    }
+
+    /// Decodes like `decode(_:as:into:)` and adds to `report` the F64
+    /// values that overflowed to infinity.
+    public static func decode(
+        _ source: UnsafeRawBufferPointer, as dtype: DType, into destination: UnsafeMutableBufferPointer<Float>,
+        report: inout ConversionReport
+    ) throws(NumericsError) {
         let count = destination.count
+        guard count % dtype.blockSize == 0 else { throw .notWholeBlocks(dtype, count: count) }
+        guard let needed = dtype.byteCount(elements: count), source.count >= needed else {
+            throw .byteCountMismatch(
+                dtype, elements: count, needed: dtype.byteCount(elements: count) ?? Int.max, actual: source.count)
+        }
+        guard count > 0 else { return }
+        let input = source.baseAddress!
+        let output = destination.baseAddress!
         switch dtype {
         case .f32:
-            for i in 0..<count { destination[i] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: i &* 4, as: UInt32.self))) }
-        case .f16:
-            for i in 0..<count { destination[i] = Float(Float16(bitPattern: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self)))) }
-        case .bf16:
-            for i in 0..<count { destination[i] = Float(bitPattern: UInt32(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self))) << 16) }
+            ParallelChunks.forEach(count: count, grain: HalfPrecision.grain) { range in
+                for i in range {
+                    output[i] = Float(bitPattern: UInt32(littleEndian: input.loadUnaligned(fromByteOffset: i &* 4, as: UInt32.self)))
+                }
+            }
+        case .f16: HalfPrecision.decodeFloat16(input, into: output, count: count)
+        case .bf16: HalfPrecision.decodeBFloat16(input, into: output, count: count)
+        case .f8E4M3: Float8.decode(input, e4m3: true, into: output, count: count)
+        case .f8E5M2: Float8.decode(input, e4m3: false, into: output, count: count)
         case .f64:
-            for i in 0..<count { destination[i] = Float(Double(bitPattern: UInt64(littleEndian: source.loadUnaligned(fromByteOffset: i &* 8, as: UInt64.self)))) }
-        case .i8: for i in 0..<count { destination[i] = Float(Int8(bitPattern: source[i])) }
-        case .u8, .bool: for i in 0..<count { destination[i] = Float(source[i]) }
-        case .i16: for i in 0..<count { destination[i] = Float(Int16(littleEndian: source.loadUnaligned(fromByteOffset: i &* 2, as: Int16.self))) }
-        case .u16: for i in 0..<count { destination[i] = Float(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self))) }
-        case .i32: for i in 0..<count { destination[i] = Float(Int32(littleEndian: source.loadUnaligned(fromByteOffset: i &* 4, as: Int32.self))) }
-        case .u32: for i in 0..<count { destination[i] = Float(UInt32(littleEndian: source.loadUnaligned(fromByteOffset: i &* 4, as: UInt32.self))) }
-        case .i64: for i in 0..<count { destination[i] = Float(Int64(littleEndian: source.loadUnaligned(fromByteOffset: i &* 8, as: Int64.self))) }
-        case .u64: for i in 0..<count { destination[i] = Float(UInt64(littleEndian: source.loadUnaligned(fromByteOffset: i &* 8, as: UInt64.self))) }
+            var overflowed = 0
+            for i in 0..<count {
+                let wide = Double(bitPattern: UInt64(littleEndian: input.loadUnaligned(fromByteOffset: i &* 8, as: UInt64.self)))
+                let narrow = Float(wide)
+                overflowed &+= (narrow.isInfinite && wide.isFinite) ? 1 : 0
+                output[i] = narrow
+            }
+            report.overflowed += overflowed
+        case .i8: for i in 0..<count { output[i] = Float(Int8(bitPattern: source[i])) }
+        case .u8, .bool: for i in 0..<count { output[i] = Float(source[i]) }
+        case .i16: for i in 0..<count { output[i] = Float(Int16(littleEndian: input.loadUnaligned(fromByteOffset: i &* 2, as: Int16.self))) }
+        case .u16: for i in 0..<count { output[i] = Float(UInt16(littleEndian: input.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self))) }
+        case .i32: for i in 0..<count { output[i] = Float(Int32(littleEndian: input.loadUnaligned(fromByteOffset: i &* 4, as: Int32.self))) }
+        case .u32: for i in 0..<count { output[i] = Float(UInt32(littleEndian: input.loadUnaligned(fromByteOffset: i &* 4, as: UInt32.self))) }
+        case .i64: for i in 0..<count { output[i] = Float(Int64(littleEndian: input.loadUnaligned(fromByteOffset: i &* 8, as: Int64.self))) }
+        case .u64: for i in 0..<count { output[i] = Float(UInt64(littleEndian: input.loadUnaligned(fromByteOffset: i &* 8, as: UInt64.self))) }
         default:
-            throw .unsupported(dtype, operation: "decoding")
+            guard BlockQuantization.canDequantize(dtype) else { throw .unsupported(dtype, operation: "decoding") }
+            BlockQuantization.dequantize(input, as: dtype, into: output, blocks: count / dtype.blockSize)
         }
     }
 
     /// Encodes F32 values as `dtype` into `destination`, which must hold
     /// `dtype.byteCount(elements: source.count)` bytes. `rowLength` is the
-    /// length of the rows block types quantize along.
+    /// length of the rows block types quantize along; it must be a whole
+    /// number of blocks and divide `source.count`.
+    ///
+    /// Floats round to nearest even (torch's casts); block types use ggml's
+    /// reference quantizers (`quantize_row_*_ref`, what `llama-quantize
+    /// --pure` writes). The report counts finite values that became infinite
+    /// (or, for F8_E4M3, which has no infinity, were clamped to ±448).
+    /// - Complexity: O(`source.count`) (a constant factor more for the
+    ///   K-quants' scale searches), parallel for large inputs.
     @discardableResult
     public static func encode(
         _ source: UnsafeBufferPointer<Float>, as dtype: DType, into destination: UnsafeMutableRawBufferPointer,
         rowLength: Int
     ) throws(NumericsError) -> ConversionReport {
         var report = ConversionReport()
+        let count = source.count
+        if dtype.isQuantized {
+            guard BlockQuantization.canQuantize(dtype) else { throw .unsupported(dtype, operation: "encoding to") }
+            guard rowLength > 0, rowLength % dtype.blockSize == 0, count % rowLength == 0 else {
+                throw .notWholeBlocks(dtype, count: rowLength)
+            }
+        }
+        guard let needed = dtype.byteCount(elements: count), destination.count >= needed else {
+            throw .byteCountMismatch(
+                dtype, elements: count, needed: dtype.byteCount(elements: count) ?? Int.max, actual: destination.count)
+        }
+        guard count > 0 else { return report }
+        let input = source.baseAddress!
+        let output = destination.baseAddress!
         switch dtype {
         case .f32:
-            for i in 0..<source.count { destination.storeBytes(of: source[i].bitPattern.littleEndian, toByteOffset: i &* 4, as: UInt32.self) }
-        case .f16:
-            for i in 0..<source.count {
-                let half = Float16(source[i])
-                if half.isInfinite && source[i].isFinite { report.overflowed += 1 }
-                destination.storeBytes(of: half.bitPattern.littleEndian, toByteOffset: i &* 2, as: UInt16.self)
+            for i in 0..<count { output.storeBytes(of: input[i].bitPattern.littleEndian, toByteOffset: i &* 4, as: UInt32.self) }
+        case .f64:
+            for i in 0..<count {
+                output.storeBytes(of: Double(input[i]).bitPattern.littleEndian, toByteOffset: i &* 8, as: UInt64.self)
             }
-        case .bf16:
-            for i in 0..<source.count {
-                let bits = source[i].bitPattern
-                let rounded: UInt16
-                if source[i].isNaN {
-                    rounded = UInt16(bits >> 16) | 0x40
-                } else {
-                    rounded = UInt16((bits &+ 0x7fff &+ ((bits >> 16) & 1)) >> 16)
-                }
-                destination.storeBytes(of: rounded.littleEndian, toByteOffset: i &* 2, as: UInt16.self)
-            }
+        case .f16: report.overflowed = HalfPrecision.encodeFloat16(input, into: output, count: count)
+        case .bf16: report.overflowed = HalfPrecision.encodeBFloat16(input, into: output, count: count)
+        case .f8E4M3: report.overflowed = Float8.encode(input, e4m3: true, into: output, count: count)
+        case .f8E5M2: report.overflowed = Float8.encode(input, e4m3: false, into: output, count: count)
         default:
-            throw .unsupported(dtype, operation: "encoding to")
+            guard BlockQuantization.canQuantize(dtype) else { throw .unsupported(dtype, operation: "encoding to") }
+            BlockQuantization.quantize(input, as: dtype, into: output, blocks: count / dtype.blockSize)
         }
         return report
     }

@@ -1,0 +1,151 @@
+/// ggml block types: which ones the numerics read and write, the shared
+/// helpers of the ports of ggml's reference (de)quantizers, and the drivers
+/// that run a per-block kernel over a whole tensor in parallel.
+///
+/// Every block is independent in both directions (ggml's reference quantizers
+/// treat a tensor as one long row of blocks), so the drivers split the blocks
+/// of the whole tensor, not its rows, into chunks.
+enum BlockQuantization {
+    /// Block types `Dequantize` reads.
+    static func canDequantize(_ dtype: DType) -> Bool {
+        switch dtype {
+        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .q8_K,
+            .iq4_NL, .iq4_XS, .tq1_0, .tq2_0, .mxfp4:
+            true
+        default: false
+        }
+    }
+
+    /// Block types `Quantize` writes.
+    static func canQuantize(_ dtype: DType) -> Bool {
+        switch dtype {
+        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: true
+        default: false
+        }
+    }
+
+    /// Blocks per parallel chunk: about 64K elements.
+    static func grain(_ dtype: DType) -> Int { max(1, (1 << 16) / dtype.blockSize) }
+
+    /// Dequantizes `blocks` blocks of `dtype` from `source` into `destination`.
+    /// The caller has checked that `dtype` is dequantizable and the sizes.
+    /// - Complexity: O(blocks * dtype.blockSize), parallel over chunks of blocks.
+    static func dequantize(
+        _ source: UnsafeRawPointer, as dtype: DType, into destination: UnsafeMutablePointer<Float>, blocks: Int
+    ) {
+        let bytes = dtype.blockBytes
+        let size = dtype.blockSize
+        @inline(__always)
+        func run(_ kernel: (UnsafeRawPointer, UnsafeMutablePointer<Float>) -> Void) {
+            ParallelChunks.forEach(count: blocks, grain: grain(dtype), elementsPerItem: size) { range in
+                for block in range {
+                    kernel(source + block &* bytes, destination + block &* size)
+                }
+            }
+        }
+        switch dtype {
+        case .q4_0: run(Dequantize.q4_0)
+        case .q4_1: run(Dequantize.q4_1)
+        case .q5_0: run(Dequantize.q5_0)
+        case .q5_1: run(Dequantize.q5_1)
+        case .q8_0: run(Dequantize.q8_0)
+        case .iq4_NL: run(Dequantize.iq4_NL)
+        case .mxfp4: run(Dequantize.mxfp4)
+        case .q2_K: run(Dequantize.q2_K)
+        case .q3_K: run(Dequantize.q3_K)
+        case .q4_K: run(Dequantize.q4_K)
+        case .q5_K: run(Dequantize.q5_K)
+        case .q6_K: run(Dequantize.q6_K)
+        case .q8_K: run(Dequantize.q8_K)
+        case .iq4_XS: run(Dequantize.iq4_XS)
+        case .tq1_0: run(Dequantize.tq1_0)
+        case .tq2_0: run(Dequantize.tq2_0)
+        default: preconditionFailure("\(dtype) is not dequantizable")
+        }
+    }
+
+    /// Quantizes `blocks` blocks of F32 from `source` as `dtype` into `destination`.
+    /// The caller has checked that `dtype` is quantizable and the sizes.
+    /// - Complexity: O(blocks * dtype.blockSize) (times the search steps of
+    ///   the K-quants), parallel over chunks of blocks.
+    static func quantize(
+        _ source: UnsafePointer<Float>, as dtype: DType, into destination: UnsafeMutableRawPointer, blocks: Int
+    ) {
+        let bytes = dtype.blockBytes
+        let size = dtype.blockSize
+        @inline(__always)
+        func run(_ kernel: (UnsafePointer<Float>, UnsafeMutableRawPointer) -> Void) {
+            ParallelChunks.forEach(count: blocks, grain: grain(dtype), elementsPerItem: size * 8) { range in
+                for block in range {
+                    kernel(source + block &* size, destination + block &* bytes)
+                }
+            }
+        }
+        switch dtype {
+        case .q4_0: run(Quantize.q4_0)
+        case .q4_1: run(Quantize.q4_1)
+        case .q5_0: run(Quantize.q5_0)
+        case .q5_1: run(Quantize.q5_1)
+        case .q8_0: run(Quantize.q8_0)
+        case .q2_K: run(Quantize.q2_K)
+        case .q3_K: run(Quantize.q3_K)
+        case .q4_K: run(Quantize.q4_K)
+        case .q5_K: run(Quantize.q5_K)
+        case .q6_K: run(Quantize.q6_K)
+        default: preconditionFailure("\(dtype) is not quantizable")
+        }
+    }
+
+    // MARK: Helpers shared by the ports
+
+    /// ggml's `nearest_int`: round to nearest even by adding 1.5 * 2^23 and
+    /// reading the low mantissa bits (meant for |x| <= 4194303; outside that,
+    /// and for NaN, it gives the same bits as the C code).
+    @inline(__always)
+    static func nearestInt(_ x: Float) -> Int32 {
+        let shifted = x + 12_582_912
+        return Int32(bitPattern: shifted.bitPattern & 0x007F_FFFF) &- 0x0040_0000
+    }
+
+    /// C's float-to-int conversion as x86 `cvttss2si` performs it: toward zero,
+    /// and `INT32_MIN` for NaN and out-of-range values (where Swift would trap).
+    @inline(__always)
+    static func truncatingToInt32(_ x: Float) -> Int32 {
+        (x > -2_147_483_904 && x < 2_147_483_648) ? Int32(x) : .min
+    }
+
+    /// C's `(int8_t)` / `(uint8_t)` conversion of a float: the low byte of `cvttss2si`.
+    @inline(__always)
+    static func truncatingToByte(_ x: Float) -> UInt8 {
+        UInt8(truncatingIfNeeded: truncatingToInt32(x))
+    }
+
+    /// `x` after a round trip through half precision, as ggml reads back a
+    /// scale it has just stored.
+    @inline(__always)
+    static func roundedToFloat16(_ x: Float) -> Float {
+        HalfPrecision.float(float16Bits: HalfPrecision.float16Bits(x))
+    }
+
+    /// The 6-bit scale and min of sub-block `j` of a Q4_K/Q5_K scale array
+    /// (ggml's `get_scale_min_k4`).
+    @inline(__always)
+    static func scaleMinK4(_ j: Int, _ q: UnsafeRawPointer) -> (scale: UInt8, min: UInt8) {
+        @inline(__always) func at(_ i: Int) -> UInt8 { q.load(fromByteOffset: i, as: UInt8.self) }
+        if j < 4 {
+            return (at(j) & 63, at(j &+ 4) & 63)
+        }
+        return ((at(j &+ 4) & 0xF) | ((at(j &- 4) >> 6) << 4), (at(j &+ 4) >> 4) | ((at(j) >> 6) << 4))
+    }
+
+    /// ggml's `kvalues_iq4nl`.
+    @inline(__always)
+    static var iq4NonLinearValues: SIMD16<Int8> { [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113] }
+
+    /// ggml's `kvalues_mxfp4` (E2M1 values, doubled).
+    @inline(__always)
+    static var mxfp4Values: SIMD16<Int8> { [0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12] }
+
+    /// ggml's `GROUP_MAX_EPS`.
+    static let groupMaxEpsilon: Float = 1e-15
+}

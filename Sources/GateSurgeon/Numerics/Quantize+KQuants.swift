@@ -1,0 +1,473 @@
+/// Quantization to the K-quants, ported from ggml's `quantize_row_q{2..6}_K_ref`
+/// and their helpers `make_qx_quants`, `make_q3_quants` and `make_qkx2_quants`
+/// (ggml-quants.c), byte-identical with them.
+extension Quantize {
+    private typealias Near = BlockQuantization
+
+    // MARK: Scale searches
+
+    /// `make_qx_quants(n, nmax, x, L, rmse_type: 1, qw: NULL)`: a symmetric
+    /// scale searched over 19 candidates, weights x²; `L` gets `l + nmax`.
+    @inline(__always)
+    static func makeQXQuants(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>) -> Float {
+        var max: Float = 0
+        var amax: Float = 0
+        for i in 0..<n {
+            let ax = x[i].magnitude
+            if ax > amax {
+                amax = ax
+                max = x[i]
+            }
+        }
+        if amax < Near.groupMaxEpsilon {
+            for i in 0..<n { L[i] = 0 }
+            return 0
+        }
+        @inline(__always) func clamped(_ l: Int32) -> Int32 { Swift.max(-nmax, Swift.min(nmax &- 1, l)) }
+        var iscale = Float(-nmax) / max
+        var sumlx: Float = 0
+        var suml2: Float = 0
+        for i in 0..<n {
+            let l = clamped(Near.nearestInt(iscale * x[i]))
+            L[i] = Int8(truncatingIfNeeded: l &+ nmax)
+            let w = x[i] * x[i]
+            sumlx += w * x[i] * Float(l)
+            suml2 += w * Float(l) * Float(l)
+        }
+        var scale: Float = suml2 != 0 ? sumlx / suml2 : 0
+        var best = scale * sumlx
+        for step in -9...9 where step != 0 {
+            iscale = -(Float(nmax) + 0.1 * Float(step)) / max
+            sumlx = 0
+            suml2 = 0
+            for i in 0..<n {
+                let l = clamped(Near.nearestInt(iscale * x[i]))
+                let w = x[i] * x[i]
+                sumlx += w * x[i] * Float(l)
+                suml2 += w * Float(l) * Float(l)
+            }
+            if suml2 > 0 && sumlx * sumlx > best * suml2 {
+                for i in 0..<n {
+                    L[i] = Int8(truncatingIfNeeded: nmax &+ clamped(Near.nearestInt(iscale * x[i])))
+                }
+                scale = sumlx / suml2
+                best = scale * sumlx
+            }
+        }
+        return scale
+    }
+
+    /// `make_q3_quants(n, nmax, x, L, do_rmse: true)`: a symmetric scale
+    /// refined by moving single quants, weights x²; `L` gets `l + nmax`.
+    @inline(__always)
+    static func makeQ3Quants(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>) -> Float {
+        var max: Float = 0
+        var amax: Float = 0
+        for i in 0..<n {
+            let ax = x[i].magnitude
+            if ax > amax {
+                amax = ax
+                max = x[i]
+            }
+        }
+        if amax < Near.groupMaxEpsilon {
+            for i in 0..<n { L[i] = 0 }
+            return 0
+        }
+        @inline(__always) func clamped(_ l: Int32) -> Int32 { Swift.max(-nmax, Swift.min(nmax &- 1, l)) }
+        let iscale = Float(-nmax) / max
+        var sumlx: Float = 0
+        var suml2: Float = 0
+        for i in 0..<n {
+            let l = clamped(Near.nearestInt(iscale * x[i]))
+            L[i] = Int8(truncatingIfNeeded: l)
+            let w = x[i] * x[i]
+            sumlx += w * x[i] * Float(l)
+            suml2 += w * Float(l) * Float(l)
+        }
+        for _ in 0..<5 {
+            var changed = 0
+            for i in 0..<n {
+                let w = x[i] * x[i]
+                let li = Float(L[i])
+                var slx = sumlx - w * x[i] * li
+                if slx > 0 {
+                    var sl2 = suml2 - w * li * li
+                    let newL = clamped(Near.nearestInt(x[i] * sl2 / slx))
+                    if newL != Int32(L[i]) {
+                        slx += w * x[i] * Float(newL)
+                        sl2 += w * Float(newL) * Float(newL)
+                        if sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2 {
+                            L[i] = Int8(truncatingIfNeeded: newL)
+                            sumlx = slx
+                            suml2 = sl2
+                            changed &+= 1
+                        }
+                    }
+                }
+            }
+            if changed == 0 { break }
+        }
+        for i in 0..<n { L[i] = L[i] &+ Int8(truncatingIfNeeded: nmax) }
+        return suml2 > 0 ? sumlx / suml2 : 0
+    }
+
+    /// `make_qkx2_quants`: an asymmetric scale and min searched over
+    /// `nstep + 1` candidates with the given weights; returns the scale and
+    /// the (negated, non-negative) min; `L` gets quants in `0...nmax`.
+    @inline(__always)
+    static func makeQKX2Quants(
+        _ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
+        _ L: UnsafeMutablePointer<UInt8>, _ Laux: UnsafeMutablePointer<UInt8>,
+        rmin: Float, rdelta: Float, nstep: Int, useMAD: Bool
+    ) -> (scale: Float, min: Float) {
+        var min = x[0]
+        var max = x[0]
+        var sumW = weights[0]
+        var sumX = sumW * x[0]
+        for i in 1..<n {
+            if x[i] < min { min = x[i] }
+            if x[i] > max { max = x[i] }
+            let w = weights[i]
+            sumW += w
+            sumX += w * x[i]
+        }
+        if min > 0 { min = 0 }
+        if max == min {
+            for i in 0..<n { L[i] = 0 }
+            return (0, -min)
+        }
+        @inline(__always) func clamped(_ l: Int32) -> Int32 { Swift.max(0, Swift.min(nmax, l)) }
+        var iscale = Float(nmax) / (max - min)
+        var scale = 1 / iscale
+        var bestError: Float = 0
+        for i in 0..<n {
+            L[i] = UInt8(truncatingIfNeeded: clamped(Near.nearestInt(iscale * (x[i] - min))))
+            var diff = scale * Float(L[i]) + min - x[i]
+            diff = useMAD ? diff.magnitude : diff * diff
+            bestError += weights[i] * diff
+        }
+        if nstep < 1 { return (scale, -min) }
+        for step in 0...nstep {
+            iscale = (rmin + rdelta * Float(step) + Float(nmax)) / (max - min)
+            var sumL: Float = 0
+            var sumL2: Float = 0
+            var sumXL: Float = 0
+            for i in 0..<n {
+                let l = clamped(Near.nearestInt(iscale * (x[i] - min)))
+                Laux[i] = UInt8(truncatingIfNeeded: l)
+                let w = weights[i]
+                let lf = Float(l)
+                sumL += w * lf
+                sumL2 += w * lf * lf
+                sumXL += w * lf * x[i]
+            }
+            let D = sumW * sumL2 - sumL * sumL
+            if D > 0 {
+                var thisScale = (sumW * sumXL - sumX * sumL) / D
+                var thisMin = (sumL2 * sumX - sumL * sumXL) / D
+                if thisMin > 0 {
+                    thisMin = 0
+                    thisScale = sumXL / sumL2
+                }
+                var curError: Float = 0
+                for i in 0..<n {
+                    var diff = thisScale * Float(Laux[i]) + thisMin - x[i]
+                    diff = useMAD ? diff.magnitude : diff * diff
+                    curError += weights[i] * diff
+                }
+                if curError < bestError {
+                    for i in 0..<n { L[i] = Laux[i] }
+                    bestError = curError
+                    scale = thisScale
+                    min = thisMin
+                }
+            }
+        }
+        return (scale, -min)
+    }
+
+    // MARK: Block kernels
+
+    /// `quantize_row_q2_K_ref`: 16 sub-blocks of 16, 2-bit quants, 4-bit scales and mins.
+    @inline(__always)
+    static func q2_K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256 + 16) { bytes in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 48) { floats in
+                let L = bytes.baseAddress!, Laux = L + 256
+                let weights = floats.baseAddress!, mins = weights + 16, scales = weights + 32
+                let q4scale: Float = 15
+                var maxScale: Float = 0
+                var maxMin: Float = 0
+                for j in 0..<16 {
+                    for l in 0..<16 { weights[l] = x[16 &* j &+ l].magnitude }
+                    let (scale, min) = makeQKX2Quants(
+                        16, 3, x + 16 &* j, weights, L + 16 &* j, Laux, rmin: -0.5, rdelta: 0.1, nstep: 15, useMAD: true)
+                    scales[j] = scale
+                    mins[j] = min
+                    if scale > maxScale { maxScale = scale }
+                    if min > maxMin { maxMin = min }
+                }
+                let packed = y.assumingMemoryBound(to: UInt8.self)  // scales[16] | qs[64] | d | dmin
+                if maxScale > 0 {
+                    let iscale = q4scale / maxScale
+                    for j in 0..<16 { packed[j] = UInt8(truncatingIfNeeded: Near.nearestInt(iscale * scales[j])) }
+                    HalfPrecision.storeFloat16(maxScale / q4scale, y, 80)
+                } else {
+                    for j in 0..<16 { packed[j] = 0 }
+                    HalfPrecision.storeFloat16(0, y, 80)
+                }
+                if maxMin > 0 {
+                    let iscale = q4scale / maxMin
+                    for j in 0..<16 {
+                        packed[j] |= UInt8(truncatingIfNeeded: Near.nearestInt(iscale * mins[j]) << 4)
+                    }
+                    HalfPrecision.storeFloat16(maxMin / q4scale, y, 82)
+                } else {
+                    HalfPrecision.storeFloat16(0, y, 82)
+                }
+                let dAll = HalfPrecision.loadFloat16(y, 80)
+                let dminAll = HalfPrecision.loadFloat16(y, 82)
+                for j in 0..<16 {
+                    let d = dAll * Float(packed[j] & 0xF)
+                    if d == 0 { continue }
+                    let dm = dminAll * Float(packed[j] >> 4)
+                    for ii in 0..<16 {
+                        let l = Near.nearestInt((x[16 &* j &+ ii] + dm) / d)
+                        L[16 &* j &+ ii] = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(3, l)))
+                    }
+                }
+                packTwoBitQuants(L, packed + 16)
+            }
+        }
+    }
+
+    /// Packs 256 two-bit quants the K-quant way: byte `j/4 + l` of each
+    /// 128-quant half holds quants `l`, `l+32`, `l+64`, `l+96`.
+    @inline(__always)
+    static func packTwoBitQuants<T: FixedWidthInteger>(_ L: UnsafeMutablePointer<T>, _ qs: UnsafeMutablePointer<UInt8>) {
+        for j in stride(from: 0, to: 256, by: 128) {
+            for l in 0..<32 {
+                let a = UInt8(truncatingIfNeeded: L[j &+ l])
+                let b = UInt8(truncatingIfNeeded: L[j &+ l &+ 32])
+                let c = UInt8(truncatingIfNeeded: L[j &+ l &+ 64])
+                let e = UInt8(truncatingIfNeeded: L[j &+ l &+ 96])
+                qs[j / 4 &+ l] = a | (b << 2) | (c << 4) | (e << 6)
+            }
+        }
+    }
+
+    /// `quantize_row_q3_K_ref`: 16 sub-blocks of 16, 3-bit quants, 6-bit signed scales.
+    @inline(__always)
+    static func q3_K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer) {
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256) { bytes in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { floats in
+                let L = bytes.baseAddress!, scales = floats.baseAddress!
+                let packed = y.assumingMemoryBound(to: UInt8.self)  // hmask[32] | qs[64] | scales[12] | d
+                let hmask = packed, qs = packed + 32, sc = packed + 96
+                var maxScale: Float = 0
+                var amax: Float = 0
+                for j in 0..<16 {
+                    scales[j] = makeQ3Quants(16, 4, x + 16 &* j, L + 16 &* j)
+                    let scale = scales[j].magnitude
+                    if scale > amax {
+                        amax = scale
+                        maxScale = scales[j]
+                    }
+                }
+                for j in 0..<12 { sc[j] = 0 }
+                if maxScale != 0 {
+                    let iscale = -32 / maxScale
+                    for j in 0..<16 {
+                        let l8 = Int8(truncatingIfNeeded: Near.nearestInt(iscale * scales[j]))
+                        var l = UInt8(truncatingIfNeeded: Swift.max(-32, Swift.min(31, Int32(l8))) &+ 32)
+                        if j < 8 {
+                            sc[j] = l & 0xF
+                        } else {
+                            sc[j &- 8] |= (l & 0xF) << 4
+                        }
+                        l >>= 4
+                        sc[j % 4 &+ 8] |= l << UInt8(2 &* (j / 4))
+                    }
+                    HalfPrecision.storeFloat16(1 / iscale, y, 108)
+                } else {
+                    HalfPrecision.storeFloat16(0, y, 108)
+                }
+                let dAll = HalfPrecision.loadFloat16(y, 108)
+                for j in 0..<16 {
+                    let d = dAll * Float(Dequantize.q3KScale(UnsafeRawPointer(y), j))
+                    if d == 0 { continue }
+                    for ii in 0..<16 {
+                        let l = Near.nearestInt(x[16 &* j &+ ii] / d)
+                        L[16 &* j &+ ii] = Int8(truncatingIfNeeded: Swift.max(-4, Swift.min(3, l)) &+ 4)
+                    }
+                }
+                for j in 0..<32 { hmask[j] = 0 }
+                var m = 0
+                var hm: UInt8 = 1
+                for j in 0..<256 {
+                    if L[j] > 3 {
+                        hmask[m] |= hm
+                        L[j] &-= 4
+                    }
+                    m &+= 1
+                    if m == 32 {
+                        m = 0
+                        hm <<= 1
+                    }
+                }
+                packTwoBitQuants(L, qs)
+            }
+        }
+    }
+
+    /// `quantize_row_q4_K_ref`: 8 sub-blocks of 32, 4-bit quants, 6-bit scales and mins.
+    @inline(__always)
+    static func q4_K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer) {
+        quantizeQ4KOrQ5K(x, y, nmax: 15, rmin: -1, nstep: 20)
+    }
+
+    /// `quantize_row_q5_K_ref`: 8 sub-blocks of 32, 5-bit quants, 6-bit scales and mins.
+    @inline(__always)
+    static func q5_K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer) {
+        quantizeQ4KOrQ5K(x, y, nmax: 31, rmin: -0.5, nstep: 15)
+    }
+
+    /// The common part of Q4_K and Q5_K (d, dmin, 12 scale bytes, then the quants).
+    @inline(__always)
+    static func quantizeQ4KOrQ5K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, nmax: Int32, rmin: Float, nstep: Int) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256 + 32) { bytes in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 48) { floats in
+                let L = bytes.baseAddress!, Laux = L + 256
+                let weights = floats.baseAddress!, mins = weights + 32, scales = weights + 40
+                var maxScale: Float = 0
+                var maxMin: Float = 0
+                for j in 0..<8 {
+                    let xj = x + 32 &* j
+                    var sumX2: Float = 0
+                    for l in 0..<32 { sumX2 += xj[l] * xj[l] }
+                    let averageX = (sumX2 / 32).squareRoot()
+                    for l in 0..<32 { weights[l] = averageX + xj[l].magnitude }
+                    let (scale, min) = makeQKX2Quants(
+                        32, nmax, xj, weights, L + 32 &* j, Laux, rmin: rmin, rdelta: 0.1, nstep: nstep, useMAD: false)
+                    scales[j] = scale
+                    mins[j] = min
+                    if scale > maxScale { maxScale = scale }
+                    if min > maxMin { maxMin = min }
+                }
+                let packed = y.assumingMemoryBound(to: UInt8.self)  // d | dmin | scales[12] | (qh[32] |) qs
+                let sc = packed + 4
+                let inverseScale: Float = maxScale > 0 ? 63 / maxScale : 0
+                let inverseMin: Float = maxMin > 0 ? 63 / maxMin : 0
+                for j in 0..<8 {
+                    let ls = Swift.min(63, UInt8(truncatingIfNeeded: Near.nearestInt(inverseScale * scales[j])))
+                    let lm = Swift.min(63, UInt8(truncatingIfNeeded: Near.nearestInt(inverseMin * mins[j])))
+                    if j < 4 {
+                        sc[j] = ls
+                        sc[j &+ 4] = lm
+                    } else {
+                        sc[j &+ 4] = (ls & 0xF) | ((lm & 0xF) << 4)
+                        sc[j &- 4] |= (ls >> 4) << 6
+                        sc[j] |= (lm >> 4) << 6
+                    }
+                }
+                HalfPrecision.storeFloat16(maxScale / 63, y, 0)
+                HalfPrecision.storeFloat16(maxMin / 63, y, 2)
+                let dAll = HalfPrecision.loadFloat16(y, 0)
+                let dminAll = HalfPrecision.loadFloat16(y, 2)
+                for j in 0..<8 {
+                    let (scale, min) = BlockQuantization.scaleMinK4(j, UnsafeRawPointer(sc))
+                    let d = dAll * Float(scale)
+                    if d == 0 { continue }
+                    let dm = dminAll * Float(min)
+                    for ii in 0..<32 {
+                        let l = Near.nearestInt((x[32 &* j &+ ii] + dm) / d)
+                        L[32 &* j &+ ii] = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(nmax, l)))
+                    }
+                }
+                if nmax == 15 {
+                    let q = packed + 16
+                    for j in stride(from: 0, to: 256, by: 64) {
+                        for l in 0..<32 { q[j / 2 &+ l] = L[j &+ l] | (L[j &+ l &+ 32] << 4) }
+                    }
+                } else {
+                    let qh = packed + 16, ql = packed + 48
+                    for j in 0..<32 { qh[j] = 0 }
+                    var m1: UInt8 = 1
+                    var m2: UInt8 = 2
+                    for n in stride(from: 0, to: 256, by: 64) {
+                        for j in 0..<32 {
+                            var l1 = L[n &+ j]
+                            if l1 > 15 {
+                                l1 &-= 16
+                                qh[j] |= m1
+                            }
+                            var l2 = L[n &+ j &+ 32]
+                            if l2 > 15 {
+                                l2 &-= 16
+                                qh[j] |= m2
+                            }
+                            ql[n / 2 &+ j] = l1 | (l2 << 4)
+                        }
+                        m1 <<= 2
+                        m2 <<= 2
+                    }
+                }
+            }
+        }
+    }
+
+    /// `quantize_row_q6_K_ref`: 16 sub-blocks of 16, 6-bit quants, 8-bit signed scales.
+    @inline(__always)
+    static func q6_K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer) {
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256) { bytes in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { floats in
+                let L = bytes.baseAddress!, scales = floats.baseAddress!
+                let packed = y.assumingMemoryBound(to: UInt8.self)  // ql[128] | qh[64] | scales[16] | d
+                var maxScale: Float = 0
+                var maxAbsScale: Float = 0
+                for ib in 0..<16 {
+                    let scale = makeQXQuants(16, 32, x + 16 &* ib, L + 16 &* ib)
+                    scales[ib] = scale
+                    let absScale = scale.magnitude
+                    if absScale > maxAbsScale {
+                        maxAbsScale = absScale
+                        maxScale = scale
+                    }
+                }
+                if maxAbsScale < Near.groupMaxEpsilon {
+                    for j in 0..<210 { packed[j] = 0 }
+                    HalfPrecision.storeFloat16(0, y, 208)
+                    return
+                }
+                let iscale = -128 / maxScale
+                HalfPrecision.storeFloat16(1 / iscale, y, 208)
+                let sc = packed + 192
+                for ib in 0..<16 {
+                    sc[ib] = UInt8(truncatingIfNeeded: Swift.min(127, Near.nearestInt(iscale * scales[ib])))
+                }
+                let dAll = HalfPrecision.loadFloat16(y, 208)
+                for j in 0..<16 {
+                    let d = dAll * Float(Int8(bitPattern: sc[j]))
+                    if d == 0 { continue }
+                    for ii in 0..<16 {
+                        let l = Near.nearestInt(x[16 &* j &+ ii] / d)
+                        L[16 &* j &+ ii] = Int8(truncatingIfNeeded: Swift.max(-32, Swift.min(31, l)) &+ 32)
+                    }
+                }
+                for half in 0..<2 {
+                    let j = half &* 128
+                    let ql = packed + half &* 64
+                    let qh = packed + (128 &+ half &* 32)
+                    for l in 0..<32 {
+                        let a = UInt8(bitPattern: L[j &+ l]), b = UInt8(bitPattern: L[j &+ l &+ 32])
+                        let c = UInt8(bitPattern: L[j &+ l &+ 64]), e = UInt8(bitPattern: L[j &+ l &+ 96])
+                        ql[l] = (a & 0xF) | ((c & 0xF) << 4)
+                        ql[l &+ 32] = (b & 0xF) | ((e & 0xF) << 4)
+                        qh[l] = (a >> 4) | ((b >> 4) << 2) | ((c >> 4) << 4) | ((e >> 4) << 6)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -75,10 +75,11 @@ public struct InspectReport {
         case .float64(let v): .double(v)
         case .bool(let v): .bool(v)
         case .string(let v): .string(v)
-        case .array(_, let values):
+        case .array(let elementType, let values):
             if values.count > arraySummaryThreshold {
                 .object([
                     "type": .string("array"),
+                    "element_type": .string(elementType.name),
                     "count": .int(Int64(values.count)),
                     "first": .array(values.prefix(3).map(json)),
                 ])

@@ -79,22 +79,22 @@ public enum GGUFValueType: UInt32, Sendable, CaseIterable {
     case uint8 = 0, int8 = 1, uint16 = 2, int16 = 3, uint32 = 4, int32 = 5, float32 = 6
     case bool = 7, string = 8, array = 9, uint64 = 10, int64 = 11, float64 = 12
 
-    /// Lower-case name as gguf-py prints it.
+    /// The name gguf-py gives the type (`GGUFValueType.STRING.name`).
     public var name: String {
         switch self {
-        case .uint8: "uint8"
-        case .int8: "int8"
-        case .uint16: "uint16"
-        case .int16: "int16"
-        case .uint32: "uint32"
-        case .int32: "int32"
-        case .float32: "float32"
-        case .bool: "bool"
-        case .string: "string"
-        case .array: "array"
-        case .uint64: "uint64"
-        case .int64: "int64"
-        case .float64: "float64"
+        case .uint8: "UINT8"
+        case .int8: "INT8"
+        case .uint16: "UINT16"
+        case .int16: "INT16"
+        case .uint32: "UINT32"
+        case .int32: "INT32"
+        case .float32: "FLOAT32"
+        case .bool: "BOOL"
+        case .string: "STRING"
+        case .array: "ARRAY"
+        case .uint64: "UINT64"
+        case .int64: "INT64"
+        case .float64: "FLOAT64"
         }
     }
 

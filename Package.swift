@@ -34,6 +34,8 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "gatesurgeon", dependencies: ["GateSurgeonCommands"]),
+        // Release-mode benchmark against the peer tools; not a test.
+        .executableTarget(name: "gatesurgeon-bench", dependencies: ["GateSurgeon", "JSON"], path: "Sources/GateSurgeonBenchmarks"),
         .testTarget(
             name: "GateSurgeonTests",
             dependencies: ["GateSurgeon", "GateSurgeonCommands", "JSON"]

@@ -126,6 +126,14 @@ public enum ModelWriter {
             return .copying(stored, as: name)
         }
         return OutputTensor(name: name, dtype: dtype, shape: planned.tensor.shape, byteCount: planned.byteCount) { output in
+            // Drop the source pages once the tensor is written, so resident
+            // memory stays at one tensor however large the model is.
+            defer {
+                var released = Set<Int>()
+                for source in storedTensors(expression) where released.insert(source.byteRange.lowerBound).inserted {
+                    source.file.releasePages(in: source.byteRange)
+                }
+            }
             let rows = expression.rowCount
             let rowElements = max(1, expression.rowElements)
             let chunkRows = max(1, (1 << 22) / rowElements)
@@ -169,10 +177,15 @@ public enum ModelWriter {
     }
 
     private static func sourceTypes(_ expression: TensorExpression) -> [DType] {
+        storedTensors(expression).map(\.dtype)
+    }
+
+    /// The stored tensors an expression reads.
+    static func storedTensors(_ expression: TensorExpression) -> [StoredTensor] {
         switch expression {
-        case .stored(let tensor): [tensor.dtype]
-        case .rows(let segments): segments.flatMap { sourceTypes($0.source) }
-        case .scaled(let inner, _), .offset(let inner, _): sourceTypes(inner)
+        case .stored(let tensor): [tensor]
+        case .rows(let segments): segments.flatMap { storedTensors($0.source) }
+        case .scaled(let inner, _), .offset(let inner, _): storedTensors(inner)
         default: []
         }
     }

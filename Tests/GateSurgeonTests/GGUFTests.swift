@@ -91,3 +91,24 @@ import Testing
         #expect(file.tensors[0].shape == [2, 3])
     }
 }
+
+/// Type ids and block geometry against gguf-py's GGML_QUANT_SIZES
+/// (fixtures/reference/ggml-types.json).
+@Suite struct GGMLTypeTests {
+    @Test func everyTypeAgreesWithGGUFPy() throws {
+        let reference = try #require(Fixtures.json("reference/ggml-types.json").objectValue)
+        for (name, entry) in reference {
+            let id = try #require(entry["id"]?.intValue)
+            let type = try #require(DType(ggmlTypeID: UInt32(id)), "gatesurgeon does not know \(name) (id \(id))")
+            #expect(type.name == name)
+            #expect(Int64(type.blockSize) == entry["block_size"]?.intValue, "\(name) block size")
+            // gguf-py still lists Q8_1 with F32 scales (40 bytes); ggml-common.h
+            // static_asserts 2 * sizeof(ggml_half) + 32 = 36, which is what ggml reads.
+            let bytes = name == "Q8_1" ? 36 : entry["block_bytes"]?.intValue
+            #expect(Int64(type.blockBytes) == bytes, "\(name) block bytes")
+        }
+        for type in DType.allCases where type.ggmlTypeID != nil {
+            #expect(reference[type.name] != nil, "\(type.name) unknown to gguf-py")
+        }
+    }
+}

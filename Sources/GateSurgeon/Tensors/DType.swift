@@ -52,6 +52,7 @@ public enum DType: String, CaseIterable, Sendable, Hashable, CustomStringConvert
     case tq2_0 = "TQ2_0"
     case mxfp4 = "MXFP4"
     case nvfp4 = "NVFP4"
+    case q1_0 = "Q1_0"
 
     /// The format's own upper-case name ("BF16", "Q4_K").
     public var name: String { rawValue }
@@ -65,6 +66,7 @@ public enum DType: String, CaseIterable, Sendable, Hashable, CustomStringConvert
         case .f6E2M3, .f6E3M2: 4
         case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q8_1, .iq4_NL, .mxfp4: 32
         case .nvfp4: 64
+        case .q1_0: 128
         case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .q8_K, .iq2_XXS, .iq2_XS, .iq3_XXS, .iq1_S,
             .iq3_S, .iq2_S, .iq4_XS, .iq1_M, .tq1_0, .tq2_0:
             256
@@ -80,7 +82,7 @@ public enum DType: String, CaseIterable, Sendable, Hashable, CustomStringConvert
         case .i16, .u16, .f16, .bf16: 2
         case .i32, .u32, .f32: 4
         case .c64, .f64, .i64, .u64: 8
-        case .q4_0: 18
+        case .q4_0, .q1_0: 18
         case .q4_1: 20
         case .q5_0: 22
         case .q5_1: 24
@@ -167,6 +169,7 @@ public enum DType: String, CaseIterable, Sendable, Hashable, CustomStringConvert
         case .tq2_0: 35
         case .mxfp4: 39
         case .nvfp4: 40
+        case .q1_0: 41
         default: nil
         }
     }

@@ -52,7 +52,6 @@ struct ForwardTests {
         let expected = try #require(reference["logits"])
         #expect(expected.shape == [ids.count, graph.config.vocabSize])
         let difference = ForwardFixtures.maxAbsDifference(result.logits, expected.values)
-        print("forward \(model): max |logits - transformers| = \(difference)")
         #expect(difference <= 1e-4)
     }
 
@@ -121,7 +120,6 @@ struct GatedForwardTests {
         #expect(graph.config.gate != nil)
         let gated = try ForwardPass(graph: graph).run(tokens: ForwardFixtures.tokens)
         let difference = ForwardFixtures.maxAbsDifference(gated.logits, plain.logits)
-        print("forward \(layout): max |logits - qwen3| = \(difference)")
         #expect(difference <= 1e-5)
         for (ours, theirs) in zip(gated.layers, plain.layers) {
             #expect(ours.meanGateScore == 0.5)
@@ -163,7 +161,6 @@ struct GGUFForwardTests {
         #expect(expected.shape == [ForwardFixtures.tokens.count, graph.config.vocabSize])
         let result = try ForwardPass(graph: graph).run(tokens: ForwardFixtures.tokens)
         let difference = ForwardFixtures.maxAbsDifference(result.logits, expected.values)
-        print("forward gguf \(name): max |logits - llama.cpp| = \(difference)")
         #expect(difference <= tolerance, "\(name)")
         return difference
     }

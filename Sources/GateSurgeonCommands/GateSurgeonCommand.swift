@@ -12,7 +12,7 @@ public struct GateSurgeonCommand: ParsableCommand {
             what it wrote against a reference forward pass.
             """,
         version: "0.1.0",
-        subcommands: [InspectCommand.self, AddGateCommand.self, ConvertCommand.self]
+        subcommands: [InspectCommand.self, AddGateCommand.self, ConvertCommand.self, ForwardCommand.self, VerifyCommand.self]
     )
 
     public init() {}

@@ -1,0 +1,400 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A reference forward pass in F32 on the CPU: Llama, Mistral, Qwen2,
+/// Qwen3 and Qwen3.5 (full attention) decoders, with every gate layout of
+/// `ModelConfig.gate`.
+///
+/// It follows transformers' eager modeling code op for op (RMSNorm in F32,
+/// rotate-half RoPE, causal softmax in F32, SwiGLU MLP), so its logits
+/// match transformers' to rounding. Weights are decoded to F32 one layer at
+/// a time, and lm_head in blocks of rows, so memory stays near one layer's
+/// weights plus the activations whatever the model size.
+///
+///     let graph = try ModelGraph(checkpoint: Checkpoint(path: "model/"))
+///     let result = try ForwardPass(graph: graph).run(tokens: [1, 17, 42])
+///     print(result.layers.map(\.firstTokenAttention))
+public struct ForwardPass: Sendable {
+    public var graph: ModelGraph
+    public var options: ForwardOptions
+
+    public init(graph: ModelGraph, options: ForwardOptions = ForwardOptions()) {
+        self.graph = graph
+        self.options = options
+    }
+
+    /// How one layer's attention output is gated.
+    enum LayerGate: Equatable {
+        case none
+        /// Gate rows fused into q_proj (gated-attention or qwen3-next layout).
+        case fused(GateLayout, GateGranularity)
+        /// A separate gate tensor.
+        case separate(GateGranularity)
+
+        var granularity: GateGranularity? {
+            switch self {
+            case .none: nil
+            case .fused(_, let granularity), .separate(let granularity): granularity
+            }
+        }
+    }
+
+    /// Runs the model on `tokens` (positions 0..<count, causal).
+    /// - Complexity: O(parameters * tokens + layers * heads * tokens^2 * headDim).
+    public func run(tokens: [Int]) throws -> ForwardResult {
+        let config = graph.config
+        let T = tokens.count, D = config.hiddenSize, V = config.vocabSize
+        guard T > 0 else { throw ForwardError.noTokens }
+        let embeddingRows = graph.embedding.expression.rowCount
+        for (position, token) in tokens.enumerated() where token < 0 || token >= min(V, embeddingRows) {
+            throw ForwardError.tokenOutOfRange(token: token, position: position, vocabSize: min(V, embeddingRows))
+        }
+        let rope = try ropeTables(positions: T)
+
+        var hidden = [Float](repeating: 0, count: T * D)
+        for (position, token) in tokens.enumerated() {
+            let row = try graph.embedding.expression.rowValues(token..<(token + 1))
+            guard row.count == D else {
+                throw ForwardError.badTensor(path: graph.sourcePath, tensor: graph.embedding.name, problem: "rows have \(row.count) values, expected \(D)")
+            }
+            hidden.replaceSubrange((position * D)..<((position + 1) * D), with: row)
+        }
+
+        var hiddenStates: [[Float]]? = options.recordsHiddenStates ? [hidden] : nil
+        var attentions: [[Float]]? = options.recordsAttention ? [] : nil
+        var reports: [LayerReport] = []
+        for layer in graph.layers {
+            let (report, probabilities) = try runLayer(layer, hidden: &hidden, tokens: T, rope: rope)
+            reports.append(report)
+            if let probabilities { attentions?.append(probabilities) }
+            hiddenStates?.append(hidden)
+        }
+
+        // Final norm, then lm_head (or the tied embedding) in blocks of rows.
+        let finalNorm = try decode(graph.finalNorm, expecting: D)
+        var normed = [Float](repeating: 0, count: T * D)
+        rmsNorm(hidden, rows: T, size: D, weight: finalNorm, into: &normed)
+        let head = graph.output ?? graph.embedding
+        guard head.expression.rowCount >= V, head.expression.rowElements == D else {
+            throw ForwardError.badTensor(path: graph.sourcePath, tensor: head.name, problem: "shape \(head.shape) does not match vocab \(V) x hidden \(D)")
+        }
+        var logits = [Float](repeating: 0, count: T * V)
+        let blockRows = max(1, min(V, (1 << 22) / max(1, D)))  // about 16 MiB of F32 weights
+        var start = 0
+        while start < V {
+            let end = min(V, start + blockRows)
+            let weights = try ForwardPass.decode(head, rows: start..<end)
+            normed.withUnsafeBufferPointer { x in
+                weights.withUnsafeBufferPointer { w in
+                    logits.withUnsafeMutableBufferPointer { y in
+                        ForwardKernels.linear(
+                            x, tokens: T, inputSize: D, weight: w, outputSize: end - start,
+                            into: UnsafeMutableBufferPointer(rebasing: y[start...]), outputStride: V)
+                    }
+                }
+            }
+            start = end
+        }
+        return ForwardResult(tokens: tokens, vocabSize: V, logits: logits, layers: reports, attentions: attentions, hiddenStates: hiddenStates)
+    }
+
+    /// One decoder layer, updating the residual stream `hidden` in place.
+    func runLayer(
+        _ layer: DecoderLayer, hidden: inout [Float], tokens T: Int, rope: (cos: [Float], sin: [Float])
+    ) throws -> (LayerReport, [Float]?) {
+        let config = graph.config
+        let D = config.hiddenSize, H = config.headCount, K = config.kvHeadCount, d = config.headDim
+        let F = layer.mlpGate.rows
+        let attention = layer.attention
+        let gate = try layerGate(layer)
+
+        // Attention input: RMSNorm, then q (with any fused gate rows), k, v.
+        var x = [Float](repeating: 0, count: T * D)
+        rmsNorm(hidden, rows: T, size: D, weight: try decode(layer.inputNorm, expecting: D), into: &x)
+        let queryRows = attention.query.rows
+        let fused = try project(x, tokens: T, attention.query, bias: attention.queryBias, inputSize: D)
+        var keys = try project(x, tokens: T, attention.key, bias: attention.keyBias, inputSize: D)
+        let values = try project(x, tokens: T, attention.value, bias: attention.valueBias, inputSize: D)
+
+        // Split query rows from gate rows (gate rows stay raw: no norm, no RoPE).
+        var queries: [Float]
+        var gateLogits: [Float]? = nil
+        let gateWidth = gate.granularity == .headwise ? H : H * d
+        switch gate {
+        case .none:
+            queries = fused
+        case .fused(.qwen3Next, _):
+            // Per head h: [d query rows | d gate rows].
+            queries = [Float](repeating: 0, count: T * H * d)
+            var gates = [Float](repeating: 0, count: T * H * d)
+            for t in 0..<T {
+                for h in 0..<H {
+                    let source = t * queryRows + h * 2 * d
+                    for i in 0..<d {
+                        queries[(t * H + h) * d + i] = fused[source + i]
+                        gates[(t * H + h) * d + i] = fused[source + d + i]
+                    }
+                }
+            }
+            gateLogits = gates
+        case .fused(_, let granularity):
+            // Official code: per KV group j, [G*d query rows | G*d or G gate rows].
+            let G = H / K
+            let groupGates = granularity == .headwise ? G : G * d
+            let groupRows = G * d + groupGates
+            queries = [Float](repeating: 0, count: T * H * d)
+            var gates = [Float](repeating: 0, count: T * gateWidth)
+            for t in 0..<T {
+                for j in 0..<K {
+                    let source = t * queryRows + j * groupRows
+                    for i in 0..<(G * d) { queries[t * H * d + j * G * d + i] = fused[source + i] }
+                    for i in 0..<groupGates { gates[t * gateWidth + j * groupGates + i] = fused[source + G * d + i] }
+                }
+            }
+            gateLogits = gates
+        case .separate:
+            queries = fused
+            gateLogits = try project(x, tokens: T, attention.gate!, bias: nil, inputSize: D)
+        }
+
+        // Per-head q_norm / k_norm (Qwen3, Qwen3.5), then RoPE.
+        if let queryNorm = attention.queryNorm {
+            let weight = try decode(queryNorm, expecting: d)
+            let input = queries
+            rmsNorm(input, rows: T * H, size: d, weight: weight, into: &queries)
+        }
+        if let keyNorm = attention.keyNorm {
+            let weight = try decode(keyNorm, expecting: d)
+            let input = keys
+            rmsNorm(input, rows: T * K, size: d, weight: weight, into: &keys)
+        }
+        rope.cos.withUnsafeBufferPointer { cos in
+            rope.sin.withUnsafeBufferPointer { sin in
+                queries.withUnsafeMutableBufferPointer {
+                    ForwardKernels.applyRope($0, positions: T, heads: H, headDim: d, cos: cos, sin: sin)
+                }
+                keys.withUnsafeMutableBufferPointer {
+                    ForwardKernels.applyRope($0, positions: T, heads: K, headDim: d, cos: cos, sin: sin)
+                }
+            }
+        }
+
+        // Causal attention.
+        var context = [Float](repeating: 0, count: T * H * d)
+        var probabilities: [Float]? = options.recordsAttention ? [Float](repeating: 0, count: H * T * T) : nil
+        var firstTokenSums = [Double](repeating: 0, count: H)
+        let scale = Float(1 / Double(d).squareRoot())
+        queries.withUnsafeBufferPointer { q in
+            keys.withUnsafeBufferPointer { k in
+                values.withUnsafeBufferPointer { v in
+                    context.withUnsafeMutableBufferPointer { out in
+                        firstTokenSums.withUnsafeMutableBufferPointer { sums in
+                            if probabilities != nil {
+                                probabilities!.withUnsafeMutableBufferPointer { p in
+                                    ForwardKernels.causalAttention(
+                                        query: q, key: k, value: v, tokens: T, heads: H, kvHeads: K, headDim: d,
+                                        scale: scale, into: out, probabilities: p, firstTokenSums: sums)
+                                }
+                            } else {
+                                ForwardKernels.causalAttention(
+                                    query: q, key: k, value: v, tokens: T, heads: H, kvHeads: K, headDim: d,
+                                    scale: scale, into: out, probabilities: nil, firstTokenSums: sums)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let firstTokenAttention = T > 1 ? firstTokenSums.reduce(0, +) / Double(H * (T - 1)) : nil
+
+        // The gate: context *= sigmoid(gate logits), per head dimension or per head.
+        var meanGateScore: Double? = nil
+        if let gateLogits {
+            var total = 0.0
+            for t in 0..<T {
+                var rowTotal: Float = 0
+                for h in 0..<H {
+                    if gate.granularity == .headwise {
+                        let score = ForwardKernels.sigmoid(gateLogits[t * H + h])
+                        rowTotal += score
+                        for i in 0..<d { context[(t * H + h) * d + i] *= score }
+                    } else {
+                        for i in 0..<d {
+                            let score = ForwardKernels.sigmoid(gateLogits[(t * H + h) * d + i])
+                            rowTotal += score
+                            context[(t * H + h) * d + i] *= score
+                        }
+                    }
+                }
+                total += Double(rowTotal)
+            }
+            meanGateScore = total / Double(T * gateWidth)
+        }
+
+        // o_proj and the residual.
+        let attentionOutput = try project(context, tokens: T, attention.output, bias: attention.outputBias, inputSize: H * d)
+        for i in hidden.indices { hidden[i] += attentionOutput[i] }
+
+        // MLP: down(silu(gate(x)) * up(x)), and the residual.
+        rmsNorm(hidden, rows: T, size: D, weight: try decode(layer.postAttentionNorm, expecting: D), into: &x)
+        var activation = try project(x, tokens: T, layer.mlpGate, bias: nil, inputSize: D)
+        let up = try project(x, tokens: T, layer.mlpUp, bias: nil, inputSize: D)
+        activation.withUnsafeMutableBufferPointer { g in
+            up.withUnsafeBufferPointer { u in ForwardKernels.swiGLU(gate: g, up: u) }
+        }
+        let down = try project(activation, tokens: T, layer.mlpDown, bias: nil, inputSize: F)
+        var maxActivation: Float = 0
+        for i in hidden.indices {
+            hidden[i] += down[i]
+            maxActivation = max(maxActivation, abs(hidden[i]))
+        }
+        if hidden.contains(where: \.isNaN) { maxActivation = .nan }
+
+        let report = LayerReport(index: layer.index, firstTokenAttention: firstTokenAttention, maxActivation: maxActivation, meanGateScore: meanGateScore)
+        return (report, probabilities)
+    }
+
+    /// Which gate a layer has, from its tensors (the row count of q_proj or
+    /// a gate tensor) checked against the config's gate.
+    func layerGate(_ layer: DecoderLayer) throws -> LayerGate {
+        let config = graph.config
+        let attention = layer.attention
+        let extraRows = attention.query.rows - config.queryRows
+        if let gateTensor = attention.gate {
+            let granularity: GateGranularity
+            if let spec = config.gate, spec.layout == .separate {
+                granularity = spec.granularity
+            } else {
+                granularity = gateTensor.rows == config.headCount ? .headwise : .elementwise
+            }
+            guard gateTensor.rows == config.gateRows(granularity), gateTensor.shape.last == config.hiddenSize else {
+                throw ForwardError.badTensor(path: graph.sourcePath, tensor: gateTensor.name, problem: "shape \(gateTensor.shape) is not a \(granularity.rawValue) gate")
+            }
+            return .separate(granularity)
+        }
+        if extraRows == 0 { return .none }
+        guard let spec = config.gate, spec.layout != .separate, extraRows == config.gateRows(spec.granularity) else {
+            throw ForwardError.badTensor(path: graph.sourcePath, tensor: attention.query.name, problem: "\(attention.query.rows) rows match neither \(config.queryRows) queries nor the config's gate")
+        }
+        if spec.layout == .qwen3Next && spec.granularity == .headwise {
+            throw ForwardError.badTensor(path: graph.sourcePath, tensor: attention.query.name, problem: "the qwen3-next layout is elementwise only")
+        }
+        return .fused(spec.layout, spec.granularity)
+    }
+
+    /// The RoPE cos and sin tables `[positions, rotaryDimensions / 2]`: the
+    /// config's inverse frequencies, or, when the graph carries llama.cpp's
+    /// `rope_freqs.weight` (llama3 scaling as per-frequency divisors), the
+    /// plain frequencies divided by it.
+    func ropeTables(positions: Int) throws -> (cos: [Float], sin: [Float]) {
+        var frequencies: [Float]
+        if let divisors = graph.passthrough.first(where: { $0.name == "rope_freqs.weight" }) {
+            var plain = graph.config
+            plain.ropeScaling = nil
+            frequencies = plain.ropeInverseFrequencies()
+            let factors = try divisors.values()
+            guard factors.count == frequencies.count else {
+                throw ForwardError.badTensor(path: graph.sourcePath, tensor: divisors.name, problem: "\(factors.count) values for \(frequencies.count) rotary frequencies")
+            }
+            for i in frequencies.indices { frequencies[i] /= factors[i] }
+        } else {
+            frequencies = graph.config.ropeInverseFrequencies()
+            if case .linear(let factor) = graph.config.ropeScaling {
+                for i in frequencies.indices { frequencies[i] /= Float(factor) }
+            }
+        }
+        let half = frequencies.count
+        var cos = [Float](repeating: 0, count: positions * half)
+        var sin = [Float](repeating: 0, count: positions * half)
+        for t in 0..<positions {
+            for i in 0..<half {
+                // transformers: inv_freq @ position_ids in F32, then cos / sin in F32.
+                let angle = Float(t) * frequencies[i]
+                cos[t * half + i] = cosf(angle)
+                sin[t * half + i] = sinf(angle)
+            }
+        }
+        return (cos, sin)
+    }
+
+    /// `x W^T + b` for a weight decoded now and dropped after.
+    func project(_ x: [Float], tokens: Int, _ weight: GraphTensor, bias: GraphTensor?, inputSize: Int) throws -> [Float] {
+        guard weight.expression.rowElements == inputSize else {
+            throw ForwardError.badTensor(path: graph.sourcePath, tensor: weight.name, problem: "rows have \(weight.expression.rowElements) values, expected \(inputSize)")
+        }
+        let outputs = weight.expression.rowCount
+        let w = try ForwardPass.decode(weight, rows: 0..<outputs)
+        let b = try bias.map { try decode($0, expecting: outputs) }
+        var y = [Float](repeating: 0, count: tokens * outputs)
+        x.withUnsafeBufferPointer { xp in
+            w.withUnsafeBufferPointer { wp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    if let b {
+                        b.withUnsafeBufferPointer { bp in
+                            ForwardKernels.linear(xp, tokens: tokens, inputSize: inputSize, weight: wp, outputSize: outputs, bias: bp, into: yp)
+                        }
+                    } else {
+                        ForwardKernels.linear(xp, tokens: tokens, inputSize: inputSize, weight: wp, outputSize: outputs, into: yp)
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    func rmsNorm(_ x: [Float], rows: Int, size: Int, weight: [Float], into y: inout [Float]) {
+        let epsilon = Float(graph.config.rmsNormEps)
+        let zeroCentered = graph.config.zeroCenteredNorms
+        x.withUnsafeBufferPointer { xp in
+            weight.withUnsafeBufferPointer { wp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    ForwardKernels.rmsNorm(xp, rows: rows, size: size, weight: wp, epsilon: epsilon, zeroCentered: zeroCentered, into: yp)
+                }
+            }
+        }
+    }
+
+    /// A small tensor's values, checked to have `count` of them.
+    func decode(_ tensor: GraphTensor, expecting count: Int) throws -> [Float] {
+        let values = try tensor.values()
+        guard values.count == count else {
+            throw ForwardError.badTensor(path: graph.sourcePath, tensor: tensor.name, problem: "\(values.count) values, expected \(count)")
+        }
+        return values
+    }
+
+    /// The F32 values of rows `rows` of a tensor, decoded in parallel blocks.
+    static func decode(_ tensor: GraphTensor, rows: Range<Int>) throws -> [Float] {
+        let expression = tensor.expression
+        let rowElements = expression.rowElements
+        let blockCount = min(rows.count, ForwardKernels.coreCount * 4)
+        guard blockCount > 1 else { return try expression.rowValues(rows) }
+        let rowsPerBlock = (rows.count + blockCount - 1) / blockCount
+        let blocks = (rows.count + rowsPerBlock - 1) / rowsPerBlock
+        var result = [Float](repeating: 0, count: rows.count * rowElements)
+        var failures = [(any Error)?](repeating: nil, count: blocks)
+        result.withUnsafeMutableBufferPointer { output in
+            failures.withUnsafeMutableBufferPointer { errors in
+                let outputBase = output.baseAddress!, errorBase = errors.baseAddress!
+                ForwardKernels.parallel(blocks) { block in
+                    let start = rows.lowerBound + block * rowsPerBlock
+                    let end = min(rows.upperBound, start + rowsPerBlock)
+                    do {
+                        let values = try expression.rowValues(start..<end)
+                        precondition(values.count == (end - start) * rowElements)
+                        values.withUnsafeBufferPointer { source in
+                            (outputBase + (start - rows.lowerBound) * rowElements).update(from: source.baseAddress!, count: source.count)
+                        }
+                    } catch {
+                        errorBase[block] = error
+                    }
+                }
+            }
+        }
+        if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
+        return result
+    }
+}

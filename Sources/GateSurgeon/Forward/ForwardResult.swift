@@ -1,0 +1,74 @@
+/// What one decoder layer did on a forward pass: the measurements of the
+/// gated-attention paper (Qiu et al. 2025, Table 4 and Fig. 2).
+public struct LayerReport: Sendable, Equatable {
+    public var index: Int
+    /// The softmax weight queries give position 0, averaged over heads and
+    /// over query positions 1..<T; nil for a single token.
+    public var firstTokenAttention: Double?
+    /// The largest |value| of the residual stream after the layer.
+    public var maxActivation: Float
+    /// The mean of sigmoid(X W_gate) over tokens, heads and dimensions; nil
+    /// for an ungated layer.
+    public var meanGateScore: Double?
+
+    public init(index: Int, firstTokenAttention: Double?, maxActivation: Float, meanGateScore: Double?) {
+        self.index = index
+        self.firstTokenAttention = firstTokenAttention
+        self.maxActivation = maxActivation
+        self.meanGateScore = meanGateScore
+    }
+}
+
+/// The output of `ForwardPass.run`.
+public struct ForwardResult: Sendable {
+    /// The input token ids.
+    public var tokens: [Int]
+    public var vocabSize: Int
+    /// Logits `[tokens.count, vocabSize]`, row-major, F32.
+    public var logits: [Float]
+    /// One report per decoder layer, in order.
+    public var layers: [LayerReport]
+    /// Per layer, the attention weights `[heads, T, T]` (zeros above the
+    /// diagonal), when `ForwardOptions.recordsAttention` was set.
+    public var attentions: [[Float]]?
+    /// The residual stream `[T, hiddenSize]`: index 0 is the embedding
+    /// output, index `i + 1` the output of layer `i` (before the final
+    /// norm), when `ForwardOptions.recordsHiddenStates` was set.
+    public var hiddenStates: [[Float]]?
+
+    public var tokenCount: Int { tokens.count }
+
+    /// The logits of position `position`.
+    public func logits(at position: Int) -> ArraySlice<Float> {
+        logits[(position * vocabSize)..<((position + 1) * vocabSize)]
+    }
+}
+
+/// What a forward pass records beyond logits and the per-layer report.
+public struct ForwardOptions: Sendable {
+    /// Keep every layer's attention weights (memory: layers * heads * T^2 floats).
+    public var recordsAttention: Bool
+    /// Keep the residual stream after the embedding and after every layer.
+    public var recordsHiddenStates: Bool
+
+    public init(recordsAttention: Bool = false, recordsHiddenStates: Bool = false) {
+        self.recordsAttention = recordsAttention
+        self.recordsHiddenStates = recordsHiddenStates
+    }
+}
+
+/// Why a forward pass could not run.
+public enum ForwardError: Error, Sendable, CustomStringConvertible {
+    case noTokens
+    case tokenOutOfRange(token: Int, position: Int, vocabSize: Int)
+    case badTensor(path: String, tensor: String, problem: String)
+
+    public var description: String {
+        switch self {
+        case .noTokens: "no input tokens"
+        case .tokenOutOfRange(let token, let position, let vocabSize):
+            "token \(token) at position \(position) is outside the vocabulary (0..<\(vocabSize))"
+        case .badTensor(let path, let tensor, let problem): "\(path): tensor '\(tensor)': \(problem)"
+        }
+    }
+}

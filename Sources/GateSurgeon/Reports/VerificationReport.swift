@@ -1,0 +1,90 @@
+import JSON
+
+/// What `verify` prints: the four metrics, the per-layer reports of both
+/// models, and which thresholds failed, as text or JSON.
+public struct VerificationReport {
+    public let result: VerificationResult
+    public let pathA: String
+    public let pathB: String
+    public let thresholds: VerificationThresholds
+
+    public init(result: VerificationResult, pathA: String, pathB: String, thresholds: VerificationThresholds) {
+        self.result = result
+        self.pathA = pathA
+        self.pathB = pathB
+        self.thresholds = thresholds
+    }
+
+    public var failures: [ThresholdFailure] { thresholds.failures(of: result.comparison) }
+    public var passed: Bool { failures.isEmpty }
+
+    /// `{"a", "b", "tokens", "max_abs_diff", "nmse", "mean_kl_divergence",
+    /// "top1_agreement", "thresholds", "failures": [{"metric", "value", "limit"}],
+    /// "passed", "layers": [{"layer", "a": {...}, "b": {...}}]}`.
+    public func json() -> JSONValue {
+        let c = result.comparison
+        var limits = JSONObject()
+        if let value = thresholds.maxAbsDifference { limits["max_abs"] = .double(Double(value)) }
+        if let value = thresholds.maxNMSE { limits["max_nmse"] = .double(value) }
+        if let value = thresholds.minTop1Agreement { limits["min_top1"] = .double(value) }
+        if let value = thresholds.maxKLDivergence { limits["max_kld"] = .double(value) }
+        let layers: [JSONValue] = zip(result.layersA, result.layersB).map { a, b in
+            .object(["layer": .int(Int64(a.index)), "a": ForwardReport.json(a), "b": ForwardReport.json(b)])
+        }
+        return .object([
+            "a": .string(pathA),
+            "b": .string(pathB),
+            "tokens": .array(result.tokens.map { .int(Int64($0)) }),
+            "vocab_size": .int(Int64(c.vocabSize)),
+            "max_abs_diff": ForwardReport.jsonNumber(Double(c.maxAbsDifference)),
+            "nmse": ForwardReport.jsonNumber(c.normalizedMeanSquaredError),
+            "mean_kl_divergence": ForwardReport.jsonNumber(c.meanKLDivergence),
+            "top1_agreement": .double(c.top1Agreement),
+            "thresholds": .object(limits),
+            "failures": .array(failures.map { failure in
+                .object([
+                    "metric": .string(failure.metric.rawValue),
+                    "value": ForwardReport.jsonNumber(failure.value),
+                    "limit": .double(failure.limit),
+                ])
+            }),
+            "passed": .bool(passed),
+            "layers": .array(layers),
+        ])
+    }
+
+    /// The metrics, one per line (`name  value`), the per-layer table of both
+    /// models, then `result: pass` or `result: fail` and one `FAIL` line per
+    /// broken threshold.
+    public func text() -> String {
+        let c = result.comparison
+        var lines: [String] = []
+        lines.append("a: \(pathA)")
+        lines.append("b: \(pathB)")
+        let shownTokens = result.tokens.prefix(16).map(String.init).joined(separator: ",") + (result.tokens.count > 16 ? ",..." : "")
+        lines += ForwardReport.aligned([
+            ["tokens", "\(result.tokens.count) [\(shownTokens)]"],
+            ["max |diff|", formatScientific(c.maxAbsDifference)],
+            ["nmse", formatScientific(Float(c.normalizedMeanSquaredError))],
+            ["mean kl", formatScientific(Float(c.meanKLDivergence))],
+            ["top-1 agreement", formatFixed(c.top1Agreement, digits: 4) + " (\(c.top1Matches)/\(c.tokenCount))"],
+        ], rightAligned: [])
+        lines.append("")
+        var rows: [[String]] = [["layer", "first-token attn a", "b", "max |h| a", "b", "gate a", "b"]]
+        for (a, b) in zip(result.layersA, result.layersB) {
+            rows.append([
+                String(a.index),
+                a.firstTokenAttention.map { formatFixed($0, digits: 4) } ?? "-",
+                b.firstTokenAttention.map { formatFixed($0, digits: 4) } ?? "-",
+                ForwardReport.short(a.maxActivation), ForwardReport.short(b.maxActivation),
+                a.meanGateScore.map { formatFixed($0, digits: 4) } ?? "-",
+                b.meanGateScore.map { formatFixed($0, digits: 4) } ?? "-",
+            ])
+        }
+        lines += ForwardReport.aligned(rows, rightAligned: Set(0..<7))
+        lines.append("")
+        lines.append("result: " + (passed ? "pass" : "fail") + (thresholds.isEmpty ? " (no thresholds given)" : ""))
+        for failure in failures { lines.append("FAIL \(failure)") }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

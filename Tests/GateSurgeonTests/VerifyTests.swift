@@ -1,0 +1,236 @@
+import ArgumentParser
+import GateSurgeon
+import GateSurgeonCommands
+import JSON
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Small models and broken files made on the fly for the forward/verify tests.
+enum SyntheticModels {
+    static func temporaryDirectory() -> String {
+        var template = Array("/tmp/gatesurgeon-forward-XXXXXX".utf8CString)
+        let pointer = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        return String(cString: pointer!)
+    }
+
+    static func remove(_ directory: String) {
+        for entry in Paths.entries(of: directory) { unlink(Paths.join(directory, entry)) }
+        rmdir(directory)
+    }
+
+    static func writeFile(_ path: String, _ bytes: [UInt8]) throws {
+        let file = try OutputFile(creating: path)
+        try file.write(bytes)
+        try file.close()
+    }
+
+    /// A random F32 Llama model (config.json + model.safetensors) in `directory`.
+    static func writeLlama(
+        to directory: String, vocab: Int = 64, hidden: Int = 16, intermediate: Int = 32, layers: Int = 1,
+        heads: Int = 2, kvHeads: Int = 1, seed: UInt64 = 1
+    ) throws {
+        let headDim = hidden / heads
+        let config: JSONValue = .object([
+            "architectures": .array([.string("LlamaForCausalLM")]), "model_type": .string("llama"),
+            "hidden_size": .int(Int64(hidden)), "intermediate_size": .int(Int64(intermediate)),
+            "num_hidden_layers": .int(Int64(layers)), "num_attention_heads": .int(Int64(heads)),
+            "num_key_value_heads": .int(Int64(kvHeads)), "head_dim": .int(Int64(headDim)),
+            "vocab_size": .int(Int64(vocab)), "rms_norm_eps": .double(1e-6), "rope_theta": .double(10000),
+            "tie_word_embeddings": .bool(false),
+        ])
+        try writeFile(Paths.join(directory, "config.json"), Array(config.serialized(.indented).utf8))
+        var state = seed
+        func random(_ count: Int, std: Float, offset: Float = 0) -> [Float] {
+            (0..<count).map { _ in
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return offset + std * (Float(state >> 40) / Float(1 << 24) - 0.5) * 3.46
+            }
+        }
+        var tensors: [OutputTensor] = [
+            .floats(random(vocab * hidden, std: 1), name: "model.embed_tokens.weight", shape: [vocab, hidden]),
+            .floats(random(hidden, std: 0.1, offset: 1), name: "model.norm.weight", shape: [hidden]),
+            .floats(random(vocab * hidden, std: 0.2), name: "lm_head.weight", shape: [vocab, hidden]),
+        ]
+        let std = 1 / Float(hidden).squareRoot()
+        for layer in 0..<layers {
+            let p = "model.layers.\(layer)."
+            tensors += [
+                .floats(random(hidden, std: 0.1, offset: 1), name: p + "input_layernorm.weight", shape: [hidden]),
+                .floats(random(hidden, std: 0.1, offset: 1), name: p + "post_attention_layernorm.weight", shape: [hidden]),
+                .floats(random(heads * headDim * hidden, std: std), name: p + "self_attn.q_proj.weight", shape: [heads * headDim, hidden]),
+                .floats(random(kvHeads * headDim * hidden, std: std), name: p + "self_attn.k_proj.weight", shape: [kvHeads * headDim, hidden]),
+                .floats(random(kvHeads * headDim * hidden, std: std), name: p + "self_attn.v_proj.weight", shape: [kvHeads * headDim, hidden]),
+                .floats(random(hidden * heads * headDim, std: std), name: p + "self_attn.o_proj.weight", shape: [hidden, heads * headDim]),
+                .floats(random(intermediate * hidden, std: std), name: p + "mlp.gate_proj.weight", shape: [intermediate, hidden]),
+                .floats(random(intermediate * hidden, std: std), name: p + "mlp.up_proj.weight", shape: [intermediate, hidden]),
+                .floats(random(hidden * intermediate, std: 1 / Float(intermediate).squareRoot()), name: p + "mlp.down_proj.weight", shape: [hidden, intermediate]),
+            ]
+        }
+        try SafetensorsWriter.write(tensors, metadata: [(key: "format", value: "pt")], to: Paths.join(directory, "model.safetensors"))
+    }
+}
+
+@Suite("Logit comparison metrics")
+struct LogitComparisonTests {
+    @Test func identicalLogitsCompareAsZero() {
+        let logits: [Float] = [0.5, -1, 2, 3, 0, 1]
+        let comparison = LogitComparison(reference: logits, candidate: logits, vocabSize: 3)
+        #expect(comparison.tokenCount == 2)
+        #expect(comparison.maxAbsDifference == 0)
+        #expect(comparison.normalizedMeanSquaredError == 0)
+        #expect(comparison.meanKLDivergence == 0)
+        #expect(comparison.top1Agreement == 1)
+    }
+
+    /// Hand-computed values; KL in Double, so 1e-12.
+    @Test func knownValues() {
+        // Token 0: a = [0, 0], b = [ln 3, 0]: KL(p || q) with p = [1/2, 1/2], q = [3/4, 1/4].
+        // Token 1: a = [1, 2], b = [1, 3]: same argmax, KL of softmax([1,2]) vs softmax([1,3]).
+        let a: [Float] = [0, 0, 1, 2]
+        let b: [Float] = [Float(log(3.0)), 0, 1, 3]
+        let comparison = LogitComparison(reference: a, candidate: b, vocabSize: 2)
+        #expect(comparison.maxAbsDifference == Float(log(3.0)))
+        let squaredError = Double(Float(log(3.0))) * Double(Float(log(3.0))) + 1
+        #expect(abs(comparison.normalizedMeanSquaredError - squaredError / 5) <= 1e-12)
+        let kl0 = 0.5 * log(0.5 / 0.75) + 0.5 * log(0.5 / 0.25)
+        let p1 = 1 / (1 + exp(1.0)), q1 = 1 / (1 + exp(2.0))
+        let kl1 = p1 * log(p1 / q1) + (1 - p1) * log((1 - p1) / (1 - q1))
+        #expect(abs(comparison.meanKLDivergence - (kl0 + kl1) / 2) <= 1e-7)  // ln 3 rounded to F32
+        // Token 0: a ties (index 0), b picks index 0; token 1 both index 1.
+        #expect(comparison.top1Matches == 2)
+    }
+
+    @Test func thresholdsReportEveryFailureWithItsMargin() {
+        let comparison = LogitComparison(reference: [0, 1, 1, 0], candidate: [1, 0, 1, 0], vocabSize: 2)
+        #expect(comparison.top1Agreement == 0.5)
+        let thresholds = VerificationThresholds(maxAbsDifference: 0.5, maxNMSE: 10, minTop1Agreement: 0.75, maxKLDivergence: 1e-3)
+        let failures = thresholds.failures(of: comparison)
+        #expect(failures.map(\.metric) == [.maxAbsDifference, .top1Agreement, .klDivergence])
+        #expect(failures[0].excess == 0.5)
+        #expect(failures[1].excess == 0.25)
+        #expect(VerificationThresholds().failures(of: comparison).isEmpty)
+    }
+
+    @Test func nonFiniteLogitsFailEveryThreshold() {
+        let comparison = LogitComparison(reference: [0, 1], candidate: [.nan, 1], vocabSize: 2)
+        #expect(comparison.maxAbsDifference.isNaN)
+        let thresholds = VerificationThresholds(maxAbsDifference: 1e9, maxNMSE: 1e9, maxKLDivergence: 1e9)
+        #expect(thresholds.failures(of: comparison).count == 3)
+    }
+
+    @Test func randomTokensAreReproducibleAndInRange() {
+        let tokens = Verification.randomTokens(count: 1000, vocabSize: 7, seed: 42)
+        #expect(tokens == Verification.randomTokens(count: 1000, vocabSize: 7, seed: 42))
+        #expect(tokens != Verification.randomTokens(count: 1000, vocabSize: 7, seed: 43))
+        #expect(tokens.allSatisfy { (0..<7).contains($0) })
+        #expect(Set(tokens).count == 7)
+    }
+}
+
+@Suite("forward and verify commands")
+struct ForwardVerifyCommandTests {
+    static func run(_ arguments: [String]) throws {
+        var command = try GateSurgeonCommand.parseAsRoot(arguments)
+        try command.run()
+    }
+
+    /// The exit code a command run ends with (0 when it returns).
+    static func exitCode(_ arguments: [String]) throws -> Int32 {
+        do {
+            try run(arguments)
+            return 0
+        } catch let exit as ExitCode {
+            return exit.rawValue
+        }
+    }
+
+    static let tokenArgument = ForwardFixtures.tokens.map(String.init).joined(separator: ",")
+
+    /// forward writes transformers' logits (to 1e-4, as in ForwardTests) and
+    /// the report as JSON, replacing what was there.
+    @Test func forwardWritesLogitsAndReport() throws {
+        let directory = SyntheticModels.temporaryDirectory()
+        defer { SyntheticModels.remove(directory) }
+        let logitsPath = Paths.join(directory, "logits.safetensors")
+        let reportPath = Paths.join(directory, "report.json")
+        try SyntheticModels.writeFile(logitsPath, Array("old".utf8))
+        try Self.run(["forward", ForwardFixtures.path("models/qwen3_5-gated"), "--tokens", Self.tokenArgument,
+                      "--out", logitsPath, "--report", reportPath])
+        let written = try Checkpoint(path: logitsPath)
+        let tensor = try #require(written.tensors.first)
+        #expect(written.tensors.count == 1 && tensor.name == "logits" && tensor.dtype == .f32 && tensor.shape == [8, 128])
+        let reference = try ForwardFixtures.tensors("reference/logits/qwen3_5-gated.safetensors")
+        let logits = try TensorExpression.stored(tensor).allValues()
+        #expect(ForwardFixtures.maxAbsDifference(logits, try #require(reference["logits"]).values) <= 1e-4)
+
+        let report = try JSONValue.parse(try Paths.readFile(reportPath))
+        let layers = try #require(report["layers"]?.arrayValue)
+        #expect(layers.count == 2)
+        #expect(layers.allSatisfy { $0["mean_gate_score"]?.doubleValue != nil && $0["first_token_attention"]?.doubleValue != nil })
+        #expect(Paths.entries(of: directory).sorted() == ["logits.safetensors", "report.json"])
+    }
+
+    /// Zero gates with o_proj * 2 verify at --max-abs 1e-5 (see GatedForwardTests).
+    @Test(arguments: ["qwen3-gated-attention-headwise", "qwen3-separate-elementwise"])
+    func verifyPassesForAnEquivalentModel(layout: String) throws {
+        let code = try Self.exitCode(["verify", ForwardFixtures.path("models/qwen3"), ForwardFixtures.path("reference/gated/\(layout)"),
+                                      "--random-tokens", "12", "--seed", "3", "--max-abs", "1e-5", "--max-nmse", "1e-10",
+                                      "--min-top1", "1", "--max-kld", "1e-10", "--json"])
+        #expect(code == 0)
+    }
+
+    @Test func verifyFailsABrokenThresholdWithExitCode1() throws {
+        // BF16 GGUF against F32: max |diff| ~3e-2 (GGUFForwardTests), far above 1e-4.
+        let code = try Self.exitCode(["verify", ForwardFixtures.path("models/qwen3"), ForwardFixtures.path("gguf/qwen3-bf16.gguf"),
+                                      "--tokens", Self.tokenArgument, "--max-abs", "1e-4"])
+        #expect(code == 1)
+        let lenient = try Self.exitCode(["verify", ForwardFixtures.path("models/qwen3"), ForwardFixtures.path("gguf/qwen3-bf16.gguf"),
+                                         "--tokens", Self.tokenArgument, "--max-abs", "0.1"])
+        #expect(lenient == 0)
+    }
+
+    @Test func verifyRejectsBadInputWithExitCode2() throws {
+        let directory = SyntheticModels.temporaryDirectory()
+        defer { SyntheticModels.remove(directory) }
+        let good = ForwardFixtures.path("models/qwen3")
+
+        // Not a safetensors file.
+        let garbage = Paths.join(directory, "broken.safetensors")
+        try SyntheticModels.writeFile(garbage, Array("this is not a checkpoint at all".utf8))
+        try SyntheticModels.writeFile(Paths.join(directory, "config.json"), Array(try Paths.readFile(Paths.join(good, "config.json"))))
+        #expect(try Self.exitCode(["verify", good, garbage]) == 2)
+
+        // A header length past the end of the file.
+        let truncated = Paths.join(directory, "truncated.safetensors")
+        try SyntheticModels.writeFile(truncated, [0xFF, 0, 0, 0, 0, 0, 0, 0, UInt8(ascii: "{")])
+        #expect(try Self.exitCode(["verify", truncated, good]) == 2)
+
+        // Missing file.
+        #expect(try Self.exitCode(["verify", good, Paths.join(directory, "missing.safetensors")]) == 2)
+
+        // Token outside the vocabulary.
+        #expect(try Self.exitCode(["verify", good, good, "--tokens", "1,500"]) == 2)
+    }
+
+    @Test func verifyRejectsMismatchedVocabulariesWithExitCode2() throws {
+        let small = SyntheticModels.temporaryDirectory(), large = SyntheticModels.temporaryDirectory()
+        defer { SyntheticModels.remove(small); SyntheticModels.remove(large) }
+        try SyntheticModels.writeLlama(to: small, vocab: 64)
+        try SyntheticModels.writeLlama(to: large, vocab: 96)
+        #expect(try Self.exitCode(["verify", small, large, "--tokens", "1,2,3"]) == 2)
+        #expect(try Self.exitCode(["verify", small, small, "--tokens", "1,2,3", "--max-abs", "0"]) == 0)
+    }
+
+    @Test func verifyValidatesItsOptions() {
+        let good = ForwardFixtures.path("models/qwen3")
+        #expect(throws: (any Error).self) { try GateSurgeonCommand.parseAsRoot(["verify", good, good, "--tokens", "1", "--random-tokens", "4"]) }
+        #expect(throws: (any Error).self) { try GateSurgeonCommand.parseAsRoot(["verify", good, good, "--min-top1", "1.5"]) }
+        #expect(throws: (any Error).self) { try GateSurgeonCommand.parseAsRoot(["verify", good, good, "--tokens", "1,x"]) }
+        #expect(throws: (any Error).self) { try GateSurgeonCommand.parseAsRoot(["forward", good, "--tokens", "-1"]) }
+    }
+}

@@ -58,6 +58,9 @@ struct AddGateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Gate only these layers, e.g. 0-11,20 (separate layout only).", valueName: "spec"))
     var layers: String?
 
+    @Flag(help: "After writing, run input and output on the same tokens; fail unless they agree (exactly for --init zero).")
+    var verify = false
+
     @OptionGroup var outputOptions: OutputOptions
 
     enum InitializationKind: String, ExpressibleByArgument, CaseIterable { case zero, normal }
@@ -101,6 +104,11 @@ struct AddGateCommand: ParsableCommand {
         }
         progress.finish()
         for line in describeSummary(result) { print(line) }
+        if verify {
+            try PostWriteVerification.run(
+                input: graph, output: output, configPath: result.configPath,
+                thresholds: PostWriteVerification.thresholds(for: plan, initialization: initial))
+        }
     }
 
     static func describeLayers(_ layers: [Int]) -> String {

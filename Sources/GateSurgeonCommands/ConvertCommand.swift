@@ -32,6 +32,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "config.json for a .safetensors input (default: the one beside it).")
     var config: String?
 
+    @Flag(help: "After writing, run input and output on the same tokens; exact for lossless conversions, per-type bounds otherwise.")
+    var verify = false
+
     @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
@@ -53,5 +56,10 @@ struct ConvertCommand: ParsableCommand {
         }
         progress.finish()
         for line in describeSummary(result) { print(line) }
+        if verify {
+            try PostWriteVerification.run(
+                input: graph, output: output, configPath: result.configPath,
+                thresholds: PostWriteVerification.thresholds(for: plan))
+        }
     }
 }

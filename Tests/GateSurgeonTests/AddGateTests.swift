@@ -136,4 +136,19 @@ import Testing
             #expect(bytes[(block + 2)..<(block + 34)] == original[(block + 2)..<(block + 34)])
         }
     }
+
+    /// The README's main example: zero init verifies as exact, in every
+    /// layout, with GGUF input and with a BF16 output too (to BF16 bounds).
+    @Test(arguments: [
+        ["models/qwen3/model.safetensors", "gated.safetensors"],
+        ["models/qwen3", "gated", "--layout", "qwen3-next"],
+        ["models/qwen2", "gated", "--granularity", "headwise"],
+        ["gguf/llama-q8_0.gguf", "gated.gguf"],
+        ["models/mistral", "gated", "--dtype", "bf16"],
+    ])
+    func verifyConfirmsTheGatedModel(arguments: [String]) throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        try Self.run(["add-gate", Fixtures.path(arguments[0]), Paths.join(directory, arguments[1]), "--verify"] + arguments.dropFirst(2))
+    }
 }

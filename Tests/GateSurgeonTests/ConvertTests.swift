@@ -77,6 +77,8 @@ import Testing
         #expect(after.hiddenSize == before.hiddenSize && after.headCount == before.headCount && after.kvHeadCount == before.kvHeadCount)
         #expect(after.headDim == before.headDim && after.vocabSize == before.vocabSize && after.layerCount == before.layerCount)
         #expect(after.ropeTheta == before.ropeTheta && after.tieWordEmbeddings == before.tieWordEmbeddings)
+        // Llama 3 scaling travels as rope_freqs.weight in GGUF and comes back as rope_scaling.
+        #expect(after.ropeScaling == before.ropeScaling)
         #expect(Float(after.rmsNormEps) == Float(before.rmsNormEps))
     }
 
@@ -120,5 +122,28 @@ import Testing
             _ = try GateSurgeonCommand.parseAsRoot(["convert", Fixtures.path("models/qwen2"), "/tmp/unused.gguf"] + options)
         }
         #expect(GateSurgeonCommand.message(for: error).contains(message), "\(GateSurgeonCommand.message(for: error))")
+    }
+
+    /// --verify holds conversions to what they can keep: exact when lossless,
+    /// the per-type bound otherwise.
+    @Test(arguments: [
+        ("gguf/llama-q4_0.gguf", "out", [String]()),
+        ("models/qwen3", "out.gguf", ["--dtype", "f32"]),
+        ("models/llama", "out.gguf", ["--quant", "q8_0"]),
+        ("models/qwen2", "out.safetensors", ["--dtype", "bf16"]),
+    ])
+    func verifyPassesOnConversions(input: String, output: String, options: [String]) throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        try Self.run(["convert", Fixtures.path(input), Paths.join(directory, output), "--verify"] + options)
+    }
+
+    @Test func thresholdsAreExactOnlyForLosslessPlans() throws {
+        let graph = try ModelGraph(checkpoint: try Checkpoint(path: Fixtures.path("models/llama")))
+        let lossless = ModelWriter.plan(graph, format: .gguf, policy: ConversionPolicy())
+        #expect(lossless.allSatisfy { $0.preservesValues })
+        let quantized = ModelWriter.plan(graph, format: .gguf, policy: ConversionPolicy(quantization: .q4_0))
+        #expect(quantized.contains { !$0.preservesValues })
+        #expect(quantized.filter { $0.tensor.shape.count == 1 }.allSatisfy { $0.preservesValues })
     }
 }

@@ -83,6 +83,19 @@ extension ModelConfig {
             object["rope_theta"] = .double(ropeTheta)
         }
         object["tie_word_embeddings"] = .bool(tieWordEmbeddings)
+        if object["rope_parameters"] == nil && object["rope_scaling"] == nil {
+            switch ropeScaling {
+            case .llama3(let factor, let low, let high, let original):
+                object["rope_scaling"] = .object([
+                    "rope_type": .string("llama3"), "factor": .double(factor), "low_freq_factor": .double(low),
+                    "high_freq_factor": .double(high), "original_max_position_embeddings": .int(Int64(original)),
+                ])
+            case .linear(let factor):
+                object["rope_scaling"] = .object(["rope_type": .string("linear"), "factor": .double(factor)])
+            case nil:
+                break
+            }
+        }
         if family == .qwen3 || family == .llama {
             object["attention_bias"] = .bool(attentionBias)
         }

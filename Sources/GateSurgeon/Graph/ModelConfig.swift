@@ -304,4 +304,21 @@ extension ModelConfig {
         }
         return factors
     }
+
+    /// Llama 3 scaling parameters that reproduce `factors` (llama.cpp's
+    /// `rope_freqs.weight`) exactly, so a GGUF file converted to
+    /// safetensors gets a config.json transformers computes the same RoPE
+    /// from. Tries Llama 3's frequency factors (1, 4) with power-of-two
+    /// original context lengths; nil when none reproduces the tensor.
+    public func llama3Scaling(reproducing factors: [Float]) -> RopeScaling? {
+        guard let factor = factors.max(), factor >= 1 else { return nil }
+        var candidate = self
+        var original = 16
+        while original <= max(16, maxPositionEmbeddings) {
+            candidate.ropeScaling = .llama3(factor: Double(factor), lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: original)
+            if candidate.llama3RopeFactors() == factors { return candidate.ropeScaling }
+            original *= 2
+        }
+        return nil
+    }
 }

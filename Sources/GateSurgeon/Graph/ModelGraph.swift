@@ -89,6 +89,12 @@ public struct ModelGraph: Sendable {
     }
 
     public var parameterCount: Int { allTensors.reduce(0) { $0 + $1.elementCount } }
+
+    /// True when RoPE scaling lives only in llama.cpp's `rope_freqs.weight`
+    /// and no config.json rope_scaling reproduces it.
+    public var ropeScalingNeedsTensor: Bool {
+        passthrough.contains { $0.name == "rope_freqs.weight" } && config.ropeScaling == nil
+    }
 }
 
 extension ModelGraph {
@@ -135,6 +141,10 @@ extension ModelGraph {
             try self.init(config: config, tensors: byName, order: order, path: checkpoint.path)
             sourceFormat = .gguf
             ggufMetadata = gguf.metadata
+            if let factors = try passthrough.first(where: { $0.name == "rope_freqs.weight" })?.values() {
+                self.config.ropeScaling = self.config.llama3Scaling(reproducing: factors)
+                self.config.json = self.config.transformersConfig()
+            }
         }
     }
 

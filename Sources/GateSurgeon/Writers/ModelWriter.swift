@@ -9,6 +9,16 @@ public struct PlannedTensor: Sendable {
     public var expression: TensorExpression
     public var dtype: DType { decision.dtype }
     public var byteCount: Int { decision.dtype.byteCount(elements: tensor.elementCount) ?? 0 }
+
+    /// Whether the written values equal the source values: bytes copied, a
+    /// type widened to F32, or exact transformations only. False for
+    /// narrowing and quantizing.
+    public var preservesValues: Bool {
+        if expression.isByteCopyable(as: dtype) { return true }
+        let sources = ModelWriter.storedTensors(expression).map(\.dtype)
+        if sources.isEmpty { return dtype == .f32 }
+        return sources.allSatisfy { $0 == dtype || dtype == .f32 }
+    }
 }
 
 /// Options for writing a model.
@@ -198,6 +208,9 @@ public enum ModelWriter {
     public static func write(
         _ graph: ModelGraph, to path: String, options: WriteOptions, progress: (@Sendable (PlannedTensor, Int, Int) -> Void)? = nil
     ) throws -> WriteSummary {
+        if options.format == .safetensors, graph.ropeScalingNeedsTensor {
+            throw ModelError.unsupportedModel(path: graph.sourcePath, problem: "its rope_freqs.weight matches no Llama 3 rope_scaling that config.json could carry; writing safetensors would change the model's RoPE")
+        }
         let plan = plan(graph, format: options.format, policy: options.policy)
         try validate(plan, path: path)
         try refuseOverwritingInput(graph, output: path)

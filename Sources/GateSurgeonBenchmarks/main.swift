@@ -131,17 +131,6 @@ func makeModel(_ options: Options, at directory: String) throws {
     }
 }
 
-func removeTree(_ path: String) {
-    var info = stat()
-    guard lstat(path, &info) == 0 else { return }
-    if (info.st_mode & S_IFMT) == S_IFDIR {
-        for entry in Paths.entries(of: path) { removeTree(Paths.join(path, entry)) }
-        rmdir(path)
-    } else {
-        unlink(path)
-    }
-}
-
 func format(_ m: Measurement?) -> String {
     guard let m else { return "        -" }
     let seconds = (m.seconds * 100).rounded() / 100
@@ -162,7 +151,7 @@ print("model: \(options.layers) layers, hidden \(options.hidden), \(size >> 20) 
 print("")
 
 @MainActor func run(_ label: String, ours: [String], peer: [String]?) {
-    for path in ["ours", "ours.gguf", "peer.gguf"] { removeTree(Paths.join(work, path)) }
+    for path in ["ours", "ours.gguf", "peer.gguf"] { Paths.removeTree(Paths.join(work, path)) }
     let mine = measure(ours)
     let theirs = peer.flatMap { measure($0) }
     let ratio = (mine != nil && theirs != nil) ? "  \(((theirs!.seconds / mine!.seconds) * 10).rounded() / 10)x faster, \(((Double(theirs!.peakBytes) / Double(max(1, mine!.peakBytes))) * 10).rounded() / 10)x less memory" : ""

@@ -97,18 +97,9 @@ struct AddGateCommand: ParsableCommand {
         let plan = ModelWriter.plan(gated, format: format, policy: outputOptions.policy)
         print("add-gate: \(graph.config.family.rawValue), \(graph.config.layerCount) layers, \(graph.config.headCount) heads x \(graph.config.headDim), layout \(chosenLayout.rawValue), \(granularity.rawValue), init \(initialization.rawValue)")
         print("  gating layers \(Self.describeLayers(summary.gatedLayers)); \(summary.tensorsAdded.count) tensors added, \(summary.tensorsChanged.count) rewritten, +\(InspectReport.formatCount(summary.parametersAdded)) parameters")
-        for line in describePlan(plan) { print(line) }
-        let progress = Progress()
-        let result = try ModelWriter.write(gated, to: output, options: outputOptions.writeOptions(format: format)) { item, index, total in
-            progress.update("[\(index + 1)/\(total)] \(item.outputName)")
-        }
-        progress.finish()
-        for line in describeSummary(result) { print(line) }
-        if verify {
-            try PostWriteVerification.run(
-                input: graph, output: output, configPath: result.configPath,
-                thresholds: PostWriteVerification.thresholds(for: plan, initialization: initial))
-        }
+        try writeModel(gated, plan: plan, to: output, options: outputOptions.writeOptions(format: format),
+                       verifyingAgainst: verify ? graph : nil,
+                       thresholds: PostWriteVerification.thresholds(for: plan, initialization: initial))
     }
 
     static func describeLayers(_ layers: [Int]) -> String {

@@ -49,17 +49,7 @@ struct ConvertCommand: ParsableCommand {
         let format = outputFormat(for: output)
         let plan = ModelWriter.plan(graph, format: format, policy: outputOptions.policy)
         print("convert: \(checkpoint.format.rawValue) -> \(format.rawValue), \(graph.config.family.rawValue), \(plan.count) tensors")
-        for line in describePlan(plan) { print(line) }
-        let progress = Progress()
-        let result = try ModelWriter.write(graph, to: output, options: outputOptions.writeOptions(format: format)) { item, index, total in
-            progress.update("[\(index + 1)/\(total)] \(item.outputName) -> \(item.dtype.name)")
-        }
-        progress.finish()
-        for line in describeSummary(result) { print(line) }
-        if verify {
-            try PostWriteVerification.run(
-                input: graph, output: output, configPath: result.configPath,
-                thresholds: PostWriteVerification.thresholds(for: plan))
-        }
+        try writeModel(graph, plan: plan, to: output, options: outputOptions.writeOptions(format: format),
+                       verifyingAgainst: verify ? graph : nil, thresholds: PostWriteVerification.thresholds(for: plan))
     }
 }

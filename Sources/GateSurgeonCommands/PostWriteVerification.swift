@@ -1,6 +1,25 @@
 import ArgumentParser
 import GateSurgeon
 
+/// The shared end of add-gate and convert: print the plan, write with
+/// progress, print the summary, and with `--verify` check the output
+/// against `input`.
+func writeModel(
+    _ graph: ModelGraph, plan: [PlannedTensor], to output: String, options: WriteOptions,
+    verifyingAgainst input: ModelGraph?, thresholds: VerificationThresholds?
+) throws {
+    for line in describePlan(plan) { print(line) }
+    let progress = Progress()
+    let result = try ModelWriter.write(graph, to: output, options: options) { item, index, total in
+        progress.update("[\(index + 1)/\(total)] \(item.outputName) -> \(item.dtype.name)")
+    }
+    progress.finish()
+    for line in describeSummary(result) { print(line) }
+    if let input {
+        try PostWriteVerification.run(input: input, output: output, configPath: result.configPath, thresholds: thresholds)
+    }
+}
+
 /// The `--verify` of add-gate and convert: run the input and the written
 /// output on the same tokens and hold the output to thresholds fitting the
 /// operation.

@@ -29,16 +29,7 @@ enum Fixtures {
         return String(cString: pointer!)
     }
 
-    static func remove(_ path: String) {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        if (info.st_mode & S_IFMT) == S_IFDIR {
-            for entry in Paths.entries(of: path) { remove(Paths.join(path, entry)) }
-            rmdir(path)
-        } else {
-            unlink(path)
-        }
-    }
+    static func remove(_ path: String) { Paths.removeTree(path) }
 
     static func json(_ relative: String) throws -> JSONValue {
         try JSONValue.parse(try Paths.readFile(path(relative)))

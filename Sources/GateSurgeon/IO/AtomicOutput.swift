@@ -30,7 +30,7 @@ public final class AtomicOutput {
         let directory = Paths.directory(of: path)
         let name = Paths.lastComponent(of: path)
         temporaryPath = Paths.join(directory, ".\(name).partial-\(getpid())")
-        AtomicOutput.removeTree(temporaryPath)
+        Paths.removeTree(temporaryPath)
         if kind == .directory {
             guard mkdir(temporaryPath, 0o755) == 0 else {
                 throw FileError.cannotCreateDirectory(path: temporaryPath, reason: FileError.systemReason())
@@ -39,7 +39,7 @@ public final class AtomicOutput {
     }
 
     deinit {
-        if !committed { AtomicOutput.removeTree(temporaryPath) }
+        if !committed { Paths.removeTree(temporaryPath) }
     }
 
     /// Path of a file inside a directory output.
@@ -63,26 +63,12 @@ public final class AtomicOutput {
                 _ = rename(aside, finalPath)
                 throw FileError.cannotWrite(path: finalPath, reason: reason)
             }
-            AtomicOutput.removeTree(aside)
+            Paths.removeTree(aside)
         } else {
             guard rename(temporaryPath, finalPath) == 0 else {
                 throw FileError.cannotWrite(path: finalPath, reason: FileError.systemReason())
             }
         }
         committed = true
-    }
-
-    /// Removes a file or a directory tree, ignoring what is not there.
-    static func removeTree(_ path: String) {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        if (info.st_mode & S_IFMT) == S_IFDIR {
-            for entry in Paths.entries(of: path) {
-                removeTree(Paths.join(path, entry))
-            }
-            rmdir(path)
-        } else {
-            unlink(path)
-        }
     }
 }

@@ -75,4 +75,18 @@ public enum Paths {
         try input.withBytes { bytes in try output.write(bytes) }
         try output.close()
     }
+
+    /// Removes a file or a directory tree, ignoring what is not there.
+    public static func removeTree(_ path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            for entry in Paths.entries(of: path) {
+                removeTree(Paths.join(path, entry))
+            }
+            rmdir(path)
+        } else {
+            unlink(path)
+        }
+    }
 }

@@ -33,7 +33,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "gatesurgeon", dependencies: ["GateSurgeonCommands"]),
+        .executableTarget(name: "gatesurgeon", dependencies: ["GateSurgeonCommands", "GateSurgeon"]),
         // Release-mode benchmark against the peer tools; not a test.
         .executableTarget(name: "gatesurgeon-bench", dependencies: ["GateSurgeon", "JSON"], path: "Sources/GateSurgeonBenchmarks"),
         .testTarget(

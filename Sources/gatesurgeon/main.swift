@@ -1,3 +1,5 @@
+import GateSurgeon
 import GateSurgeonCommands
 
+AtomicOutput.removePendingOutputsOnInterrupt()
 GateSurgeonCommand.main()

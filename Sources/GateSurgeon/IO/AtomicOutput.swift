@@ -31,6 +31,7 @@ public final class AtomicOutput {
         let name = Paths.lastComponent(of: path)
         temporaryPath = Paths.join(directory, ".\(name).partial-\(getpid())")
         Paths.removeTree(temporaryPath)
+        AtomicOutput.pending.insert(temporaryPath)
         if kind == .directory {
             guard mkdir(temporaryPath, 0o755) == 0 else {
                 throw FileError.cannotCreateDirectory(path: temporaryPath, reason: FileError.systemReason())
@@ -40,6 +41,7 @@ public final class AtomicOutput {
 
     deinit {
         if !committed { Paths.removeTree(temporaryPath) }
+        AtomicOutput.pending.remove(temporaryPath)
     }
 
     /// Path of a file inside a directory output.
@@ -70,5 +72,20 @@ public final class AtomicOutput {
             }
         }
         committed = true
+    }
+
+    /// Temporary paths not yet committed, removed if the process is interrupted.
+    nonisolated(unsafe) static var pending = Set<String>()
+
+    /// Makes SIGINT and SIGTERM remove uncommitted outputs before the
+    /// process exits, so an interrupted conversion leaves nothing behind.
+    public static func removePendingOutputsOnInterrupt() {
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber) { received in
+                for path in AtomicOutput.pending { Paths.removeTree(path) }
+                signal(received, SIG_DFL)
+                raise(received)
+            }
+        }
     }
 }

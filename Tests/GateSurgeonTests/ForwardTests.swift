@@ -4,13 +4,7 @@ import Testing
 /// Paths of the reference fixtures (made by fixtures/generate.py with
 /// transformers, eager attention, F32, and llama.cpp via llama-cpp-python).
 enum ForwardFixtures {
-    static let root: String = {
-        var path = #filePath
-        for _ in 0..<3 { path = Paths.directory(of: path) }
-        return Paths.join(path, "fixtures")
-    }()
-
-    static func path(_ relative: String) -> String { Paths.join(root, relative) }
+    static func path(_ relative: String) -> String { Fixtures.path(relative) }
 
     /// Every tensor of a reference safetensors file, as F32 values and shape.
     static func tensors(_ relative: String) throws -> [String: (shape: [Int], values: [Float])] {

@@ -12,16 +12,9 @@ import Darwin
 
 /// Small models and broken files made on the fly for the forward/verify tests.
 enum SyntheticModels {
-    static func temporaryDirectory() -> String {
-        var template = Array("/tmp/gatesurgeon-forward-XXXXXX".utf8CString)
-        let pointer = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        return String(cString: pointer!)
-    }
+    static func temporaryDirectory() -> String { Fixtures.temporaryDirectory() }
 
-    static func remove(_ directory: String) {
-        for entry in Paths.entries(of: directory) { unlink(Paths.join(directory, entry)) }
-        rmdir(directory)
-    }
+    static func remove(_ directory: String) { Fixtures.remove(directory) }
 
     static func writeFile(_ path: String, _ bytes: [UInt8]) throws {
         let file = try OutputFile(creating: path)

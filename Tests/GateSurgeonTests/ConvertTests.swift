@@ -146,4 +146,40 @@ import Testing
         #expect(quantized.contains { !$0.preservesValues })
         #expect(quantized.filter { $0.tensor.shape.count == 1 }.allSatisfy { $0.preservesValues })
     }
+
+    /// A BF16 or F16 checkpoint survives safetensors -> GGUF -> safetensors
+    /// byte for byte: GGUF keeps 1-D tensors in F32 (exact widening), and
+    /// --dtype narrows them back exactly.
+    @Test(arguments: ["bf16", "f16"])
+    func halfPrecisionRoundTripIsExact(dtype: String) throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let half = Paths.join(directory, "half")
+        try Self.run(["convert", Fixtures.path("models/qwen3"), half, "--dtype", dtype])
+        try Self.run(["convert", half, Paths.join(directory, "half.gguf")])
+        try Self.run(["convert", Paths.join(directory, "half.gguf"), Paths.join(directory, "back"), "--dtype", dtype])
+        let original = try SafetensorsCheckpoint(directory: half)
+        let back = try SafetensorsCheckpoint(directory: Paths.join(directory, "back"))
+        #expect(original.tensors.allSatisfy { $0.dtype.name.lowercased() == dtype })
+        for tensor in original.tensors {
+            let other = try #require(back.tensors.first { $0.name == tensor.name })
+            #expect(other.dtype == tensor.dtype && other.shape == tensor.shape, "\(tensor.name)")
+            #expect(other.withBytes { Array($0) } == tensor.withBytes { Array($0) }, "\(tensor.name)")
+        }
+    }
+
+    /// Narrowing that overflows is reported per tensor, never silent.
+    @Test func overflowToF16IsReported() throws {
+        var graph = try ModelGraph(checkpoint: try Checkpoint(path: Fixtures.path("models/qwen2")))
+        graph.embedding.expression = .scaled(graph.embedding.expression, by: 1e6)
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let summary = try ModelWriter.write(graph, to: Paths.join(directory, "out.safetensors"),
+                                            options: WriteOptions(format: .safetensors, policy: ConversionPolicy(dtype: .f16)))
+        let embedding = try #require(summary.overflows.first { $0.tensor == "model.embed_tokens.weight" })
+        let values = try graph.embedding.values()
+        // F16 rounds magnitudes from 65520 up to infinity (65504 is its largest finite value).
+        #expect(embedding.count == values.filter { abs($0) >= 65520 }.count)
+        #expect(summary.overflows.count == 1)
+    }
 }

@@ -1,61 +1,11 @@
 /// Quantization to the K-quants, ported from ggml's `quantize_row_q{2..6}_K_ref`
 /// and their helpers `make_qx_quants`, `make_q3_quants` and `make_qkx2_quants`
-/// (ggml-quants.c), byte-identical with them.
+/// (ggml-quants.c), byte-identical with them. The scale searches of Q2_K,
+/// Q4_K, Q5_K and Q6_K run eight sub-blocks at once (`Quantize+Lanes.swift`).
 extension Quantize {
     private typealias Near = BlockQuantization
 
     // MARK: Scale searches
-
-    /// `make_qx_quants(n, nmax, x, L, rmse_type: 1, qw: NULL)`: a symmetric
-    /// scale searched over 19 candidates, weights x²; `L` gets `l + nmax`.
-    @inline(__always)
-    static func makeQXQuants(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>) -> Float {
-        var max: Float = 0
-        var amax: Float = 0
-        for i in 0..<n {
-            let ax = x[i].magnitude
-            if ax > amax {
-                amax = ax
-                max = x[i]
-            }
-        }
-        if amax < Near.groupMaxEpsilon {
-            for i in 0..<n { L[i] = 0 }
-            return 0
-        }
-        @inline(__always) func clamped(_ l: Int32) -> Int32 { Swift.max(-nmax, Swift.min(nmax &- 1, l)) }
-        var iscale = Float(-nmax) / max
-        var sumlx: Float = 0
-        var suml2: Float = 0
-        for i in 0..<n {
-            let l = clamped(Near.nearestInt(iscale * x[i]))
-            L[i] = Int8(truncatingIfNeeded: l &+ nmax)
-            let w = x[i] * x[i]
-            sumlx += w * x[i] * Float(l)
-            suml2 += w * Float(l) * Float(l)
-        }
-        var scale: Float = suml2 != 0 ? sumlx / suml2 : 0
-        var best = scale * sumlx
-        for step in -9...9 where step != 0 {
-            iscale = -(Float(nmax) + 0.1 * Float(step)) / max
-            sumlx = 0
-            suml2 = 0
-            for i in 0..<n {
-                let l = clamped(Near.nearestInt(iscale * x[i]))
-                let w = x[i] * x[i]
-                sumlx += w * x[i] * Float(l)
-                suml2 += w * Float(l) * Float(l)
-            }
-            if suml2 > 0 && sumlx * sumlx > best * suml2 {
-                for i in 0..<n {
-                    L[i] = Int8(truncatingIfNeeded: nmax &+ clamped(Near.nearestInt(iscale * x[i])))
-                }
-                scale = sumlx / suml2
-                best = scale * sumlx
-            }
-        }
-        return scale
-    }
 
     /// `make_q3_quants(n, nmax, x, L, do_rmse: true)`: a symmetric scale
     /// refined by moving single quants, weights x²; `L` gets `l + nmax`.
@@ -112,79 +62,33 @@ extension Quantize {
         return suml2 > 0 ? sumlx / suml2 : 0
     }
 
-    /// `make_qkx2_quants`: an asymmetric scale and min searched over
-    /// `nstep + 1` candidates with the given weights; returns the scale and
-    /// the (negated, non-negative) min; `L` gets quants in `0...nmax`.
+    /// Lays out eight consecutive sub-blocks of `length` floats at `x` as
+    /// lanes (`xt[i][j]` = element `i` of sub-block `j`), lets `weigh` fill
+    /// the weights, runs `search`, and writes the lanes' quants back to `L`
+    /// in sub-block order.
     @inline(__always)
-    static func makeQKX2Quants(
-        _ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
-        _ L: UnsafeMutablePointer<UInt8>, _ Laux: UnsafeMutablePointer<UInt8>,
-        rmin: Float, rdelta: Float, nstep: Int, useMAD: Bool
-    ) -> (scale: Float, min: Float) {
-        var min = x[0]
-        var max = x[0]
-        var sumW = weights[0]
-        var sumX = sumW * x[0]
-        for i in 1..<n {
-            if x[i] < min { min = x[i] }
-            if x[i] > max { max = x[i] }
-            let w = weights[i]
-            sumW += w
-            sumX += w * x[i]
-        }
-        if min > 0 { min = 0 }
-        if max == min {
-            for i in 0..<n { L[i] = 0 }
-            return (0, -min)
-        }
-        @inline(__always) func clamped(_ l: Int32) -> Int32 { Swift.max(0, Swift.min(nmax, l)) }
-        var iscale = Float(nmax) / (max - min)
-        var scale = 1 / iscale
-        var bestError: Float = 0
-        for i in 0..<n {
-            L[i] = UInt8(truncatingIfNeeded: clamped(Near.nearestInt(iscale * (x[i] - min))))
-            var diff = scale * Float(L[i]) + min - x[i]
-            diff = useMAD ? diff.magnitude : diff * diff
-            bestError += weights[i] * diff
-        }
-        if nstep < 1 { return (scale, -min) }
-        for step in 0...nstep {
-            iscale = (rmin + rdelta * Float(step) + Float(nmax)) / (max - min)
-            var sumL: Float = 0
-            var sumL2: Float = 0
-            var sumXL: Float = 0
-            for i in 0..<n {
-                let l = clamped(Near.nearestInt(iscale * (x[i] - min)))
-                Laux[i] = UInt8(truncatingIfNeeded: l)
-                let w = weights[i]
-                let lf = Float(l)
-                sumL += w * lf
-                sumL2 += w * lf * lf
-                sumXL += w * lf * x[i]
-            }
-            let D = sumW * sumL2 - sumL * sumL
-            if D > 0 {
-                var thisScale = (sumW * sumXL - sumX * sumL) / D
-                var thisMin = (sumL2 * sumX - sumL * sumXL) / D
-                if thisMin > 0 {
-                    thisMin = 0
-                    thisScale = sumXL / sumL2
+    static func withSubBlockLanes(
+        _ x: UnsafePointer<Float>, length: Int, _ L: UnsafeMutablePointer<UInt8>,
+        weigh: (UnsafePointer<Lanes>, UnsafeMutablePointer<Lanes>) -> Void,
+        search: (UnsafePointer<Lanes>, UnsafePointer<Lanes>, UnsafeMutablePointer<IntLanes>, UnsafeMutablePointer<IntLanes>) -> Void
+    ) {
+        withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 2 &* length) { floats in
+            withUnsafeTemporaryAllocation(of: IntLanes.self, capacity: 2 &* length) { ints in
+                let xt = floats.baseAddress!, wt = xt + length
+                let Lt = ints.baseAddress!, Laux = Lt + length
+                for i in 0..<length {
+                    var lanes = Lanes()
+                    for j in 0..<8 { lanes[j] = x[length &* j &+ i] }
+                    xt[i] = lanes
                 }
-                var curError: Float = 0
-                for i in 0..<n {
-                    var diff = thisScale * Float(Laux[i]) + thisMin - x[i]
-                    diff = useMAD ? diff.magnitude : diff * diff
-                    curError += weights[i] * diff
-                }
-                if curError < bestError {
-                    for i in 0..<n { L[i] = Laux[i] }
-                    bestError = curError
-                    scale = thisScale
-                    min = thisMin
+                weigh(xt, wt)
+                search(xt, wt, Lt, Laux)
+                for i in 0..<length {
+                    let lanes = Lt[i]
+                    for j in 0..<8 { L[length &* j &+ i] = UInt8(truncatingIfNeeded: lanes[j]) }
                 }
             }
         }
-        return (scale, -min)
     }
 
     // MARK: Block kernels
@@ -192,21 +96,29 @@ extension Quantize {
     /// `quantize_row_q2_K_ref`: 16 sub-blocks of 16, 2-bit quants, 4-bit scales and mins.
     @inline(__always)
     static func q2_K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256 + 16) { bytes in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 48) { floats in
-                let L = bytes.baseAddress!, Laux = L + 256
-                let weights = floats.baseAddress!, mins = weights + 16, scales = weights + 32
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { bytes in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { floats in
+                let L = bytes.baseAddress!
+                let mins = floats.baseAddress!, scales = mins + 16
                 let q4scale: Float = 15
+                // Sub-blocks 0-7, then 8-15, eight at a time (weights |x|).
+                for half in 0..<2 {
+                    withSubBlockLanes(x + half &* 128, length: 16, L + half &* 128) { xt, wt in
+                        for i in 0..<16 { wt[i] = magnitude(xt[i]) }
+                    } search: { xt, wt, Lt, Laux in
+                        let (scale, min) = makeQKX2Quants(
+                            lanes: 16, 3, xt, wt, Lt, Laux, rmin: -0.5, rdelta: 0.1, nstep: 15, useMAD: true)
+                        for lane in 0..<8 {
+                            scales[half &* 8 &+ lane] = scale[lane]
+                            mins[half &* 8 &+ lane] = min[lane]
+                        }
+                    }
+                }
                 var maxScale: Float = 0
                 var maxMin: Float = 0
                 for j in 0..<16 {
-                    for l in 0..<16 { weights[l] = x[16 &* j &+ l].magnitude }
-                    let (scale, min) = makeQKX2Quants(
-                        16, 3, x + 16 &* j, weights, L + 16 &* j, Laux, rmin: -0.5, rdelta: 0.1, nstep: 15, useMAD: true)
-                    scales[j] = scale
-                    mins[j] = min
-                    if scale > maxScale { maxScale = scale }
-                    if min > maxMin { maxMin = min }
+                    if scales[j] > maxScale { maxScale = scales[j] }
+                    if mins[j] > maxMin { maxMin = mins[j] }
                 }
                 let packed = y.assumingMemoryBound(to: UInt8.self)  // scales[16] | qs[64] | d | dmin
                 if maxScale > 0 {
@@ -336,24 +248,29 @@ extension Quantize {
     /// The common part of Q4_K and Q5_K (d, dmin, 12 scale bytes, then the quants).
     @inline(__always)
     static func quantizeQ4KOrQ5K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, nmax: Int32, rmin: Float, nstep: Int) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256 + 32) { bytes in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 48) { floats in
-                let L = bytes.baseAddress!, Laux = L + 256
-                let weights = floats.baseAddress!, mins = weights + 32, scales = weights + 40
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { bytes in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { floats in
+                let L = bytes.baseAddress!
+                let mins = floats.baseAddress!, scales = mins + 8
+                // The 8 sub-blocks side by side; weights sqrt(mean x²) + |x|.
+                withSubBlockLanes(x, length: 32, L) { xt, wt in
+                    var sumX2 = Lanes(repeating: 0)
+                    for l in 0..<32 { sumX2 += xt[l] * xt[l] }
+                    let averageX = (sumX2 / 32).squareRoot()
+                    for l in 0..<32 { wt[l] = averageX + magnitude(xt[l]) }
+                } search: { xt, wt, Lt, Laux in
+                    let (scale, min) = makeQKX2Quants(
+                        lanes: 32, nmax, xt, wt, Lt, Laux, rmin: rmin, rdelta: 0.1, nstep: nstep, useMAD: false)
+                    for lane in 0..<8 {
+                        scales[lane] = scale[lane]
+                        mins[lane] = min[lane]
+                    }
+                }
                 var maxScale: Float = 0
                 var maxMin: Float = 0
                 for j in 0..<8 {
-                    let xj = x + 32 &* j
-                    var sumX2: Float = 0
-                    for l in 0..<32 { sumX2 += xj[l] * xj[l] }
-                    let averageX = (sumX2 / 32).squareRoot()
-                    for l in 0..<32 { weights[l] = averageX + xj[l].magnitude }
-                    let (scale, min) = makeQKX2Quants(
-                        32, nmax, xj, weights, L + 32 &* j, Laux, rmin: rmin, rdelta: 0.1, nstep: nstep, useMAD: false)
-                    scales[j] = scale
-                    mins[j] = min
-                    if scale > maxScale { maxScale = scale }
-                    if min > maxMin { maxMin = min }
+                    if scales[j] > maxScale { maxScale = scales[j] }
+                    if mins[j] > maxMin { maxMin = mins[j] }
                 }
                 let packed = y.assumingMemoryBound(to: UInt8.self)  // d | dmin | scales[12] | (qh[32] |) qs
                 let sc = packed + 4
@@ -420,15 +337,22 @@ extension Quantize {
     /// `quantize_row_q6_K_ref`: 16 sub-blocks of 16, 6-bit quants, 8-bit signed scales.
     @inline(__always)
     static func q6_K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer) {
-        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256) { bytes in
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { bytes in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { floats in
                 let L = bytes.baseAddress!, scales = floats.baseAddress!
                 let packed = y.assumingMemoryBound(to: UInt8.self)  // ql[128] | qh[64] | scales[16] | d
+                // Sub-blocks 0-7, then 8-15, eight at a time.
+                for half in 0..<2 {
+                    withSubBlockLanes(x + half &* 128, length: 16, L + half &* 128) { _, _ in
+                    } search: { xt, _, Lt, _ in
+                        let scale = makeQXQuants(lanes: 16, 32, xt, Lt)
+                        for lane in 0..<8 { scales[half &* 8 &+ lane] = scale[lane] }
+                    }
+                }
                 var maxScale: Float = 0
                 var maxAbsScale: Float = 0
                 for ib in 0..<16 {
-                    let scale = makeQXQuants(16, 32, x + 16 &* ib, L + 16 &* ib)
-                    scales[ib] = scale
+                    let scale = scales[ib]
                     let absScale = scale.magnitude
                     if absScale > maxAbsScale {
                         maxAbsScale = absScale
@@ -452,7 +376,7 @@ extension Quantize {
                     if d == 0 { continue }
                     for ii in 0..<16 {
                         let l = Near.nearestInt(x[16 &* j &+ ii] / d)
-                        L[16 &* j &+ ii] = Int8(truncatingIfNeeded: Swift.max(-32, Swift.min(31, l)) &+ 32)
+                        L[16 &* j &+ ii] = UInt8(truncatingIfNeeded: Swift.max(-32, Swift.min(31, l)) &+ 32)
                     }
                 }
                 for half in 0..<2 {
@@ -460,8 +384,8 @@ extension Quantize {
                     let ql = packed + half &* 64
                     let qh = packed + (128 &+ half &* 32)
                     for l in 0..<32 {
-                        let a = UInt8(bitPattern: L[j &+ l]), b = UInt8(bitPattern: L[j &+ l &+ 32])
-                        let c = UInt8(bitPattern: L[j &+ l &+ 64]), e = UInt8(bitPattern: L[j &+ l &+ 96])
+                        let a = L[j &+ l], b = L[j &+ l &+ 32]
+                        let c = L[j &+ l &+ 64], e = L[j &+ l &+ 96]
                         ql[l] = (a & 0xF) | ((c & 0xF) << 4)
                         ql[l &+ 32] = (b & 0xF) | ((e & 0xF) << 4)
                         qh[l] = (a >> 4) | ((b >> 4) << 2) | ((c >> 4) << 4) | ((e >> 4) << 6)

@@ -182,4 +182,17 @@ import Testing
         #expect(embedding.count == values.filter { abs($0) >= 65520 }.count)
         #expect(summary.overflows.count == 1)
     }
+
+    /// GGUF in, GGUF out: un-permuting and re-permuting Llama's q/k rows
+    /// collapses to the stored tensor, so the copy is a plain byte copy.
+    @Test func permutationsCancelForGGUFToGGUF() throws {
+        let graph = try ModelGraph(checkpoint: try Checkpoint(path: Fixtures.path("gguf/llama-q8_0.gguf")))
+        guard case .rows = graph.layers[0].attention.query.expression else {
+            Issue.record("q_proj read from GGUF should be a row gather")
+            return
+        }
+        let plan = ModelWriter.plan(graph, format: .gguf, policy: ConversionPolicy())
+        let query = try #require(plan.first { $0.outputName == "blk.0.attn_q.weight" })
+        #expect(query.expression.storedTensor?.name == "blk.0.attn_q.weight")
+    }
 }

@@ -152,18 +152,9 @@ extension ModelGraph {
         Paths.isDirectory(path) ? Paths.join(path, "config.json") : Paths.join(Paths.directory(of: path), "config.json")
     }
 
-    /// Rows gathered in the order `order` (`result[row] = source[order[row]]`),
-    /// merging consecutive runs into one segment.
+    /// Rows gathered in the order `order` (`result[row] = source[order[row]]`).
     static func permutedRows(_ source: TensorExpression, _ order: [Int]) -> TensorExpression {
-        var segments: [TensorExpression.RowSegment] = []
-        for row in order {
-            if let last = segments.last, last.start + last.count == row {
-                segments[segments.count - 1].count += 1
-            } else {
-                segments.append(.init(source, start: row, count: 1))
-            }
-        }
-        return .rows(segments)
+        source.gatheringRows(order)
     }
 
     private init(config: ModelConfig, tensors: [String: GraphTensor], order: [String], path: String) throws {

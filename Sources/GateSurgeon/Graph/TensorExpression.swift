@@ -61,6 +61,44 @@ public indirect enum TensorExpression: Sendable {
         }
     }
 
+    /// Rows in the order `order` (`result[row] = self[order[row]]`).
+    ///
+    /// Gathers of gathers are flattened to one level and consecutive rows of
+    /// one source merged, so un-permuting and re-permuting Llama's q/k rows
+    /// (GGUF in, GGUF out) collapses back to the stored tensor itself.
+    /// - Complexity: O(rows).
+    public func gatheringRows(_ order: [Int]) -> TensorExpression {
+        // Where each row of `self` comes from.
+        var origins: [(source: TensorExpression, row: Int)] = []
+        if case .rows(let segments) = self {
+            origins.reserveCapacity(rowCount)
+            for segment in segments {
+                for offset in 0..<segment.count { origins.append((segment.source, segment.start + offset)) }
+            }
+        }
+        var segments: [RowSegment] = []
+        for row in order {
+            let (source, sourceRow) = origins.isEmpty ? (self, row) : origins[row]
+            if let last = segments.last, last.start + last.count == sourceRow, last.source.isSameStorage(as: source) {
+                segments[segments.count - 1].count += 1
+            } else {
+                segments.append(RowSegment(source, start: sourceRow, count: 1))
+            }
+        }
+        if segments.count == 1, let only = segments.first, only.start == 0, only.count == only.source.rowCount,
+            case .stored = only.source
+        {
+            return only.source
+        }
+        return .rows(segments)
+    }
+
+    /// True when both are the same stored tensor (same mapping, same bytes).
+    func isSameStorage(as other: TensorExpression) -> Bool {
+        guard case .stored(let a) = self, case .stored(let b) = other else { return false }
+        return a.file === b.file && a.byteRange == b.byteRange
+    }
+
     /// The stored tensor when the expression is exactly one, untransformed.
     public var storedTensor: StoredTensor? {
         if case .stored(let tensor) = self { return tensor }

@@ -138,12 +138,7 @@ public enum ModelWriter {
         return OutputTensor(name: name, dtype: dtype, shape: planned.tensor.shape, byteCount: planned.byteCount) { output in
             // Drop the source pages once the tensor is written, so resident
             // memory stays at one tensor however large the model is.
-            defer {
-                var released = Set<Int>()
-                for source in storedTensors(expression) where released.insert(source.byteRange.lowerBound).inserted {
-                    source.file.releasePages(in: source.byteRange)
-                }
-            }
+            defer { for source in storedTensors(expression) { source.file.releasePages(in: source.byteRange) } }
             let rows = expression.rowCount
             let rowElements = max(1, expression.rowElements)
             let chunkRows = max(1, (1 << 22) / rowElements)
@@ -190,14 +185,20 @@ public enum ModelWriter {
         storedTensors(expression).map(\.dtype)
     }
 
-    /// The stored tensors an expression reads.
+    /// The stored tensors an expression reads, each once.
     static func storedTensors(_ expression: TensorExpression) -> [StoredTensor] {
-        switch expression {
-        case .stored(let tensor): [tensor]
-        case .rows(let segments): segments.flatMap { storedTensors($0.source) }
-        case .scaled(let inner, _), .offset(let inner, _): storedTensors(inner)
-        default: []
+        var found: [StoredTensor] = []
+        func visit(_ expression: TensorExpression) {
+            switch expression {
+            case .stored(let tensor):
+                if !found.contains(where: { $0.file === tensor.file && $0.byteRange == tensor.byteRange }) { found.append(tensor) }
+            case .rows(let segments): for segment in segments { visit(segment.source) }
+            case .scaled(let inner, _), .offset(let inner, _): visit(inner)
+            default: break
+            }
         }
+        visit(expression)
+        return found
     }
 
     /// Writes `graph` to `path` atomically. A `.safetensors` or `.gguf` path

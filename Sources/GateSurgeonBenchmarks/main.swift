@@ -61,6 +61,7 @@ func measure(_ arguments: [String]) -> Measurement? {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
     defer { posix_spawn_file_actions_destroy(&actions) }
     var start = timespec()
     clock_gettime(CLOCK_MONOTONIC, &start)
@@ -154,7 +155,12 @@ print("")
     for path in ["ours", "ours.gguf", "peer.gguf"] { Paths.removeTree(Paths.join(work, path)) }
     let mine = measure(ours)
     let theirs = peer.flatMap { measure($0) }
-    let ratio = (mine != nil && theirs != nil) ? "  \(((theirs!.seconds / mine!.seconds) * 10).rounded() / 10)x faster, \(((Double(theirs!.peakBytes) / Double(max(1, mine!.peakBytes))) * 10).rounded() / 10)x less memory" : ""
+    var ratio = ""
+    if let mine, let theirs {
+        let time = ((theirs.seconds / mine.seconds) * 10).rounded() / 10
+        let memory = ((Double(theirs.peakBytes) / Double(max(1, mine.peakBytes))) * 10).rounded() / 10
+        ratio = "\n  peer/gatesurgeon: time \(time)x, peak memory \(memory)x"
+    }
     print("\(label)\n  gatesurgeon: \(format(mine))\n  peer:        \(format(theirs))\(ratio)")
 }
 

@@ -195,4 +195,23 @@ import Testing
         let query = try #require(plan.first { $0.outputName == "blk.0.attn_q.weight" })
         #expect(query.expression.storedTensor?.name == "blk.0.attn_q.weight")
     }
+
+    /// Quantizing llama.cpp's F32 file gives llama-quantize --pure's tensors
+    /// byte for byte, fallbacks included (rows of 32 make Q4_K fall back to Q5_0).
+    @Test(arguments: ["q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k"])
+    func quantizingMatchesLlamaQuantize(type: String) throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let output = Paths.join(directory, "out.gguf")
+        try Self.run(["convert", Fixtures.path("gguf/llama-f32.gguf"), output, "--quant", type])
+        let ours = try GGUFFile(path: output)
+        let reference = try GGUFFile(path: Fixtures.path("gguf/llama-\(type).gguf"))
+        #expect(Set(ours.tensors.map(\.name)) == Set(reference.tensors.map(\.name)))
+        for expected in reference.tensors {
+            let mine = try #require(ours.tensors.first { $0.name == expected.name })
+            #expect(mine.dtype == expected.dtype, "\(expected.name)")
+            #expect(mine.withBytes { Array($0) } == expected.withBytes { Array($0) }, "\(expected.name)")
+        }
+        #expect(ours.value("general.file_type") == reference.value("general.file_type"))
+    }
 }

@@ -2,14 +2,16 @@
 /// was GGUF, else what llama.cpp's convert_hf_to_gguf.py writes for the
 /// architecture, in the same order.
 enum GGUFMetadataBuilder {
-    static func metadata(for graph: ModelGraph, plan: [PlannedTensor]) throws -> [(key: String, value: GGUFValue)] {
+    /// - Parameter requested: the type asked for (`--quant`, else `--dtype`);
+    ///   llama.cpp records it as the file type even where rows fell back.
+    static func metadata(for graph: ModelGraph, plan: [PlannedTensor], requested: DType?) throws -> [(key: String, value: GGUFValue)] {
         var metadata: [(key: String, value: GGUFValue)]
         if let source = graph.ggufMetadata {
             metadata = source
         } else {
             metadata = try architectureMetadata(graph)
         }
-        set(&metadata, "general.file_type", .uint32(fileType(plan)))
+        set(&metadata, "general.file_type", .uint32(fileType(requested ?? dominantType(plan))))
         if let gate = graph.config.gate, gate.layout == .separate {
             set(&metadata, ModelConfig.ggufGateGranularityKey, .string(gate.granularity.rawValue))
         }
@@ -26,12 +28,17 @@ enum GGUFMetadataBuilder {
         }
     }
 
-    /// llama.cpp's `llama_ftype` for the most common type of the 2-D tensors.
-    static func fileType(_ plan: [PlannedTensor]) -> UInt32 {
+    /// The most common type of the 2-D tensors.
+    static func dominantType(_ plan: [PlannedTensor]) -> DType {
         var counts: [DType: Int] = [:]
         for item in plan where item.tensor.shape.count >= 2 { counts[item.dtype, default: 0] += item.tensor.elementCount }
-        let dominant = counts.max { $0.value < $1.value }?.key ?? .f32
-        switch dominant {
+        return counts.max { $0.value < $1.value }?.key ?? .f32
+    }
+
+    /// llama.cpp's `llama_ftype` for a type (K types as their _M variants,
+    /// as llama-quantize names them).
+    static func fileType(_ type: DType) -> UInt32 {
+        switch type {
         case .f32: return 0
         case .f16: return 1
         case .q4_0: return 2

@@ -246,7 +246,7 @@ public enum ModelWriter {
                     outputs, metadata: outputMetadata(graph), maxShardSize: options.maxShardSize ?? Int.max, into: output.temporaryPath)
             case .gguf:
                 let name = "model.gguf"
-                try GGUFWriter.write(metadata: try GGUFMetadataBuilder.metadata(for: graph, plan: plan), tensors: outputs, to: output.path(forFile: name))
+                try GGUFWriter.write(metadata: try GGUFMetadataBuilder.metadata(for: graph, plan: plan, requested: options.policy.quantization ?? options.policy.dtype), tensors: outputs, to: output.path(forFile: name))
                 summary.files = [name]
             }
             try writeConfig(graph, to: output.path(forFile: "config.json"))
@@ -259,7 +259,7 @@ public enum ModelWriter {
             case .safetensors:
                 try SafetensorsWriter.write(outputs, metadata: outputMetadata(graph), to: output.temporaryPath)
             case .gguf:
-                try GGUFWriter.write(metadata: try GGUFMetadataBuilder.metadata(for: graph, plan: plan), tensors: outputs, to: output.temporaryPath)
+                try GGUFWriter.write(metadata: try GGUFMetadataBuilder.metadata(for: graph, plan: plan, requested: options.policy.quantization ?? options.policy.dtype), tensors: outputs, to: output.temporaryPath)
             }
             try output.commit()
             summary.files = [Paths.lastComponent(of: path)]

@@ -73,20 +73,10 @@ enum PostWriteVerification {
     }
 
     static func formatMetric(_ value: Double) -> String {
-        if value == 0 { return "0" }
-        return formatScientificText(value)
+        value == 0 ? "0" : formatScientific(Float(value))
     }
 
     static func formatPercent(_ fraction: Double) -> String {
         "\(Int((fraction * 100).rounded()))%"
-    }
-
-    static func formatScientificText(_ value: Double) -> String {
-        var exponent = 0
-        var mantissa = abs(value)
-        while mantissa >= 10 { mantissa /= 10; exponent += 1 }
-        while mantissa < 1 { mantissa *= 10; exponent -= 1 }
-        let rounded = (mantissa * 100).rounded() / 100
-        return (value < 0 ? "-" : "") + "\(rounded)e\(exponent)"
     }
 }

@@ -156,7 +156,7 @@ func describePlan(_ plan: [PlannedTensor]) -> [String] {
 /// The summary printed after a write.
 func describeSummary(_ summary: WriteSummary) -> [String] {
     var lines: [String] = []
-    lines.append("wrote \(summary.outputPath): \(summary.tensorCount) tensors, \(InspectReport.formatCount(summary.parameterCount)) parameters, \(InspectReport.formatBytes(summary.totalBytes)), \(formatBits(summary.bitsPerWeight)) bits per weight")
+    lines.append("wrote \(summary.outputPath): \(summary.tensorCount) tensors, \(InspectReport.formatCount(summary.parameterCount)) parameters, \(InspectReport.formatBytes(summary.totalBytes)), \(formatFixed(summary.bitsPerWeight, digits: 2)) bits per weight")
     for (dtype, entry) in summary.byType.sorted(by: { $0.value.bytes > $1.value.bytes }) {
         lines.append("  \(dtype.name): \(entry.tensors) tensors, \(InspectReport.formatBytes(entry.bytes))")
     }
@@ -171,12 +171,6 @@ func describeSummary(_ summary: WriteSummary) -> [String] {
     return lines
 }
 
-func formatBits(_ value: Double) -> String {
-    let scaled = (value * 100).rounded() / 100
-    let whole = Int(scaled)
-    let fraction = Int(((scaled - Double(whole)) * 100).rounded())
-    return "\(whole)." + (fraction < 10 ? "0" : "") + String(fraction)
-}
 
 /// Writes to standard error unbuffered (progress and warnings).
 func writeStandardError(_ text: String) {

@@ -31,6 +31,14 @@ enum Fixtures {
 
     static func remove(_ path: String) { Paths.removeTree(path) }
 
+    /// Copies the regular files of a directory (fixtures are flat).
+    static func copyDirectory(from source: String, to destination: String) throws {
+        mkdir(destination, 0o755)
+        for name in Paths.entries(of: source) {
+            try Paths.copyFile(from: Paths.join(source, name), to: Paths.join(destination, name))
+        }
+    }
+
     static func json(_ relative: String) throws -> JSONValue {
         try JSONValue.parse(try Paths.readFile(path(relative)))
     }

@@ -1,0 +1,70 @@
+import GateSurgeon
+import GateSurgeonCommands
+import JSON
+import Testing
+
+/// Model directories whose weights are fine but whose other files are not:
+/// config.json, tokenizer.model, shapes that disagree with the config.
+/// Each ends in a one-line error naming the file and the key or byte, and
+/// leaves no output behind.
+@Suite struct MalformedModelTests {
+    /// A copy of fixtures/models/llama with `file` replaced by `contents`.
+    static func corruptedLlama(_ file: String, _ contents: [UInt8]) throws -> String {
+        let directory = Fixtures.temporaryDirectory()
+        let model = Paths.join(directory, "model")
+        try Fixtures.copyDirectory(from: Fixtures.path("models/llama"), to: model)
+        let output = try OutputFile(creating: Paths.join(model, file))
+        try output.write(contents)
+        try output.close()
+        return directory
+    }
+
+    static func configWith(_ edit: (inout JSONObject) -> Void) throws -> [UInt8] {
+        var config = try #require(Fixtures.json("models/llama/config.json").objectValue)
+        edit(&config)
+        return Array(JSONValue.object(config).serialized().utf8)
+    }
+
+    static let configCases: [(String, @Sendable (inout JSONObject) -> Void, String)] = [
+        ("not JSON", { _ in }, "not valid JSON"),
+        ("missing hidden_size", { $0["hidden_size"] = nil }, "'hidden_size'"),
+        ("zero heads", { $0["num_attention_heads"] = .int(0) }, "'num_attention_heads'"),
+        ("kv heads not dividing", { $0["num_key_value_heads"] = .int(3) }, "'num_key_value_heads'"),
+        ("unknown model type", { $0["model_type"] = .string("bert"); $0["architectures"] = .array([.string("BertModel")]) }, "model_type 'bert'"),
+        ("unsupported rope", { $0["rope_parameters"] = .object(["rope_type": .string("yarn"), "rope_theta": .double(10000)]) }, "rope type 'yarn'"),
+        ("shape disagrees", { $0["intermediate_size"] = .int(96) }, "has shape [64, 32], expected [96, 32]"),
+    ]
+
+    @Test(arguments: 0..<configCases.count)
+    func malformedConfigIsRefused(index: Int) throws {
+        let (name, edit, problem) = Self.configCases[index]
+        let contents = name == "not JSON" ? Array("{\"hidden_size\": 32,".utf8) : try Self.configWith(edit)
+        let directory = try Self.corruptedLlama("config.json", contents)
+        defer { Fixtures.remove(directory) }
+        let output = Paths.join(directory, "out.gguf")
+        let error = try #require(throws: (any Error).self) {
+            var command = try GateSurgeonCommand.parseAsRoot(["convert", Paths.join(directory, "model"), output])
+            try command.run()
+        }
+        let message = String(describing: error)
+        #expect(message.contains(problem), "\(name): \(message)")
+        #expect(message.contains("model"), "\(name): \(message)")
+        #expect(!message.contains("\n"))
+        #expect(!Paths.exists(output))
+        #expect(Paths.entries(of: directory) == ["model"])
+    }
+
+    @Test func truncatedTokenizerModelIsRefused() throws {
+        let original = try Fixtures.bytes(Fixtures.path("models/llama/tokenizer.model"))
+        let directory = try Self.corruptedLlama("tokenizer.model", Array(original.prefix(original.count / 2)))
+        defer { Fixtures.remove(directory) }
+        let output = Paths.join(directory, "out.gguf")
+        let error = try #require(throws: ProtobufError.self) {
+            var command = try GateSurgeonCommand.parseAsRoot(["convert", Paths.join(directory, "model"), output])
+            try command.run()
+        }
+        #expect(error.description.contains("tokenizer.model"))
+        #expect(error.description.contains("at byte"))
+        #expect(Paths.entries(of: directory) == ["model"])
+    }
+}

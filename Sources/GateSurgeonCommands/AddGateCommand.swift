@@ -96,7 +96,10 @@ struct AddGateCommand: ParsableCommand {
 
         let plan = ModelWriter.plan(gated, format: format, policy: outputOptions.policy)
         print("add-gate: \(graph.config.family.rawValue), \(graph.config.layerCount) layers, \(graph.config.headCount) heads x \(graph.config.headDim), layout \(chosenLayout.rawValue), \(granularity.rawValue), init \(initialization.rawValue)")
-        print("  gating layers \(Self.describeLayers(summary.gatedLayers)); \(summary.tensorsAdded.count) tensors added, \(summary.tensorsChanged.count) rewritten, +\(InspectReport.formatCount(summary.parametersAdded)) parameters")
+        // Bytes the gate adds: the growth of q_proj, or the new gate tensors, as written.
+        let inputPlan = ModelWriter.plan(graph, format: format, policy: outputOptions.policy)
+        let addedBytes = plan.reduce(0) { $0 + $1.byteCount } - inputPlan.reduce(0) { $0 + $1.byteCount }
+        print("  gating layers \(Self.describeLayers(summary.gatedLayers)); \(summary.tensorsAdded.count) tensors added, \(summary.tensorsChanged.count) rewritten, +\(InspectReport.formatCount(summary.parametersAdded)) parameters, +\(InspectReport.formatBytes(addedBytes))")
         try writeModel(gated, plan: plan, to: output, options: outputOptions.writeOptions(format: format),
                        verifyingAgainst: verify ? graph : nil,
                        thresholds: PostWriteVerification.thresholds(for: plan, initialization: initial))

@@ -123,9 +123,7 @@ func makeModel(_ options: Options, at directory: String) throws {
         "max_position_embeddings": .int(4096), "rms_norm_eps": .double(1e-5), "rope_theta": .double(10000),
         "tie_word_embeddings": .bool(false), "torch_dtype": .string("bfloat16"), "bos_token_id": .int(1), "eos_token_id": .int(2),
     ])
-    let file = try OutputFile(creating: Paths.join(directory, "config.json"))
-    try file.write(config.serialized(.indented))
-    try file.close()
+    try Paths.writeText(config.serialized(.indented), to: Paths.join(directory, "config.json"))
     let fixtures = Paths.join(Paths.directory(of: Paths.directory(of: Paths.directory(of: #filePath))), "fixtures/models/llama")
     for name in ["tokenizer.model", "tokenizer_config.json", "tokenizer.json"] {
         try Paths.copyFile(from: Paths.join(fixtures, name), to: Paths.join(directory, name))

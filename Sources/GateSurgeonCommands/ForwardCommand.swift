@@ -59,9 +59,7 @@ struct ForwardCommand: ParsableCommand {
         }
         if let report {
             let output = try AtomicOutput(path: report, kind: .file, replacing: true)
-            let file = try OutputFile(creating: output.temporaryPath)
-            try file.write(forwardReport.json().serialized(.indented) + "\n")
-            try file.close()
+            try Paths.writeText(forwardReport.json().serialized(.indented) + "\n", to: output.temporaryPath)
             try output.commit()
         }
         if json {

@@ -68,6 +68,14 @@ public enum Paths {
         return file.withBytes { Array($0) }
     }
 
+    /// Writes `text` as the whole content of `path` (a new file, or one
+    /// inside an `AtomicOutput`'s temporary path).
+    public static func writeText(_ text: String, to path: String) throws {
+        let file = try OutputFile(creating: path)
+        try file.write(text)
+        try file.close()
+    }
+
     /// Copies a regular file byte for byte.
     public static func copyFile(from source: String, to destination: String) throws {
         let input = try MappedFile(path: source)

@@ -289,9 +289,7 @@ public enum ModelWriter {
     }
 
     static func writeConfig(_ graph: ModelGraph, to path: String) throws {
-        let file = try OutputFile(creating: path)
-        try file.write(JSONValue.object(graph.config.transformersConfig()).serialized(.indented) + "\n")
-        try file.close()
+        try Paths.writeText(JSONValue.object(graph.config.transformersConfig()).serialized(.indented) + "\n", to: path)
     }
 
     /// config.json beside a single output file: `config.json` when the

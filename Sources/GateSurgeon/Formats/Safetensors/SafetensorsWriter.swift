@@ -108,9 +108,7 @@ public enum SafetensorsWriter {
             "weight_map": .object(JSONObject(weightMap.map { ($0.0, JSONValue.string($0.1)) })),
         ])
         let indexName = "\(baseName).safetensors.index.json"
-        let output = try OutputFile(creating: Paths.join(directory, indexName))
-        try output.write(index.serialized(.indented) + "\n")
-        try output.close()
+        try Paths.writeText(index.serialized(.indented) + "\n", to: Paths.join(directory, indexName))
         return names + [indexName]
     }
 

@@ -67,6 +67,7 @@ struct AddGateCommand: ParsableCommand {
 
 
     func validate() throws {
+        try outputOptions.validate(forOutput: output)
         if let layers, LayerSpec.parse(layers) == nil {
             throw ValidationError("--layers '\(layers)' is not a layer list such as 0-11,20")
         }

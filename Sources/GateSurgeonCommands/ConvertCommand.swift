@@ -38,6 +38,7 @@ struct ConvertCommand: ParsableCommand {
     @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
+        try outputOptions.validate(forOutput: output)
         if outputOptions.quantization != nil && outputFormat(for: output) != .gguf {
             throw ValidationError("--quant writes GGUF block types; give an output path ending in .gguf")
         }

@@ -45,6 +45,9 @@ struct OutputOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Split safetensors output into shards of at most this size (e.g. 5GB, 500MiB); needs a directory output.", valueName: "size"))
     var maxShardSize: String?
 
+    @Option(help: ArgumentHelp("GGUF output: copy the tokenizer.* metadata from this GGUF file (e.g. an official GGUF of the same model).", valueName: "file.gguf"))
+    var tokenizerFrom: String?
+
     @Flag(help: "Replace the output if it exists.")
     var force = false
 
@@ -65,12 +68,19 @@ struct OutputOptions: ParsableArguments {
         }
     }
 
+    /// Checks the options that depend on the output's format.
+    func validate(forOutput path: String) throws {
+        if tokenizerFrom != nil && outputFormat(for: path) != .gguf {
+            throw ValidationError("--tokenizer-from applies to GGUF output; give an output path ending in .gguf")
+        }
+    }
+
     var policy: ConversionPolicy {
         ConversionPolicy(dtype: dtype, quantization: quantization, embeddingType: embeddingType, outputType: outputType, keep: keep)
     }
 
     func writeOptions(format: CheckpointFormat) -> WriteOptions {
-        WriteOptions(format: format, policy: policy, maxShardSize: maxShardSize.flatMap(ByteSize.parse), replacing: force)
+        WriteOptions(format: format, policy: policy, maxShardSize: maxShardSize.flatMap(ByteSize.parse), replacing: force, tokenizerSource: tokenizerFrom)
     }
 }
 
@@ -161,6 +171,7 @@ func describeSummary(_ summary: WriteSummary) -> [String] {
         lines.append("  \(dtype.name): \(entry.tensors) tensors, \(InspectReport.formatBytes(entry.bytes))")
     }
     if let config = summary.configPath { lines.append("  config: \(config)") }
+    for warning in summary.warnings { lines.append("warning: \(warning)") }
     for overflow in summary.overflows {
         lines.append("warning: \(overflow.tensor): \(overflow.count) values overflowed to infinity")
     }

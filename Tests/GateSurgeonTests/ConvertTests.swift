@@ -214,4 +214,30 @@ import Testing
         }
         #expect(ours.value("general.file_type") == reference.value("general.file_type"))
     }
+
+    /// Without a SentencePiece model the GGUF has no tokenizer and the
+    /// summary says so; --tokenizer-from copies one from another GGUF.
+    @Test func tokenizerCanComeFromAnotherGGUF() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let model = Paths.join(directory, "model")
+        try Fixtures.copyDirectory(from: Fixtures.path("models/qwen2"), to: model)
+        Paths.removeTree(Paths.join(model, "tokenizer.model"))
+        let graph = try ModelGraph(checkpoint: try Checkpoint(path: model))
+        let bare = try ModelWriter.write(graph, to: Paths.join(directory, "bare.gguf"), options: WriteOptions(format: .gguf))
+        #expect(bare.warnings.contains { $0.contains("no tokenizer") })
+        #expect(try GGUFFile(path: Paths.join(directory, "bare.gguf")).value("tokenizer.ggml.model") == nil)
+
+        let donor = Fixtures.path("gguf/qwen2-f32.gguf")
+        try Self.run(["convert", model, Paths.join(directory, "with.gguf"), "--tokenizer-from", donor])
+        let ours = try GGUFFile(path: Paths.join(directory, "with.gguf"))
+        let reference = try GGUFFile(path: donor)
+        let expected = reference.metadata.filter { $0.key.hasPrefix("tokenizer.") }
+        #expect(ours.metadata.filter { $0.key.hasPrefix("tokenizer.") }.map(\.key) == expected.map(\.key))
+        for (key, value) in expected { #expect(ours.value(key) == value, "\(key)") }
+
+        #expect(throws: (any Error).self) {
+            _ = try GateSurgeonCommand.parseAsRoot(["convert", model, Paths.join(directory, "x.safetensors"), "--tokenizer-from", donor])
+        }
+    }
 }

@@ -4,12 +4,21 @@
 enum GGUFMetadataBuilder {
     /// - Parameter requested: the type asked for (`--quant`, else `--dtype`);
     ///   llama.cpp records it as the file type even where rows fell back.
-    static func metadata(for graph: ModelGraph, plan: [PlannedTensor], requested: DType?) throws -> [(key: String, value: GGUFValue)] {
+    /// - Parameter tokenizerSource: a GGUF file whose `tokenizer.*` keys
+    ///   replace any the model has.
+    static func metadata(for graph: ModelGraph, plan: [PlannedTensor], requested: DType?, tokenizerSource: String? = nil) throws -> [(key: String, value: GGUFValue)] {
         var metadata: [(key: String, value: GGUFValue)]
         if let source = graph.ggufMetadata {
             metadata = source
         } else {
             metadata = try architectureMetadata(graph)
+        }
+        if let tokenizerSource {
+            let donor = try GGUFFile(path: tokenizerSource)
+            let keys = donor.metadata.filter { $0.key.hasPrefix("tokenizer.") }
+            guard !keys.isEmpty else { throw ModelError.unsupportedModel(path: tokenizerSource, problem: "has no tokenizer.* metadata to copy") }
+            metadata.removeAll { $0.key.hasPrefix("tokenizer.") }
+            metadata += keys
         }
         set(&metadata, "general.file_type", .uint32(fileType(requested ?? dominantType(plan))))
         if let gate = graph.config.gate, gate.layout == .separate {

@@ -29,12 +29,16 @@ public struct WriteOptions: Sendable {
     public var maxShardSize: Int?
     /// Replace an existing output.
     public var replacing: Bool
+    /// GGUF output: take the `tokenizer.*` metadata from this GGUF file.
+    public var tokenizerSource: String?
 
-    public init(format: CheckpointFormat, policy: ConversionPolicy = ConversionPolicy(), maxShardSize: Int? = nil, replacing: Bool = false) {
+    public init(format: CheckpointFormat, policy: ConversionPolicy = ConversionPolicy(), maxShardSize: Int? = nil, replacing: Bool = false,
+                tokenizerSource: String? = nil) {
         self.format = format
         self.policy = policy
         self.maxShardSize = maxShardSize
         self.replacing = replacing
+        self.tokenizerSource = tokenizerSource
     }
 }
 
@@ -51,6 +55,8 @@ public struct WriteSummary: Sendable {
     /// Tensors whose values overflowed to infinity when narrowed.
     public var overflows: [(tensor: String, count: Int)] = []
     public var fallbacks: [(tensor: String, note: String)] = []
+    /// Things the user should know about the output.
+    public var warnings: [String] = []
 
     public var bitsPerWeight: Double { parameterCount == 0 ? 0 : Double(totalBytes * 8) / Double(parameterCount) }
 }
@@ -237,6 +243,14 @@ public enum ModelWriter {
             summary.byType[item.dtype] = entry
             if let note = item.decision.fallbackNote { summary.fallbacks.append((item.outputName, note)) }
         }
+        var ggufMetadata: [(key: String, value: GGUFValue)] = []
+        if options.format == .gguf {
+            ggufMetadata = try GGUFMetadataBuilder.metadata(
+                for: graph, plan: plan, requested: options.policy.quantization ?? options.policy.dtype, tokenizerSource: options.tokenizerSource)
+            if !ggufMetadata.contains(where: { $0.key == "tokenizer.ggml.model" }) {
+                summary.warnings.append("the GGUF carries no tokenizer (no SentencePiece tokenizer.model beside the input); llama.cpp needs one: pass --tokenizer-from FILE.gguf")
+            }
+        }
         let isDirectory = !["safetensors", "gguf"].contains(Paths.fileExtension(of: path))
         if isDirectory {
             let output = try AtomicOutput(path: path, kind: .directory, replacing: options.replacing)
@@ -246,7 +260,7 @@ public enum ModelWriter {
                     outputs, metadata: outputMetadata(graph), maxShardSize: options.maxShardSize ?? Int.max, into: output.temporaryPath)
             case .gguf:
                 let name = "model.gguf"
-                try GGUFWriter.write(metadata: try GGUFMetadataBuilder.metadata(for: graph, plan: plan, requested: options.policy.quantization ?? options.policy.dtype), tensors: outputs, to: output.path(forFile: name))
+                try GGUFWriter.write(metadata: ggufMetadata, tensors: outputs, to: output.path(forFile: name))
                 summary.files = [name]
             }
             try writeConfig(graph, to: output.path(forFile: "config.json"))
@@ -259,7 +273,7 @@ public enum ModelWriter {
             case .safetensors:
                 try SafetensorsWriter.write(outputs, metadata: outputMetadata(graph), to: output.temporaryPath)
             case .gguf:
-                try GGUFWriter.write(metadata: try GGUFMetadataBuilder.metadata(for: graph, plan: plan, requested: options.policy.quantization ?? options.policy.dtype), tensors: outputs, to: output.temporaryPath)
+                try GGUFWriter.write(metadata: ggufMetadata, tensors: outputs, to: output.temporaryPath)
             }
             try output.commit()
             summary.files = [Paths.lastComponent(of: path)]

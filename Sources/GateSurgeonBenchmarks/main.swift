@@ -151,6 +151,9 @@ print("")
 
 @MainActor func run(_ label: String, ours: [String], peer: [String]?) {
     for path in ["ours", "ours.gguf", "peer.gguf"] { Paths.removeTree(Paths.join(work, path)) }
+    if label.hasPrefix("verify") && !Paths.exists(Paths.join(work, "gated")) {
+        _ = measure([binary, "add-gate", Paths.join(work, "model"), Paths.join(work, "gated")])
+    }
     let mine = measure(ours)
     let theirs = peer.flatMap { measure($0) }
     var ratio = ""
@@ -177,3 +180,6 @@ for (type, name) in [("q4_0", "Q4_0"), ("q4_k", "Q4_K"), ("q6_k", "Q6_K")] {
         peer: options.quantize.map { [$0, "--pure", f16, Paths.join(work, "peer.gguf"), name] })
 }
 run("add-gate (no peer tool can)", ours: [binary, "add-gate", model, Paths.join(work, "ours"), "--force"], peer: nil)
+let tokens = (0..<32).map { String(($0 * 7919 + 13) % options.vocab) }.joined(separator: ",")
+run("forward pass, 32 tokens, BF16 weights (no peer here)", ours: [binary, "forward", model, "--tokens", tokens], peer: nil)
+run("verify model against its gated copy, 32 tokens each", ours: [binary, "verify", model, Paths.join(work, "gated"), "--max-abs", "0"], peer: nil)

@@ -98,6 +98,7 @@ public struct ForwardPass: Sendable {
             }
             start = end
         }
+        head.expression.releaseSourcePages()
         return ForwardResult(tokens: tokens, vocabSize: V, logits: logits, layers: reports, attentions: attentions, hiddenStates: hiddenStates)
     }
 
@@ -395,6 +396,7 @@ public struct ForwardPass: Sendable {
             }
         }
         if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
+        if rows == 0..<expression.rowCount { expression.releaseSourcePages() }
         return result
     }
 }

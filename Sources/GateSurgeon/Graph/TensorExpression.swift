@@ -99,6 +99,28 @@ public indirect enum TensorExpression: Sendable {
         return a.file === b.file && a.byteRange == b.byteRange
     }
 
+    /// The stored tensors this expression reads, each once.
+    public var storedSources: [StoredTensor] {
+        var found: [StoredTensor] = []
+        func visit(_ expression: TensorExpression) {
+            switch expression {
+            case .stored(let tensor):
+                if !found.contains(where: { $0.file === tensor.file && $0.byteRange == tensor.byteRange }) { found.append(tensor) }
+            case .rows(let segments): for segment in segments { visit(segment.source) }
+            case .scaled(let inner, _), .offset(let inner, _): visit(inner)
+            default: break
+            }
+        }
+        visit(self)
+        return found
+    }
+
+    /// Lets the kernel drop the source pages once they are read, so
+    /// resident memory stays near one tensor, not the whole mapped model.
+    public func releaseSourcePages() {
+        for source in storedSources { source.file.releasePages(in: source.byteRange) }
+    }
+
     /// The stored tensor when the expression is exactly one, untransformed.
     public var storedTensor: StoredTensor? {
         if case .stored(let tensor) = self { return tensor }

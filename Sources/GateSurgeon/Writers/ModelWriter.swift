@@ -15,7 +15,7 @@ public struct PlannedTensor: Sendable {
     /// narrowing and quantizing.
     public var preservesValues: Bool {
         if expression.isByteCopyable(as: dtype) { return true }
-        let sources = ModelWriter.storedTensors(expression).map(\.dtype)
+        let sources = expression.storedSources.map(\.dtype)
         if sources.isEmpty { return dtype == .f32 }
         return sources.allSatisfy { $0 == dtype || dtype == .f32 }
     }
@@ -144,7 +144,7 @@ public enum ModelWriter {
         return OutputTensor(name: name, dtype: dtype, shape: planned.tensor.shape, byteCount: planned.byteCount) { output in
             // Drop the source pages once the tensor is written, so resident
             // memory stays at one tensor however large the model is.
-            defer { for source in storedTensors(expression) { source.file.releasePages(in: source.byteRange) } }
+            defer { expression.releaseSourcePages() }
             let rows = expression.rowCount
             let rowElements = max(1, expression.rowElements)
             let chunkRows = max(1, (1 << 22) / rowElements)
@@ -188,24 +188,9 @@ public enum ModelWriter {
     }
 
     private static func sourceTypes(_ expression: TensorExpression) -> [DType] {
-        storedTensors(expression).map(\.dtype)
+        expression.storedSources.map(\.dtype)
     }
 
-    /// The stored tensors an expression reads, each once.
-    static func storedTensors(_ expression: TensorExpression) -> [StoredTensor] {
-        var found: [StoredTensor] = []
-        func visit(_ expression: TensorExpression) {
-            switch expression {
-            case .stored(let tensor):
-                if !found.contains(where: { $0.file === tensor.file && $0.byteRange == tensor.byteRange }) { found.append(tensor) }
-            case .rows(let segments): for segment in segments { visit(segment.source) }
-            case .scaled(let inner, _), .offset(let inner, _): visit(inner)
-            default: break
-            }
-        }
-        visit(expression)
-        return found
-    }
 
     /// Writes `graph` to `path` atomically. A `.safetensors` or `.gguf` path
     /// gets one file (plus config.json beside a safetensors file); any other

@@ -31,7 +31,10 @@ import Testing
                 #expect(a[key] == b[key], "\(reference): \(b["name"]?.stringValue ?? "?") \(key)")
             }
         }
-        guard checkpoint.format == .gguf, let metadata = expected["metadata"]?.objectValue else { return }
+        guard checkpoint.format == .gguf, let metadata = expected["metadata"]?.objectValue else {
+            #expect(ours["metadata"] == expected["metadata"], "\(reference): __metadata__")
+            return
+        }
         let gguf = try #require(checkpoint.gguf)
         #expect(metadata["GGUF.version"]?.intValue == Int64(gguf.version))
         #expect(metadata["GGUF.tensor_count"]?.intValue == Int64(gguf.tensors.count))

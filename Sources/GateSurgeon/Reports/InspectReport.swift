@@ -55,8 +55,16 @@ public struct InspectReport {
         var result = JSONObject()
         if let gguf = checkpoint.gguf {
             for (key, value) in gguf.metadata { result[key] = InspectReport.json(value) }
-        } else if let first = checkpoint.safetensors?.files.first?.metadata {
-            for (key, value) in first { result[key] = .string(value) }
+        } else if let files = checkpoint.safetensors?.files {
+            func object(_ metadata: [(key: String, value: String)]?) -> JSONObject {
+                JSONObject((metadata ?? []).map { ($0.key, JSONValue.string($0.value)) })
+            }
+            if checkpoint.isMultiFile {
+                // Each shard has its own __metadata__: keyed by file name.
+                for file in files { result[Paths.lastComponent(of: file.path)] = .object(object(file.metadata)) }
+            } else if let file = files.first {
+                result = object(file.metadata)
+            }
         }
         return result
     }

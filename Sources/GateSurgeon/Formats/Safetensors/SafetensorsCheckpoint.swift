@@ -27,6 +27,7 @@ public struct SafetensorsCheckpoint: Sendable {
             let weightMap = try SafetensorsCheckpoint.readWeightMap(indexPath)
             var shardNames: [String] = []
             for (_, shard) in weightMap where !shardNames.contains(shard) { shardNames.append(shard) }
+            shardNames.sort()
             var files: [SafetensorsFile] = []
             for shard in shardNames {
                 let shardPath = Paths.join(directory, shard)

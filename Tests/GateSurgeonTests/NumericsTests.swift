@@ -176,8 +176,9 @@ struct CastTests {
 
 @Suite("Block quantization, byte-exact with ggml")
 struct QuantizationTests {
-    static let quantizedTypes: [DType] = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
-    static let dequantizedTypes: [DType] = quantizedTypes + [.iq4_NL, .iq4_XS]
+    static let quantizedTypes: [DType] = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL, .iq4_XS]
+    /// Every type in the fixture is both quantized and dequantized.
+    static let dequantizedTypes: [DType] = quantizedTypes
 
     /// Quantizing the fixture's source gives ggml_quantize_chunk's bytes
     /// exactly (tolerance: none; the reference quantizers are deterministic).
@@ -214,7 +215,7 @@ struct QuantizationTests {
 
     /// A tensor large enough to run on several threads (the fixture's rows
     /// repeated 64 times) quantizes to the reference bytes repeated.
-    @Test(arguments: [DType.q8_0, .q4_K, .q6_K])
+    @Test(arguments: [DType.q8_0, .q4_K, .q6_K, .iq4_XS])
     func parallelQuantizationMatchesSerial(_ dtype: DType) throws {
         let file = try ReferenceFixtures.quant.get()
         let source = try file.floats(of: "source")

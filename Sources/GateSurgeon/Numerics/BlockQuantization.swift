@@ -19,7 +19,7 @@ enum BlockQuantization {
     /// Block types `Quantize` writes.
     static func canQuantize(_ dtype: DType) -> Bool {
         switch dtype {
-        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: true
+        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL, .iq4_XS: true
         default: false
         }
     }
@@ -67,7 +67,7 @@ enum BlockQuantization {
     /// Quantizes `blocks` blocks of F32 from `source` as `dtype` into `destination`.
     /// The caller has checked that `dtype` is quantizable and the sizes.
     /// - Complexity: O(blocks * dtype.blockSize) (times the search steps of
-    ///   the K-quants), parallel over chunks of blocks.
+    ///   the K-quants and IQ4 types), parallel over chunks of blocks.
     static func quantize(
         _ source: UnsafePointer<Float>, as dtype: DType, into destination: UnsafeMutableRawPointer, blocks: Int
     ) {
@@ -92,6 +92,8 @@ enum BlockQuantization {
         case .q4_K: run(Quantize.q4_K)
         case .q5_K: run(Quantize.q5_K)
         case .q6_K: run(Quantize.q6_K)
+        case .iq4_NL: run(Quantize.iq4_NL)
+        case .iq4_XS: run(Quantize.iq4_XS)
         default: preconditionFailure("\(dtype) is not quantizable")
         }
     }

@@ -32,8 +32,9 @@ public struct ConversionReport: Sendable, Equatable {
 /// The kernels behind it and the references they are bit-exact with:
 /// F16/BF16 in `HalfPrecision` (torch casts), F8 in `Float8` (torch casts),
 /// block types in `Dequantize` (ggml `dequantize_row_*`, gguf-py) and
-/// `Quantize` (ggml `quantize_row_*_ref`). Large conversions run on all
-/// cores (`DispatchQueue.concurrentPerform` over chunks of elements or blocks).
+/// `Quantize` (ggml `quantize_row_*_ref`, `quantize_iq4_{nl,xs}`). Large
+/// conversions run on all cores (`DispatchQueue.concurrentPerform` over
+/// chunks of elements or blocks).
 public enum ElementConversion {
     /// Types `decode` reads.
     public static func canDecode(_ dtype: DType) -> Bool {
@@ -119,11 +120,12 @@ public enum ElementConversion {
     /// number of blocks and divide `source.count`.
     ///
     /// Floats round to nearest even (torch's casts); block types use ggml's
-    /// reference quantizers (`quantize_row_*_ref`, what `llama-quantize
-    /// --pure` writes). The report counts finite values that became infinite
-    /// (or, for F8_E4M3, which has no infinity, were clamped to ±448).
+    /// reference quantizers (`quantize_row_*_ref`, `quantize_iq4_{nl,xs}`:
+    /// what `ggml_quantize_chunk` and `llama-quantize --pure` write). The
+    /// report counts finite values that became infinite (or, for F8_E4M3,
+    /// which has no infinity, were clamped to ±448).
     /// - Complexity: O(`source.count`) (a constant factor more for the
-    ///   K-quants' scale searches), parallel for large inputs.
+    ///   scale searches of the K-quants and IQ4 types), parallel for large inputs.
     @discardableResult
     public static func encode(
         _ source: UnsafeBufferPointer<Float>, as dtype: DType, into destination: UnsafeMutableRawBufferPointer,

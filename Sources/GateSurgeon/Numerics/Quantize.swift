@@ -7,7 +7,9 @@
 /// with it: the same float operations in the same order (no fused
 /// multiply-add, as in the reference build), the same `nearest_int`, the same
 /// C float-to-integer truncations, scales rounded to half to nearest even.
-/// The 32-element types live here; the K-quants in `Quantize+KQuants.swift`.
+/// The 32-element types live here; the K-quants in `Quantize+KQuants.swift`;
+/// IQ4_NL and IQ4_XS, whose reference is `quantize_iq4_{nl,xs}` instead, in
+/// `Quantize+NonLinear.swift`.
 enum Quantize {
     @inline(__always)
     static func store(_ value: UInt8, _ y: UnsafeMutableRawPointer, _ offset: Int) {

@@ -15,7 +15,7 @@ extension DType: ExpressibleByArgument {
     /// Float types `--dtype` accepts.
     static let conversionTargets: [DType] = [.f32, .f16, .bf16]
     /// Block types `--quant` accepts.
-    static let quantizationTargets: [DType] = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
+    static let quantizationTargets: [DType] = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL, .iq4_XS]
 
     public static var allValueStrings: [String] {
         (conversionTargets + quantizationTargets).map { $0.rawValue.lowercased() }
@@ -30,7 +30,7 @@ struct OutputOptions: ParsableArguments {
     @Option(name: .customLong("dtype"), help: ArgumentHelp("Convert float tensors to this type.", valueName: "f32|f16|bf16"))
     var dtype: DType?
 
-    @Option(name: .customLong("quant"), help: ArgumentHelp("Quantize 2-D weights to this GGUF type (GGUF output).", valueName: "q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k"))
+    @Option(name: .customLong("quant"), help: ArgumentHelp("Quantize 2-D weights to this GGUF type (GGUF output).", valueName: "q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k|iq4_nl|iq4_xs"))
     var quantization: DType?
 
     @Option(help: ArgumentHelp("Type of the token embedding when quantizing (default: the --quant type).", valueName: "type"))

@@ -197,8 +197,9 @@ import Testing
     }
 
     /// Quantizing llama.cpp's F32 file gives llama-quantize --pure's tensors
-    /// byte for byte, fallbacks included (rows of 32 make Q4_K fall back to Q5_0).
-    @Test(arguments: ["q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k"])
+    /// byte for byte, fallbacks included (rows of 32 make Q4_K fall back to
+    /// Q5_0, Q2_K and Q3_K to Q4_0, IQ4_XS to IQ4_NL).
+    @Test(arguments: ["q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q2_k", "q3_k", "iq4_nl", "iq4_xs"])
     func quantizingMatchesLlamaQuantize(type: String) throws {
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }

@@ -75,14 +75,15 @@ public struct ConversionPolicy: Sendable {
     }
 
     /// llama.cpp's fallback when a row is not a whole number of blocks
-    /// (llama-quant.cpp): K and IQ types step down to a 32-element type,
-    /// and to F16 when even that does not fit.
+    /// (`tensor_type_fallback` in llama-quant.cpp of the pinned llama.cpp):
+    /// 256-element types step down to a 32-element type, and to F16 when
+    /// even that does not fit.
     static func fitting(_ requested: DType, rowLength: Int, format: CheckpointFormat) -> Decision {
         if rowLength % requested.blockSize == 0 { return Decision(dtype: requested, fallbackNote: nil) }
         var fallback: DType
         switch requested {
-        case .tq1_0, .tq2_0: fallback = .q4_0
-        case .iq2_XXS, .iq2_XS, .iq2_S, .iq3_XXS, .iq3_S, .iq1_S, .iq1_M, .q2_K, .q3_K, .iq4_XS: fallback = .iq4_NL
+        case .iq1_S, .iq1_M, .iq2_XXS, .iq2_XS, .iq2_S, .iq3_XXS, .iq3_S, .iq4_XS: fallback = .iq4_NL
+        case .q2_K, .q3_K, .tq1_0, .tq2_0: fallback = .q4_0
         case .q4_K: fallback = .q5_0
         case .q5_K: fallback = .q5_1
         case .q6_K: fallback = .q8_0

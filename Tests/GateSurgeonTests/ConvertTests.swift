@@ -1,3 +1,4 @@
+import ArgumentParser
 import GateSurgeon
 import GateSurgeonCommands
 import JSON
@@ -240,5 +241,17 @@ import Testing
         #expect(throws: (any Error).self) {
             _ = try GateSurgeonCommand.parseAsRoot(["convert", model, Paths.join(directory, "x.safetensors"), "--tokenizer-from", donor])
         }
+    }
+
+    /// A lossy write that misses its bounds exits 1 and says which bound.
+    /// (Q4_0 on this tiny random model moves the mean KL to about 0.15,
+    /// above the 0.1 a 4-bit type is held to.)
+    @Test func verifyFailsWhenTheOutputDrifts() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let error = try #require(throws: ExitCode.self) {
+            try Self.run(["convert", Fixtures.path("models/llama"), Paths.join(directory, "out.gguf"), "--quant", "q4_0", "--verify"])
+        }
+        #expect(error.rawValue == 1)
     }
 }

@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "gatesurgeon",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "GateSurgeon", targets: ["GateSurgeon"]),
         .executable(name: "gatesurgeon", targets: ["gatesurgeon"]),

@@ -4,6 +4,8 @@ import Glibc
 import Darwin
 #endif
 
+import Synchronization
+
 /// An output path that appears all at once or not at all.
 ///
 /// Everything is written under a hidden temporary name beside the final
@@ -31,7 +33,7 @@ public final class AtomicOutput {
         let name = Paths.lastComponent(of: path)
         temporaryPath = Paths.join(directory, ".\(name).partial-\(getpid())")
         Paths.removeTree(temporaryPath)
-        AtomicOutput.pending.insert(temporaryPath)
+        _ = AtomicOutput.pending.withLock { $0.insert(temporaryPath) }
         if kind == .directory {
             guard mkdir(temporaryPath, 0o755) == 0 else {
                 throw FileError.cannotCreateDirectory(path: temporaryPath, reason: FileError.systemReason())
@@ -41,7 +43,7 @@ public final class AtomicOutput {
 
     deinit {
         if !committed { Paths.removeTree(temporaryPath) }
-        AtomicOutput.pending.remove(temporaryPath)
+        _ = AtomicOutput.pending.withLock { $0.remove(temporaryPath) }
     }
 
     /// Path of a file inside a directory output.
@@ -75,14 +77,19 @@ public final class AtomicOutput {
     }
 
     /// Temporary paths not yet committed, removed if the process is interrupted.
-    nonisolated(unsafe) static var pending = Set<String>()
+    /// Outputs are created from many threads at once (tests, library users),
+    /// so the set is behind a lock.
+    static let pending = Mutex<Set<String>>([])
 
     /// Makes SIGINT and SIGTERM remove uncommitted outputs before the
     /// process exits, so an interrupted conversion leaves nothing behind.
     public static func removePendingOutputsOnInterrupt() {
         for signalNumber in [SIGINT, SIGTERM] {
             signal(signalNumber) { received in
-                for path in AtomicOutput.pending { Paths.removeTree(path) }
+                // A handler must not wait on a lock the interrupted thread may hold.
+                _ = AtomicOutput.pending.withLockIfAvailable { paths in
+                    for path in paths { Paths.removeTree(path) }
+                }
                 signal(received, SIG_DFL)
                 raise(received)
             }

@@ -38,6 +38,16 @@ public struct GGUFFile: Sendable {
         metadata.first { $0.key == key }?.value
     }
 
+    /// The data alignment `metadata` sets with `general.alignment` (a u32
+    /// power of two), or the default of 32.
+    static func alignment(in metadata: [(key: String, value: GGUFValue)], path: String) throws(GGUFError) -> Int {
+        guard let value = metadata.first(where: { $0.key == "general.alignment" })?.value else { return defaultAlignment }
+        guard case .uint32(let raw) = value, raw > 0, raw & (raw - 1) == 0 else {
+            throw .badAlignment(path: path, value: "\(value)")
+        }
+        return Int(raw)
+    }
+
     /// `general.architecture`, when present.
     public var architecture: String? { value("general.architecture")?.stringValue }
 }
@@ -84,13 +94,7 @@ private struct GGUFReader {
             metadata.append((key, try readValue(type: type, key: key, depth: 0)))
         }
 
-        var alignment = GGUFFile.defaultAlignment
-        if let value = metadata.first(where: { $0.key == "general.alignment" })?.value {
-            guard case .uint32(let raw) = value, raw > 0, raw & (raw - 1) == 0 else {
-                throw .badAlignment(path: path, value: "\(value)")
-            }
-            alignment = Int(raw)
-        }
+        let alignment = try GGUFFile.alignment(in: metadata, path: path)
 
         // (name, dtype, shape, relative offset, byte count)
         var infos: [(String, DType, [Int], UInt64, Int)] = []

@@ -11,13 +11,7 @@ public enum GGUFWriter {
         metadata: [(key: String, value: GGUFValue)], tensors: [OutputTensor], to path: String,
         progress: ((OutputTensor) -> Void)? = nil
     ) throws {
-        var alignment = GGUFFile.defaultAlignment
-        if let value = metadata.first(where: { $0.key == "general.alignment" })?.value {
-            guard case .uint32(let raw) = value, raw > 0, raw & (raw - 1) == 0 else {
-                throw GGUFError.badAlignment(path: path, value: "\(value)")
-            }
-            alignment = Int(raw)
-        }
+        let alignment = try GGUFFile.alignment(in: metadata, path: path)
         var names = Set<String>()
         for tensor in tensors {
             guard tensor.dtype.ggmlTypeID != nil else { throw GGUFWriteError.unsupportedDType(path: path, tensor: tensor.name, dtype: tensor.dtype) }

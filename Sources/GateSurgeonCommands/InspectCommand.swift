@@ -2,12 +2,6 @@ import ArgumentParser
 import GateSurgeon
 import JSON
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// `gatesurgeon inspect`: what a checkpoint holds.
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,13 +33,7 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         let checkpoint = try Checkpoint(path: path)
-        var tensors = checkpoint.tensors
-        if let filter {
-            tensors = tensors.filter { fnmatch(filter, $0.name, 0) == 0 }
-        }
-        if checkpoint.isMultiFile {
-            tensors.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
-        }
+        let tensors = InspectReport.listedTensors(of: checkpoint, matching: filter)
         let statistics = stats ? try tensors.map { try TensorStatistics(of: $0) } : nil
         let report = InspectReport(checkpoint: checkpoint, tensors: tensors, statistics: statistics)
         if json {

@@ -29,13 +29,16 @@ public struct Checkpoint: Sendable {
     public let safetensors: SafetensorsCheckpoint?
     /// Set for GGUF input.
     public let gguf: GGUFFile?
+    /// True for a model directory, whose tensors may come from several files.
+    public let isMultiFile: Bool
 
     /// Opens `path`, choosing the format from a directory, the extension, or
     /// the first bytes of the file.
     public init(path: String) throws {
         self.path = path
+        isMultiFile = Paths.isDirectory(path)
         guard Paths.exists(path) else { throw CheckpointError.notFound(path: path) }
-        if Paths.isDirectory(path) {
+        if isMultiFile {
             let weights = try SafetensorsCheckpoint(directory: path)
             format = .safetensors
             safetensors = weights
@@ -80,7 +83,4 @@ public struct Checkpoint: Sendable {
             throw CheckpointError.unknownFormat(path: file.path)
         }
     }
-
-    /// Which file holds each tensor, for a multi-file checkpoint.
-    public var isMultiFile: Bool { (safetensors?.files.count ?? 1) > 1 || Paths.isDirectory(path) }
 }

@@ -1,5 +1,11 @@
 import JSON
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// What `inspect` prints: a checkpoint's metadata and tensor list, as JSON
 /// or as an aligned table.
 public struct InspectReport {
@@ -9,6 +15,16 @@ public struct InspectReport {
 
     /// Arrays longer than this are summarized (count and first elements).
     public static let arraySummaryThreshold = 16
+
+    /// The tensors inspect lists: file order, or name order across the
+    /// shards of a model directory; only names matching the shell glob
+    /// `filter` when one is given.
+    public static func listedTensors(of checkpoint: Checkpoint, matching filter: String? = nil) -> [StoredTensor] {
+        var tensors = checkpoint.tensors
+        if let filter { tensors = tensors.filter { fnmatch(filter, $0.name, 0) == 0 } }
+        if checkpoint.isMultiFile { tensors.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) } }
+        return tensors
+    }
 
     public init(checkpoint: Checkpoint, tensors: [StoredTensor], statistics: [TensorStatistics]? = nil) {
         self.checkpoint = checkpoint

@@ -133,7 +133,7 @@ extension ModelGraph {
                     name.hasSuffix("self_attn.q_proj.weight") || name.hasSuffix("self_attn.k_proj.weight")
                 {
                     let heads = name.hasSuffix("q_proj.weight") ? config.headCount : config.kvHeadCount
-                    node.expression = ModelGraph.permutedRows(.stored(tensor), TensorNaming.inverseRopeRowPermutation(rows: tensor.shape[0], heads: heads))
+                    node.expression = TensorExpression.stored(tensor).gatheringRows(TensorNaming.inverseRopeRowPermutation(rows: tensor.shape[0], heads: heads))
                 }
                 byName[name] = node
                 order.append(name)
@@ -152,10 +152,6 @@ extension ModelGraph {
         Paths.isDirectory(path) ? Paths.join(path, "config.json") : Paths.join(Paths.directory(of: path), "config.json")
     }
 
-    /// Rows gathered in the order `order` (`result[row] = source[order[row]]`).
-    static func permutedRows(_ source: TensorExpression, _ order: [Int]) -> TensorExpression {
-        source.gatheringRows(order)
-    }
 
     private init(config: ModelConfig, tensors: [String: GraphTensor], order: [String], path: String) throws {
         var remaining = tensors

@@ -91,7 +91,7 @@ public enum ModelWriter {
             if format == .gguf && graph.config.family.permutesQueryKeyRows {
                 if tensor.name.hasSuffix("self_attn.q_proj.weight") || tensor.name.hasSuffix("self_attn.k_proj.weight") {
                     let heads = tensor.name.hasSuffix("q_proj.weight") ? graph.config.headCount : graph.config.kvHeadCount
-                    expression = ModelGraph.permutedRows(expression, TensorNaming.ropeRowPermutation(rows: tensor.rows, heads: heads))
+                    expression = expression.gatheringRows(TensorNaming.ropeRowPermutation(rows: tensor.rows, heads: heads))
                 }
             }
             let decision = policy.decide(for: tensor, ggufName: ggufName, format: format)
@@ -181,16 +181,11 @@ public enum ModelWriter {
             if !ElementConversion.canEncode(item.dtype) {
                 throw NumericsError.unsupported(item.dtype, operation: "\(path): tensor '\(item.tensor.name)': encoding to")
             }
-            if let stored = sourceTypes(item.expression).first(where: { !ElementConversion.canDecode($0) }) {
+            if let stored = item.expression.storedSources.map(\.dtype).first(where: { !ElementConversion.canDecode($0) }) {
                 throw NumericsError.unsupported(stored, operation: "\(path): tensor '\(item.tensor.name)': decoding")
             }
         }
     }
-
-    private static func sourceTypes(_ expression: TensorExpression) -> [DType] {
-        expression.storedSources.map(\.dtype)
-    }
-
 
     /// Writes `graph` to `path` atomically. A `.safetensors` or `.gguf` path
     /// gets one file (plus config.json beside a safetensors file); any other

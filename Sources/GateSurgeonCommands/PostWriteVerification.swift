@@ -10,7 +10,7 @@ func writeModel(
 ) throws {
     for line in describePlan(plan) { print(line) }
     let progress = Progress()
-    let result = try ModelWriter.write(graph, to: output, options: options) { item, index, total in
+    let result = try ModelWriter.write(graph, plan: plan, to: output, options: options) { item, index, total in
         progress.update("[\(index + 1)/\(total)] \(item.outputName) -> \(item.dtype.name)")
     }
     progress.finish()

@@ -50,11 +50,10 @@ public struct WriteSummary: Sendable {
     public var tensorCount = 0
     public var parameterCount = 0
     public var totalBytes = 0
-    /// Per output type: tensors, elements, bytes.
-    public var byType: [DType: (tensors: Int, elements: Int, bytes: Int)] = [:]
+    /// Per output type: tensors and bytes.
+    public var byType: [DType: (tensors: Int, bytes: Int)] = [:]
     /// Tensors whose values overflowed to infinity when narrowed.
     public var overflows: [(tensor: String, count: Int)] = []
-    public var fallbacks: [(tensor: String, note: String)] = []
     /// Things the user should know about the output.
     public var warnings: [String] = []
 
@@ -192,13 +191,17 @@ public enum ModelWriter {
     /// path becomes a model directory with config.json, shards when
     /// `maxShardSize` asks for them, and the input's tokenizer files.
     /// - Complexity: O(model bytes); memory holds one block of rows at a time.
+    /// - Parameter plan: the plan from `plan(graph, format: options.format,
+    ///   policy: options.policy)` when the caller has already made it (to
+    ///   show it before writing); made here otherwise.
     public static func write(
-        _ graph: ModelGraph, to path: String, options: WriteOptions, progress: (@Sendable (PlannedTensor, Int, Int) -> Void)? = nil
+        _ graph: ModelGraph, plan: [PlannedTensor]? = nil, to path: String, options: WriteOptions,
+        progress: (@Sendable (PlannedTensor, Int, Int) -> Void)? = nil
     ) throws -> WriteSummary {
         if options.format == .safetensors, graph.ropeScalingNeedsTensor {
             throw ModelError.unsupportedModel(path: graph.sourcePath, problem: "its rope_freqs.weight matches no Llama 3 rope_scaling that config.json could carry; writing safetensors would change the model's RoPE")
         }
-        let plan = plan(graph, format: options.format, policy: options.policy)
+        let plan = plan ?? Self.plan(graph, format: options.format, policy: options.policy)
         try validate(plan, path: path)
         try refuseOverwritingInput(graph, output: path)
         let log = ConversionLog()
@@ -216,12 +219,10 @@ public enum ModelWriter {
             summary.tensorCount += 1
             summary.parameterCount += item.tensor.elementCount
             summary.totalBytes += item.byteCount
-            var entry = summary.byType[item.dtype] ?? (0, 0, 0)
+            var entry = summary.byType[item.dtype] ?? (0, 0)
             entry.tensors += 1
-            entry.elements += item.tensor.elementCount
             entry.bytes += item.byteCount
             summary.byType[item.dtype] = entry
-            if let note = item.decision.fallbackNote { summary.fallbacks.append((item.outputName, note)) }
         }
         var ggufMetadata: [(key: String, value: GGUFValue)] = []
         if options.format == .gguf {

@@ -18,27 +18,29 @@ let package = Package(
             pkgConfig: "json-c",
             providers: [.apt(["libjson-c-dev"])]
         ),
+        // The host's C library, imported in one place.
+        .target(name: "Platform"),
         // JSONValue: json-c objects turned into a Swift value, no C pointer escapes.
         .target(name: "JSON", dependencies: ["CJSONC"]),
         // The library: formats -> graph -> surgery / numerics -> forward pass -> writers.
         .target(
             name: "GateSurgeon",
-            dependencies: ["JSON"]
+            dependencies: ["JSON", "Platform"]
         ),
         // ArgumentParser commands, separate so tests run them in-process.
         .target(
             name: "GateSurgeonCommands",
             dependencies: [
-                "GateSurgeon", "JSON",
+                "GateSurgeon", "JSON", "Platform",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "gatesurgeon", dependencies: ["GateSurgeonCommands", "GateSurgeon"]),
         // Release-mode benchmark against the peer tools; not a test.
-        .executableTarget(name: "gatesurgeon-bench", dependencies: ["GateSurgeon", "JSON"], path: "Sources/GateSurgeonBenchmarks"),
+        .executableTarget(name: "gatesurgeon-bench", dependencies: ["GateSurgeon", "JSON", "Platform"], path: "Sources/GateSurgeonBenchmarks"),
         .testTarget(
             name: "GateSurgeonTests",
-            dependencies: ["GateSurgeon", "GateSurgeonCommands", "JSON"]
+            dependencies: ["GateSurgeon", "GateSurgeonCommands", "JSON", "Platform"]
         ),
     ]
 )

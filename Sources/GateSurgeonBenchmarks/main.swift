@@ -11,11 +11,7 @@
 import GateSurgeon
 import JSON
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Platform
 
 struct Options {
     var layers = 8

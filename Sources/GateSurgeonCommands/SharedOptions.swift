@@ -1,11 +1,7 @@
 import ArgumentParser
 import GateSurgeon
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Platform
 
 extension DType: ExpressibleByArgument {
     public init?(argument: String) {

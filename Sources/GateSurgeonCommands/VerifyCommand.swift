@@ -2,11 +2,7 @@ import ArgumentParser
 import GateSurgeon
 import JSON
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Platform
 
 /// `gatesurgeon verify`: run two models on the same tokens and compare logits.
 struct VerifyCommand: ParsableCommand {

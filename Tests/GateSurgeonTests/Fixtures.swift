@@ -2,11 +2,7 @@ import GateSurgeon
 import JSON
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Platform
 
 /// Paths of the committed reference fixtures (see fixtures/README.md), and
 /// scratch directories for outputs.

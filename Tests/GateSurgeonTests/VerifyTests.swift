@@ -4,11 +4,7 @@ import GateSurgeonCommands
 import JSON
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Platform
 
 /// Small models and broken files made on the fly for the forward/verify tests.
 enum SyntheticModels {

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Platform
 
 /// A reference forward pass in F32 on the CPU: Llama, Mistral, Qwen2,
 /// Qwen3 and Qwen3.5 (full attention) decoders, with every gate layout of

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Platform
 
 /// How a tensor of the model graph gets its values: straight from a stored
 /// tensor, or from a small expression over stored tensors that surgery and

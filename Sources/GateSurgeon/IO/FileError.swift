@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Platform
 
 /// A failure of the file system itself: opening, writing, renaming.
 public enum FileError: Error, Sendable, CustomStringConvertible {

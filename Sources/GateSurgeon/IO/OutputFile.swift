@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Platform
 
 /// A buffered, append-only file writer that counts what it wrote.
 ///
@@ -25,7 +21,7 @@ public final class OutputFile {
     }
 
     deinit {
-        if descriptor >= 0 { Glibc.close(descriptor) }
+        if descriptor >= 0 { _ = systemClose(descriptor) }
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
@@ -76,11 +72,7 @@ public final class OutputFile {
         if fsync(descriptor) != 0 && errno != EINVAL {
             throw FileError.cannotWrite(path: path, reason: FileError.systemReason())
         }
-        #if canImport(Glibc)
-        let result = Glibc.close(descriptor)
-        #else
-        let result = Darwin.close(descriptor)
-        #endif
+        let result = systemClose(descriptor)
         descriptor = -1
         if result != 0 { throw FileError.cannotWrite(path: path, reason: FileError.systemReason()) }
     }
@@ -94,7 +86,7 @@ public final class OutputFile {
     private func writeFully(_ bytes: UnsafeRawBufferPointer) throws {
         var done = 0
         while done < bytes.count {
-            let written = Glibc.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
+            let written = systemWrite(descriptor, bytes.baseAddress! + done, bytes.count - done)
             if written < 0 {
                 if errno == EINTR { continue }
                 throw FileError.cannotWrite(path: path, reason: FileError.systemReason())

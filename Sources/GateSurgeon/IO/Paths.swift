@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Platform
 
 /// Small path helpers over POSIX calls, so the library needs no Foundation
 /// file manager on the hot path and behaves the same on Linux and macOS.

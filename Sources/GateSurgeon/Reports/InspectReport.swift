@@ -1,10 +1,6 @@
 import JSON
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Platform
 
 /// What `inspect` prints: a checkpoint's metadata and tensor list, as JSON
 /// or as an aligned table.

@@ -35,7 +35,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "gatesurgeon", dependencies: ["GateSurgeonCommands", "GateSurgeon"]),
+        .executableTarget(name: "gatesurgeon", dependencies: ["GateSurgeonCommands", "GateSurgeon", "Platform"]),
         // Release-mode benchmark against the peer tools; not a test.
         .executableTarget(name: "gatesurgeon-bench", dependencies: ["GateSurgeon", "JSON", "Platform"], path: "Sources/GateSurgeonBenchmarks"),
         .testTarget(

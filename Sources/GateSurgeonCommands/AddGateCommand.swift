@@ -1,8 +1,9 @@
 import ArgumentParser
 import GateSurgeon
+import JSON
 
 /// `gatesurgeon add-gate`: insert fresh attention output gates.
-struct AddGateCommand: ParsableCommand {
+struct AddGateCommand: ConsoleCommand {
     static let configuration = CommandConfiguration(
         commandName: "add-gate",
         abstract: "Insert freshly initialized attention output gates into an ungated checkpoint.",
@@ -20,21 +21,25 @@ struct AddGateCommand: ParsableCommand {
               separate         one new tensor per layer: self_attn.gate_proj / g_proj, or
                                blk.N.attn_gate in GGUF (default otherwise; --layers works here)
 
+            OUT is a .safetensors file (its config travels in its metadata), a .gguf file, or a
+            model directory (ending in /) with config.json and the tokenizer files.
+
             Examples:
-              gatesurgeon add-gate model.safetensors gated.safetensors
+              gatesurgeon add-gate model.safetensors gated.safetensors --verify
               gatesurgeon add-gate qwen3/ qwen35-gated/ --layout qwen3-next --dtype bf16
               gatesurgeon add-gate llama/ llama-gated/ --layers 0-11 --granularity headwise
               gatesurgeon add-gate qwen3/ gated/ --init normal --std 0.02 --seed 7
+              gatesurgeon add-gate model.Q8_0.gguf gated.gguf --json
             """
     )
 
     @Argument(help: "Input: a .safetensors file, a model directory, or a .gguf file.")
     var input: String
 
-    @Argument(help: "Output: a .safetensors or .gguf file, or a directory.")
+    @Argument(help: "Output: a .safetensors or .gguf file, or a directory (ending in /).")
     var output: String
 
-    @Option(help: "config.json for a .safetensors input (default: the one beside it).")
+    @Option(help: ArgumentHelp("config.json of a single .safetensors input (default: its own metadata, NAME.config.json, then config.json beside it).", valueName: "path"))
     var config: String?
 
     @Option(help: ArgumentHelp("Where the gate weights live.", valueName: "layout"))
@@ -43,7 +48,7 @@ struct AddGateCommand: ParsableCommand {
     @Option(help: "One gate value per head dimension, or one per head.")
     var granularity: GateGranularity = .elementwise
 
-    @Option(name: .customLong("init"), help: ArgumentHelp("Gate initialization: zero (function-preserving) or normal.", valueName: "zero|normal"))
+    @Option(name: .customLong("init"), help: "Gate initialization: zero (function-preserving) or normal.")
     var initialization: InitializationKind = .zero
 
     @Option(help: "Standard deviation for --init normal (default: the config's initializer_range, else 0.02).")
@@ -55,34 +60,40 @@ struct AddGateCommand: ParsableCommand {
     @Flag(help: "With --init normal, do not double o_proj.")
     var noCompensate = false
 
-    @Option(help: ArgumentHelp("Gate only these layers, e.g. 0-11,20 (separate layout only).", valueName: "spec"))
-    var layers: String?
+    @Option(help: ArgumentHelp("Gate only these layers, e.g. 0-11,20 (separate layout only).", valueName: "list"), transform: LayerList.parse)
+    var layers: Set<Int>?
 
-    @Flag(help: "After writing, run input and output on the same tokens; fail unless they agree (exactly for --init zero).")
+    @Flag(help: "After writing, run input and output on the same tokens; fail unless they agree (exactly for --init zero; override the limits below).")
     var verify = false
 
-    @OptionGroup var outputOptions: OutputOptions
+    @OptionGroup(title: "Output") var outputOptions: OutputOptions
+    @OptionGroup(title: "Limits of --verify") var thresholds: ThresholdOptions
+    @OptionGroup(title: "Reporting") var report: ReportOptions
 
     enum InitializationKind: String, ExpressibleByArgument, CaseIterable { case zero, normal }
 
-
     func validate() throws {
-        try outputOptions.validate(forOutput: output)
-        if let layers, LayerSpec.parse(layers) == nil {
-            throw ValidationError("--layers '\(layers)' is not a layer list such as 0-11,20")
-        }
-        if initialization == .zero && (std != nil) {
+        if initialization == .zero && std != nil {
             throw ValidationError("--std only applies to --init normal")
+        }
+        if initialization == .zero && noCompensate {
+            throw ValidationError("--no-compensate only applies to --init normal (a zero gate halves the output unless o_proj is doubled)")
         }
         if let std, !(std > 0 && std.isFinite) {
             throw ValidationError("--std must be a positive number")
         }
+        if !verify && !thresholds.isEmpty {
+            throw ValidationError("--max-abs, --max-nmse, --min-top1 and --max-kld set the limits of --verify; add --verify")
+        }
     }
 
-    func run() throws {
-        let checkpoint = try Checkpoint(path: input)
-        let graph = try ModelGraph(checkpoint: checkpoint, configPath: config)
-        let format = outputFormat(for: output)
+    func run(console: Console) throws {
+        let target = try OutputTarget(model: output)
+        try outputOptions.validate(for: target)
+        let graph = try ModelGraph(checkpoint: Checkpoint(path: input), configPath: config)
+        let transaction = OutputTransaction(inputs: graph.inputPaths + outputOptions.inputs, replacing: outputOptions.force)
+        try transaction.check(target)
+        let format = target.checkpointFormat
         let chosenLayout = layout ?? (format == .gguf ? .separate : GateInsertion.defaultLayout(for: graph.config.family))
         if format == .gguf && chosenLayout != .separate {
             throw ValidationError("GGUF output carries the gate as blk.N.attn_gate (--layout separate); \(chosenLayout.rawValue) is a safetensors layout")
@@ -92,29 +103,33 @@ struct AddGateCommand: ParsableCommand {
             : .normal(std: std ?? Float(graph.config.initializerRange), seed: seed)
         let insertion = GateInsertion(
             layout: chosenLayout, granularity: granularity, initialization: initial,
-            compensate: initialization == .zero || !noCompensate, layers: layers.flatMap(LayerSpec.parse))
+            compensate: initialization == .zero || !noCompensate, layers: layers)
         let (gated, summary) = try insertion.apply(to: graph)
 
         let plan = ModelWriter.plan(gated, format: format, policy: outputOptions.policy)
-        print("add-gate: \(graph.config.family.rawValue), \(graph.config.layerCount) layers, \(graph.config.headCount) heads x \(graph.config.headDim), layout \(chosenLayout.rawValue), \(granularity.rawValue), init \(initialization.rawValue)")
         // Bytes the gate adds: the growth of q_proj, or the new gate tensors, as written.
         let inputPlan = ModelWriter.plan(graph, format: format, policy: outputOptions.policy)
         let addedBytes = plan.reduce(0) { $0 + $1.byteCount } - inputPlan.reduce(0) { $0 + $1.byteCount }
-        print("  gating layers \(Self.describeLayers(summary.gatedLayers)); \(summary.tensorsAdded.count) tensors added, \(summary.tensorsChanged.count) rewritten, +\(InspectReport.formatCount(summary.parametersAdded)) parameters, +\(InspectReport.formatBytes(addedBytes))")
-        try writeModel(gated, plan: plan, to: output, options: outputOptions.writeOptions(format: format),
-                       verifyingAgainst: verify ? graph : nil,
-                       thresholds: PostWriteVerification.thresholds(for: plan, initialization: initial))
-    }
-
-    static func describeLayers(_ layers: [Int]) -> String {
-        var ranges: [String] = []
-        var index = 0
-        while index < layers.count {
-            var end = index
-            while end + 1 < layers.count && layers[end + 1] == layers[end] + 1 { end += 1 }
-            ranges.append(end == index ? "\(layers[index])" : "\(layers[index])-\(layers[end])")
-            index = end + 1
+        let layerText = PlanReport.describeLayers(summary.gatedLayers)
+        if !report.json {
+            console.print("add-gate: \(graph.config.family.rawValue), \(graph.config.layerCount) layers, \(graph.config.headCount) heads x \(graph.config.headDim), layout \(chosenLayout.rawValue), \(granularity.rawValue), init \(initialization.rawValue)")
+            console.print("  gating layers \(layerText); \(summary.tensorsAdded.count) tensors added, \(summary.tensorsChanged.count) rewritten, +\(InspectReport.formatCount(summary.parametersAdded)) parameters, +\(InspectReport.formatBytes(addedBytes))")
         }
-        return ranges.joined(separator: ",")
+        let gate: JSONObject = [
+            "layout": .string(chosenLayout.rawValue),
+            "granularity": .string(granularity.rawValue),
+            "init": .string(initialization.rawValue),
+            "layers": .array(summary.gatedLayers.map { .int(Int64($0)) }),
+            "tensors_added": .array(summary.tensorsAdded.map { .string($0) }),
+            "tensors_changed": .array(summary.tensorsChanged.map { .string($0) }),
+            "parameters_added": .int(Int64(summary.parametersAdded)),
+            "bytes_added": .int(Int64(addedBytes)),
+        ]
+        let writing = ModelWriting(console: console, report: report, document: [
+            "command": .string("add-gate"), "input": .string(input), "architecture": .string(graph.config.family.rawValue), "gate": .object(gate),
+        ])
+        try writing.write(gated, plan: plan, to: target, options: outputOptions.writeOptions, transaction: transaction,
+                          verifyingAgainst: verify ? graph : nil,
+                          thresholds: thresholds.overriding(PostWriteVerification.defaultThresholds(for: plan, initialization: initial)))
     }
 }

@@ -1,56 +1,98 @@
 import ArgumentParser
 import GateSurgeon
+import JSON
 
 /// `gatesurgeon convert`: change dtype, quantize, or change format.
-struct ConvertCommand: ParsableCommand {
+struct ConvertCommand: ConsoleCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
         abstract: "Convert dtypes, quantize to GGUF types, and convert between safetensors and GGUF.",
         discussion: """
-            OUT's extension picks the format: .safetensors, .gguf, or a directory (a safetensors
-            model directory with config.json and the tokenizer files). Quantizing keeps 1-D
-            tensors (norms, biases) in F32; rows that are not a whole number of blocks fall back
-            to a smaller block type the way llama-quantize does, and the plan says so.
-            safetensors -> GGUF uses llama.cpp's tensor names and metadata, including the Q/K
-            row permutation of Llama and Mistral; GGUF -> safetensors undoes it and writes a
-            config.json.
+            OUT picks the format: a path ending in .safetensors or .gguf is that file; a path
+            ending in /, an existing directory, or a path without extension is a safetensors
+            model directory (config.json, tokenizer files, shards with --max-shard-size).
+            A single .safetensors output carries its config.json in its own metadata.
+
+            Quantizing keeps 1-D tensors (norms, biases) in F32; rows that are not a whole
+            number of blocks fall back to a smaller block type the way llama-quantize does,
+            and the plan says so. safetensors -> GGUF uses llama.cpp's tensor names and
+            metadata, including the Q/K row permutation of Llama and Mistral; GGUF ->
+            safetensors undoes it and writes a config.json. A dtype cast that stays in its
+            format (--dtype to .safetensors, GGUF to GGUF) works for any architecture.
 
             Examples:
               gatesurgeon convert model/ model.bf16.safetensors --dtype bf16
               gatesurgeon convert model/ model.Q4_K.gguf --quant q4_k
+              gatesurgeon convert model/ model.Q4_K.gguf --quant q4_k --embedding-type q8_0 --output-type q6_k
               gatesurgeon convert model.gguf model-dir/ --dtype f32
-              gatesurgeon convert model/ out/ --dtype bf16 --max-shard-size 5GB
+              gatesurgeon convert model/ sharded/ --dtype bf16 --max-shard-size 5GB
+              gatesurgeon convert model/ model.Q8_0.gguf --quant q8_0 --verify --json
             """
     )
 
     @Argument(help: "Input: a .safetensors file, a model directory, or a .gguf file.")
     var input: String
 
-    @Argument(help: "Output: a .safetensors or .gguf file, or a directory.")
+    @Argument(help: "Output: a .safetensors or .gguf file, or a directory (ending in /).")
     var output: String
 
-    @Option(help: "config.json for a .safetensors input (default: the one beside it).")
+    @Option(help: ArgumentHelp("config.json of a single .safetensors input (default: its own metadata, NAME.config.json, then config.json beside it).", valueName: "path"))
     var config: String?
 
-    @Flag(help: "After writing, run input and output on the same tokens; exact for lossless conversions, per-type bounds otherwise.")
+    @Flag(help: "After writing, run input and output on the same tokens: exact for lossless conversions, per-type bounds otherwise (override them with the limits below).")
     var verify = false
 
-    @OptionGroup var outputOptions: OutputOptions
+    @OptionGroup(title: "Output") var outputOptions: OutputOptions
+    @OptionGroup(title: "Limits of --verify") var thresholds: ThresholdOptions
+    @OptionGroup(title: "Reporting") var report: ReportOptions
 
     func validate() throws {
-        try outputOptions.validate(forOutput: output)
-        if outputOptions.quantization != nil && outputFormat(for: output) != .gguf {
-            throw ValidationError("--quant writes GGUF block types; give an output path ending in .gguf")
+        if !verify && !thresholds.isEmpty {
+            throw ValidationError("--max-abs, --max-nmse, --min-top1 and --max-kld set the limits of --verify; add --verify")
         }
     }
 
-    func run() throws {
+    func run(console: Console) throws {
+        let target = try OutputTarget(model: output)
+        try outputOptions.validate(for: target)
         let checkpoint = try Checkpoint(path: input)
-        let graph = try ModelGraph(checkpoint: checkpoint, configPath: config)
-        let format = outputFormat(for: output)
-        let plan = ModelWriter.plan(graph, format: format, policy: outputOptions.policy)
-        print("convert: \(checkpoint.format.rawValue) -> \(format.rawValue), \(graph.config.family.rawValue), \(plan.count) tensors")
-        try writeModel(graph, plan: plan, to: output, options: outputOptions.writeOptions(format: format),
-                       verifyingAgainst: verify ? graph : nil, thresholds: PostWriteVerification.thresholds(for: plan))
+        let graph: ModelGraph
+        do {
+            graph = try ModelGraph(checkpoint: checkpoint, configPath: config)
+        } catch let error as ModelError where error.isUnknownArchitecture && checkpoint.format == target.checkpointFormat {
+            // A cast within one format needs no knowledge of the architecture.
+            if verify {
+                throw ValidationError("--verify runs the model, and \(error.problem); convert without --verify")
+            }
+            try convertTensors(checkpoint, to: target, console: console)
+            return
+        }
+        let transaction = OutputTransaction(inputs: graph.inputPaths + outputOptions.inputs, replacing: outputOptions.force)
+        try transaction.check(target)
+        let plan = ModelWriter.plan(graph, format: target.checkpointFormat, policy: outputOptions.policy)
+        if !report.json {
+            console.print("convert: \(checkpoint.format.rawValue) -> \(target.checkpointFormat.rawValue), \(graph.config.family.rawValue), \(graph.config.layerCount) layers, \(plan.count) tensors")
+        }
+        let writing = ModelWriting(console: console, report: report, document: [
+            "command": .string("convert"), "input": .string(input), "architecture": .string(graph.config.family.rawValue),
+        ])
+        try writing.write(graph, plan: plan, to: target, options: outputOptions.writeOptions, transaction: transaction,
+                          verifyingAgainst: verify ? graph : nil,
+                          thresholds: thresholds.overriding(PostWriteVerification.defaultThresholds(for: plan)))
+    }
+
+    /// The tensor-by-tensor conversion of a checkpoint whose architecture
+    /// gatesurgeon does not model: names, order and metadata kept, types changed.
+    private func convertTensors(_ checkpoint: Checkpoint, to target: OutputTarget, console: Console) throws {
+        let transaction = OutputTransaction(inputs: [checkpoint.path] + (config.map { [$0] } ?? []) + outputOptions.inputs, replacing: outputOptions.force)
+        try transaction.check(target)
+        let conversion = try TensorConversion(checkpoint: checkpoint, configPath: config, format: target.checkpointFormat, policy: outputOptions.policy)
+        if !report.json {
+            console.print("convert: \(checkpoint.format.rawValue) -> \(target.checkpointFormat.rawValue), architecture not modelled: tensors converted one by one, names and metadata kept, \(conversion.plan.count) tensors")
+        }
+        let writing = ModelWriting(console: console, report: report, document: [
+            "command": .string("convert"), "input": .string(input), "architecture": .null,
+        ])
+        try writing.write(conversion, to: target, options: outputOptions.writeOptions, transaction: transaction)
     }
 }

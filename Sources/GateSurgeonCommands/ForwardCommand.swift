@@ -3,7 +3,7 @@ import GateSurgeon
 import JSON
 
 /// `gatesurgeon forward`: the reference forward pass on given tokens.
-struct ForwardCommand: ParsableCommand {
+struct ForwardCommand: ConsoleCommand {
     static let configuration = CommandConfiguration(
         commandName: "forward",
         abstract: "Run the reference F32 forward pass on token ids and report each layer.",
@@ -16,8 +16,8 @@ struct ForwardCommand: ParsableCommand {
             position 0, averaged over heads and positions 1..T-1: the attention sink), the
             largest |value| of the residual stream after the layer, and for gated layers the
             mean gate score, with bar charts. --out writes the logits [tokens, vocab] as the
-            F32 tensor "logits" of a safetensors file; --report writes the table as JSON.
-            Both replace an existing file.
+            F32 tensor "logits" of a .safetensors file; --report writes the table as a .json
+            file. Neither may replace an input; an existing file is replaced only with --force.
 
             Examples:
               gatesurgeon forward model/ --tokens 1,17,42,99
@@ -32,40 +32,50 @@ struct ForwardCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Token ids, comma-separated.", valueName: "ids"))
     var tokens: TokenList
 
-    @Option(help: ArgumentHelp("Write the logits as tensor 'logits' [tokens, vocab] F32 to this safetensors file.", valueName: "path"))
+    @Option(help: ArgumentHelp("Write the logits as tensor 'logits' [tokens, vocab] F32 to this .safetensors file.", valueName: "path"))
     var out: String?
 
-    @Option(help: ArgumentHelp("Write the per-layer report as JSON to this file.", valueName: "path"))
+    @Option(help: ArgumentHelp("Write the per-layer report to this .json file.", valueName: "path"))
     var report: String?
 
-    @Option(help: ArgumentHelp("The config.json of a safetensors model (default: the one in or beside MODEL).", valueName: "path"))
+    @Option(help: ArgumentHelp("config.json of a single .safetensors model (default: its own metadata, NAME.config.json, then config.json beside it).", valueName: "path"))
     var config: String?
 
-    @Flag(help: "Print the report as JSON instead of a table.")
-    var json = false
+    @Flag(help: "Replace existing --out and --report files.")
+    var force = false
 
-    func run() throws {
+    @OptionGroup(title: "Reporting") var reporting: ReportOptions
+
+    func run(console: Console) throws {
+        let logitsTarget = try out.map { try OutputTarget($0, fileExtensions: ["safetensors"], allowsDirectory: false) }
+        let reportTarget = try report.map { try OutputTarget($0, fileExtensions: ["json"], allowsDirectory: false) }
         let graph = try ModelGraph(checkpoint: Checkpoint(path: model), configPath: config)
-        let result = try ForwardPass(graph: graph).run(tokens: tokens.ids)
+        let transaction = OutputTransaction(inputs: graph.inputPaths, replacing: force)
+        let logitsPath = try logitsTarget.map { try transaction.stage($0) }
+        let reportPath = try reportTarget.map { try transaction.stage($0) }
+
+        let progress = ProgressReporter(console: console, label: "forward", total: graph.layers.count, steps: graph.layers.count,
+                                        measure: .steps, quiet: reporting.quiet, delay: .seconds(1))
+        let result = try ForwardPass(graph: graph).run(tokens: tokens.ids) { layer in
+            progress.begin(step: layer, done: layer, item: "layer \(layer)")
+        }
+        progress.finish()
         let forwardReport = ForwardReport(result: result, modelPath: model)
-        if let out {
-            let output = try AtomicOutput(path: out, kind: .file, replacing: true)
+        if let logitsPath {
             let metadata = [(key: "format", value: "pt"), (key: "model", value: model),
                             (key: "token_ids", value: "[" + tokens.ids.map(String.init).joined(separator: ", ") + "]")]
             try SafetensorsWriter.write(
                 [.floats(result.logits, name: "logits", shape: [result.tokenCount, result.vocabSize])],
-                metadata: metadata, to: output.temporaryPath)
-            try output.commit()
+                metadata: metadata, to: logitsPath)
         }
-        if let report {
-            let output = try AtomicOutput(path: report, kind: .file, replacing: true)
-            try Paths.writeText(forwardReport.json().serialized(.indented) + "\n", to: output.temporaryPath)
-            try output.commit()
+        if let reportPath {
+            try Paths.writeText(forwardReport.json().serialized(.indented) + "\n", to: reportPath)
         }
-        if json {
-            print(forwardReport.json().serialized(.indented))
+        try transaction.commit()
+        if reporting.json {
+            console.print(forwardReport.json().serialized(.indented))
         } else {
-            print(forwardReport.text(), terminator: "")
+            console.writeOutput(forwardReport.text())
         }
     }
 }

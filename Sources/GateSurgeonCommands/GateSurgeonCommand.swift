@@ -1,4 +1,5 @@
 import ArgumentParser
+import GateSurgeon
 
 /// The `gatesurgeon` command line: a thin layer over the GateSurgeon library.
 public struct GateSurgeonCommand: ParsableCommand {
@@ -10,10 +11,63 @@ public struct GateSurgeonCommand: ParsableCommand {
             one model graph. It inserts attention output gates (Gated Attention, Qwen 2025),
             converts dtypes, quantizes to GGUF types, converts between the formats, and checks
             what it wrote against a reference forward pass.
+
+            Outputs: a path ending in .safetensors or .gguf is a file; a path ending in /, an
+            existing directory or a path without extension is a model directory. Outputs never
+            replace or lie inside an input; an existing output is replaced only with --force,
+            and then a directory is written into (files of the same names replaced, nothing
+            else removed). Everything appears at once when complete, or not at all.
+
+            Exit status: 0 success, 1 a verification threshold failed, 2 bad input or usage
+            (nothing written), 130 interrupted (unfinished outputs removed).
             """,
-        version: "0.1.0",
+        version: "0.2.0",
         subcommands: [InspectCommand.self, AddGateCommand.self, ConvertCommand.self, ForwardCommand.self, VerifyCommand.self]
     )
 
     public init() {}
+
+    /// Parses `arguments` (without the program name), runs the command and
+    /// returns its exit status; every message goes to `console`, errors as
+    /// one `error: ...` line. The executable and the tests both call this.
+    public static func execute(_ arguments: [String], console: Console = .standard) -> Int32 {
+        do {
+            var command = try parseAsRoot(arguments)
+            if let consoleCommand = command as? any ConsoleCommand {
+                try consoleCommand.run(console: console)
+            } else {
+                try command.run()
+            }
+            return ExitStatus.success
+        } catch is VerificationFailed {
+            return ExitStatus.verificationFailed
+        } catch let exit as ExitCode {
+            return exit.rawValue
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                // --help, --version
+                console.print(fullMessage(for: error))
+                return ExitStatus.success
+            }
+            if code == .validationFailure {
+                // ArgumentParser's usage errors: its message, then the usage.
+                var text = fullMessage(for: error)
+                if text.hasPrefix("Error: ") { text = "error: " + text.dropFirst("Error: ".count) }
+                console.printError(text)
+                return ExitStatus.badInput
+            }
+            console.printError("error: " + ErrorMessages.describe(error))
+            return ExitStatus.badInput
+        }
+    }
+}
+
+/// A subcommand whose output goes through a `Console`.
+protocol ConsoleCommand: ParsableCommand {
+    func run(console: Console) throws
+}
+
+extension ConsoleCommand {
+    mutating func run() throws { try run(console: .standard) }
 }

@@ -3,14 +3,16 @@ import GateSurgeon
 import JSON
 
 /// `gatesurgeon inspect`: what a checkpoint holds.
-struct InspectCommand: ParsableCommand {
+struct InspectCommand: ConsoleCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "List the tensors and metadata of a checkpoint.",
         discussion: """
             PATH is a .safetensors file, a .gguf file or a model directory (sharded or not).
             Shapes are printed outermost first in both formats, so one model lists the same
-            shapes whether it is stored as safetensors or GGUF.
+            shapes whether it is stored as safetensors or GGUF. Tensors of a safetensors
+            checkpoint are listed by name in natural order (layer 2 before layer 10); a GGUF
+            file's in file order.
 
             Examples:
               gatesurgeon inspect model.gguf
@@ -22,24 +24,35 @@ struct InspectCommand: ParsableCommand {
     @Argument(help: "A .safetensors file, a .gguf file or a model directory.")
     var path: String
 
-    @Flag(help: "Print one JSON document instead of a table.")
-    var json = false
-
     @Flag(help: "Add min, max, mean, std and NaN/Inf counts per tensor (reads all data).")
     var stats = false
 
     @Option(help: "Only tensors whose name matches this shell glob, e.g. 'blk.0.*'.")
     var filter: String?
 
-    func run() throws {
+    @OptionGroup var report: ReportOptions
+
+    func run(console: Console) throws {
         let checkpoint = try Checkpoint(path: path)
         let tensors = InspectReport.listedTensors(of: checkpoint, matching: filter)
-        let statistics = stats ? try tensors.map { try TensorStatistics(of: $0) } : nil
-        let report = InspectReport(checkpoint: checkpoint, tensors: tensors, statistics: statistics)
-        if json {
-            print(report.json().serialized(.indented))
+        var statistics: [TensorStatistics]?
+        if stats {
+            let totalBytes = tensors.reduce(0) { $0 + $1.byteCount }
+            let progress = ProgressReporter(console: console, label: "stats", total: totalBytes, steps: tensors.count,
+                                            measure: .bytes, quiet: report.quiet, delay: .seconds(1))
+            var done = 0
+            statistics = try tensors.enumerated().map { index, tensor in
+                progress.begin(step: index, done: done, item: tensor.name)
+                done += tensor.byteCount
+                return try TensorStatistics(of: tensor)
+            }
+            progress.finish()
+        }
+        let inspectReport = InspectReport(checkpoint: checkpoint, tensors: tensors, statistics: statistics)
+        if report.json {
+            console.print(inspectReport.json().serialized(.indented))
         } else {
-            print(report.text(), terminator: "")
+            console.writeOutput(inspectReport.text())
         }
     }
 }

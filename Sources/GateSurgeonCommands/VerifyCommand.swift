@@ -2,10 +2,8 @@ import ArgumentParser
 import GateSurgeon
 import JSON
 
-import Platform
-
 /// `gatesurgeon verify`: run two models on the same tokens and compare logits.
-struct VerifyCommand: ParsableCommand {
+struct VerifyCommand: ConsoleCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Compare the logits of two models on the same tokens.",
@@ -45,20 +43,9 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Seed of --random-tokens.", valueName: "s"))
     var seed: UInt64 = 0
 
-    @Flag(help: "Print one JSON document instead of text.")
-    var json = false
+    @OptionGroup(title: "Reporting") var report: ReportOptions
 
-    @Option(help: ArgumentHelp("Fail when max |a - b| exceeds this.", valueName: "t"))
-    var maxAbs: Float?
-
-    @Option(help: ArgumentHelp("Fail when the NMSE exceeds this.", valueName: "t"))
-    var maxNmse: Double?
-
-    @Option(help: ArgumentHelp("Fail when the fraction of tokens whose top-1 agrees is below this (0...1).", valueName: "f"))
-    var minTop1: Double?
-
-    @Option(help: ArgumentHelp("Fail when the mean KL divergence exceeds this.", valueName: "t"))
-    var maxKld: Double?
+    @OptionGroup(title: "Limits") var limits: ThresholdOptions
 
     @Option(help: ArgumentHelp("The config.json of A when it is safetensors (default: in or beside A).", valueName: "path"))
     var configA: String?
@@ -69,51 +56,34 @@ struct VerifyCommand: ParsableCommand {
     /// Token count when neither --tokens nor --random-tokens is given.
     static let defaultRandomTokens = 32
 
-    var thresholds: VerificationThresholds {
-        VerificationThresholds(maxAbsDifference: maxAbs, maxNMSE: maxNmse, minTop1Agreement: minTop1, maxKLDivergence: maxKld)
-    }
-
     func validate() throws {
         if tokens != nil && randomTokens != nil {
             throw ValidationError("give either --tokens or --random-tokens, not both")
         }
-        if let randomTokens, randomTokens < 1 {
-            throw ValidationError("--random-tokens must be at least 1")
-        }
-        if let minTop1, !(0...1).contains(minTop1) {
-            throw ValidationError("--min-top1 is a fraction between 0 and 1, not \(minTop1)")
-        }
-        for (flag, value) in [("--max-abs", maxAbs.map(Double.init)), ("--max-nmse", maxNmse), ("--max-kld", maxKld)] {
-            if let value, !(value >= 0) {
-                throw ValidationError("\(flag) must be a non-negative number, not \(value)")
-            }
+        if let randomTokens, randomTokens < 1 || randomTokens > 1 << 20 {
+            throw ValidationError("--random-tokens must be between 1 and 1048576")
         }
     }
 
-    func run() throws {
-        let result: VerificationResult
-        do {
-            let graphA = try ModelGraph(checkpoint: Checkpoint(path: a), configPath: configA)
-            let graphB = try ModelGraph(checkpoint: Checkpoint(path: b), configPath: configB)
-            let ids = tokens?.ids
-                ?? Verification.randomTokens(count: randomTokens ?? Self.defaultRandomTokens, vocabSize: graphA.config.vocabSize, seed: seed)
-            result = try Verification.compare(graphA, graphB, tokens: ids)
-        } catch {
-            reportError(error)
-            throw ExitCode(2)
+    func run(console: Console) throws {
+        let graphA = try ModelGraph(checkpoint: Checkpoint(path: a), configPath: configA)
+        let graphB = try ModelGraph(checkpoint: Checkpoint(path: b), configPath: configB)
+        let ids = tokens?.ids
+            ?? Verification.randomTokens(count: randomTokens ?? Self.defaultRandomTokens, vocabSize: graphA.config.vocabSize, seed: seed)
+        let layers = graphA.layers.count + graphB.layers.count
+        let progress = ProgressReporter(console: console, label: "verify", total: layers, steps: layers, measure: .steps,
+                                        quiet: report.quiet, delay: .seconds(1))
+        let result = try Verification.compare(graphA, graphB, tokens: ids) { model, layer in
+            let step = model == 0 ? layer : graphA.layers.count + layer
+            progress.begin(step: step, done: step, item: "\(model == 0 ? "a" : "b") layer \(layer)")
         }
-        let report = VerificationReport(result: result, pathA: a, pathB: b, thresholds: thresholds)
-        if json {
-            print(report.json().serialized(.indented))
+        progress.finish()
+        let verificationReport = VerificationReport(result: result, pathA: a, pathB: b, thresholds: limits.overriding(nil) ?? VerificationThresholds())
+        if report.json {
+            console.print(verificationReport.json().serialized(.indented))
         } else {
-            print(report.text(), terminator: "")
+            console.writeOutput(verificationReport.text())
         }
-        if !report.passed { throw ExitCode(1) }
-    }
-
-    /// Prints `error: ...` on standard error.
-    private func reportError(_ error: any Error) {
-        var bytes = Array("error: \(error)\n".utf8)
-        _ = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        if !verificationReport.passed { throw VerificationFailed() }
     }
 }

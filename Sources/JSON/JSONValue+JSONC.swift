@@ -87,7 +87,11 @@ extension JSONValue {
         case json_type_boolean:
             self = .bool(json_object_get_boolean(object) != 0)
         case json_type_int:
-            self = .int(json_object_get_int64(object))
+            // json-c keeps integers above Int64.max as uint64 and clamps
+            // their int64 reading.
+            let signed = json_object_get_int64(object)
+            let unsigned = json_object_get_uint64(object)
+            self = signed == .max && unsigned > UInt64(Int64.max) ? .uint(unsigned) : .int(signed)
         case json_type_double:
             self = .double(json_object_get_double(object))
         case json_type_string:
@@ -155,6 +159,8 @@ extension JSONValue {
             return json_object_new_boolean(value ? 1 : 0)
         case .int(let value):
             return json_object_new_int64(value)
+        case .uint(let value):
+            return json_object_new_uint64(value)
         case .double(let value):
             guard value.isFinite else { return nil }
             // Swift prints the shortest text that reads back to the same

@@ -8,6 +8,8 @@ public enum JSONValue: Sendable, Hashable {
     case bool(Bool)
     /// A number written without a fraction or exponent.
     case int(Int64)
+    /// An integer above `Int64.max` (GGUF's uint64 values), kept exact.
+    case uint(UInt64)
     case double(Double)
     case string(String)
     case array([JSONValue])
@@ -112,6 +114,7 @@ extension JSONValue {
     public var doubleValue: Double? {
         switch self {
         case .int(let value): return Double(value)
+        case .uint(let value): return Double(value)
         case .double(let value): return value
         default: return nil
         }
@@ -127,7 +130,7 @@ extension JSONValue {
         switch self {
         case .null: "null"
         case .bool: "boolean"
-        case .int, .double: "number"
+        case .int, .uint, .double: "number"
         case .string: "string"
         case .array: "array"
         case .object: "object"

@@ -1,5 +1,6 @@
 import GateSurgeon
 import GateSurgeonCommands
+import Platform
 
-AtomicOutput.removePendingOutputsOnInterrupt()
-GateSurgeonCommand.main()
+PendingOutputs.removeOnInterrupt()
+exit(GateSurgeonCommand.execute(Array(CommandLine.arguments.dropFirst())))

@@ -16,18 +16,13 @@ import Testing
         ("qwen3-separate-headwise", ["--layout", "separate", "--granularity", "headwise"]),
     ]
 
-    static func run(_ arguments: [String]) throws {
-        var command = try GateSurgeonCommand.parseAsRoot(arguments)
-        try command.run()
-    }
-
     /// Tensor for tensor, bit for bit: same names, shapes, dtypes and bytes.
     @Test(arguments: references)
     func matchesTheReferenceCheckpoint(reference: String, options: [String]) throws {
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
         let output = Paths.join(directory, "gated")
-        try Self.run(["add-gate", Fixtures.path("models/qwen3"), output] + options)
+        try CLI.succeed(["add-gate", Fixtures.path("models/qwen3"), output] + options)
         let ours = try SafetensorsCheckpoint(directory: output)
         let expected = try SafetensorsFile(path: Fixtures.path("reference/gated/\(reference)/model.safetensors"))
         #expect(Set(ours.tensors.map(\.name)) == Set(expected.tensors.map(\.name)))
@@ -52,24 +47,32 @@ import Testing
         #expect(regated.config.gate != nil)
     }
 
-    @Test func singleFileOutputGetsItsConfigBeside() throws {
+    /// A single-file output carries its config in its own metadata: nothing
+    /// is written beside it, and every command reads it back on its own,
+    /// even next to another model's config.json.
+    @Test func singleFileOutputCarriesItsConfig() throws {
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
-        let first = Paths.join(directory, "gated.safetensors")
-        try Self.run(["add-gate", Fixtures.path("models/qwen3/model.safetensors"), first])
-        #expect(Paths.exists(Paths.join(directory, "config.json")))
-        // A second output in the same folder must not replace that config.
-        try Self.run(["add-gate", Fixtures.path("models/qwen3/model.safetensors"), Paths.join(directory, "second.safetensors"), "--layout", "separate"])
-        #expect(Paths.exists(Paths.join(directory, "second.config.json")))
-        let config = try JSONValue.parse(try Paths.readFile(Paths.join(directory, "config.json")))
+        let gated = Paths.join(directory, "gated.safetensors")
+        try CLI.succeed(["add-gate", Fixtures.path("models/qwen3/model.safetensors"), gated])
+        try CLI.succeed(["add-gate", Fixtures.path("models/qwen3/model.safetensors"), Paths.join(directory, "second.safetensors"), "--layout", "separate"])
+        #expect(Paths.entries(of: directory) == ["gated.safetensors", "second.safetensors"])
+        let file = try SafetensorsFile(path: gated)
+        let text = try #require(file.metadata?.first { $0.key == "config.json" }?.value)
+        let config = try JSONValue.parse(Array(text.utf8))
         #expect(config["elementwise_attn_output_gate"] == .bool(true))
+        // A stale config.json of another model beside the files changes nothing.
+        try Paths.copyFile(from: Fixtures.path("models/llama/config.json"), to: Paths.join(directory, "config.json"))
+        try CLI.succeed(["verify", Fixtures.path("models/qwen3/model.safetensors"), gated, "--max-abs", "0"])
+        try CLI.succeed(["verify", gated, Paths.join(directory, "second.safetensors"), "--max-abs", "0"])
+        try CLI.succeed(["inspect", gated])
     }
 
     @Test func partialLayersAddTensorsOnlyThere() throws {
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
         let output = Paths.join(directory, "out")
-        try Self.run(["add-gate", Fixtures.path("models/llama"), output, "--layers", "1", "--granularity", "headwise"])
+        try CLI.succeed(["add-gate", Fixtures.path("models/llama"), output, "--layers", "1", "--granularity", "headwise"])
         let checkpoint = try SafetensorsCheckpoint(directory: output)
         #expect(checkpoint.tensors.contains { $0.name == "model.layers.1.self_attn.g_proj.weight" && $0.shape == [4, 32] })
         #expect(!checkpoint.tensors.contains { $0.name == "model.layers.0.self_attn.g_proj.weight" })
@@ -102,17 +105,16 @@ import Testing
         (["reference/gated/qwen3-separate-elementwise"], "already gated"),
         (["models/llama", "--layout", "qwen3-next"], "needs a Qwen3"),
         (["models/qwen3", "--layout", "gated-attention", "--layers", "0"], "gates every layer"),
-        (["models/qwen3", "--layout", "qwen3-next", "--granularity", "headwise"], "elementwise only"),
+        (["models/qwen3", "--layout", "qwen3-next", "--granularity", "headwise"], "elementwise gates only"),
         (["models/qwen3", "--layers", "0-5", "--layout", "separate"], "layers 0-1"),
     ])
     func refusesWhatCannotBeDone(arguments: [String], problem: String) throws {
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
         let output = Paths.join(directory, "out")
-        let error = try #require(throws: (any Error).self) {
-            try Self.run(["add-gate", Fixtures.path(arguments[0]), output] + arguments.dropFirst())
-        }
-        #expect(String(describing: error).contains(problem), "\(error)")
+        let outcome = CLI.run(["add-gate", Fixtures.path(arguments[0]), output] + arguments.dropFirst())
+        #expect(outcome.status == 2)
+        #expect(outcome.errorOutput.contains(problem), "\(outcome.errorOutput)")
         #expect(!Paths.exists(output))
         #expect(Paths.entries(of: directory).isEmpty, "partial output left behind")
     }
@@ -149,6 +151,6 @@ import Testing
     func verifyConfirmsTheGatedModel(arguments: [String]) throws {
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
-        try Self.run(["add-gate", Fixtures.path(arguments[0]), Paths.join(directory, arguments[1]), "--verify"] + arguments.dropFirst(2))
+        try CLI.succeed(["add-gate", Fixtures.path(arguments[0]), Paths.join(directory, arguments[1]), "--verify"] + arguments.dropFirst(2))
     }
 }

@@ -7,11 +7,6 @@ import Testing
 /// convert against llama.cpp's own converter (convert_hf_to_gguf.py from the
 /// llama-cpp-python sdist pinned in fixtures/requirements.txt).
 @Suite struct ConvertTests {
-    static func run(_ arguments: [String]) throws {
-        var command = try GateSurgeonCommand.parseAsRoot(arguments)
-        try command.run()
-    }
-
     static let outtypes: [(String, [String], DType)] = [
         ("f32", ["--dtype", "f32"], .f32),
         ("f16", ["--dtype", "f16"], .f16),
@@ -31,7 +26,7 @@ import Testing
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
         let output = Paths.join(directory, "\(model).gguf")
-        try Self.run(["convert", Fixtures.path("models/\(model)"), output] + options)
+        try CLI.succeed(["convert", Fixtures.path("models/\(model)"), output] + options)
         let ours = try GGUFFile(path: output)
         let reference = try GGUFFile(path: Fixtures.path("gguf/\(model)-\(outtype).gguf"))
         // llama-q8_0.gguf is llama-quantize's output (fixtures/gguf/quantize-types.json),
@@ -62,8 +57,8 @@ import Testing
         defer { Fixtures.remove(directory) }
         let gguf = Paths.join(directory, "model.gguf")
         let back = Paths.join(directory, "back")
-        try Self.run(["convert", Fixtures.path("models/\(model)"), gguf])
-        try Self.run(["convert", gguf, back])
+        try CLI.succeed(["convert", Fixtures.path("models/\(model)"), gguf])
+        try CLI.succeed(["convert", gguf, back])
         let original = try SafetensorsFile(path: Fixtures.path("models/\(model)/model.safetensors"))
         let roundTrip = try SafetensorsCheckpoint(directory: back)
         #expect(Set(roundTrip.tensors.map(\.name)) == Set(original.tensors.map(\.name)))
@@ -103,26 +98,25 @@ import Testing
         let input = Fixtures.path("models/qwen2/model.safetensors")
         let before = try Fixtures.bytes(input)
         let output = Paths.join(directory, "out.gguf")
-        try Self.run(["convert", Fixtures.path("models/qwen2"), output])
-        #expect(throws: (any Error).self) { try Self.run(["convert", Fixtures.path("models/qwen2"), output]) }
-        try Self.run(["convert", Fixtures.path("models/qwen2"), output, "--force"])
+        try CLI.succeed(["convert", Fixtures.path("models/qwen2"), output])
+        #expect(CLI.run(["convert", Fixtures.path("models/qwen2"), output]).status == 2)
+        try CLI.succeed(["convert", Fixtures.path("models/qwen2"), output, "--force"])
         #expect(try Fixtures.bytes(input) == before)
         #expect(Paths.entries(of: directory) == ["out.gguf"])
         // A failing conversion leaves nothing behind.
-        #expect(throws: (any Error).self) { try Self.run(["convert", Fixtures.path("bad/st-overlap.safetensors"), Paths.join(directory, "x.gguf")]) }
+        #expect(CLI.run(["convert", Fixtures.path("bad/st-overlap.safetensors"), Paths.join(directory, "x.gguf")]).status == 2)
         #expect(Paths.entries(of: directory) == ["out.gguf"])
     }
 
     @Test(arguments: [
-        (["--dtype", "q4_0"], "--dtype must be"),
+        (["--dtype", "q4_0"], "'q4_0' is invalid for '--dtype"),
         (["--quant", "bf16"], "use --dtype"),
-        (["--max-shard-size", "lots"], "not a size"),
+        (["--max-shard-size", "lots"], "needs a unit"),
     ])
     func rejectsBadArguments(options: [String], message: String) throws {
-        let error = try #require(throws: (any Error).self) {
-            _ = try GateSurgeonCommand.parseAsRoot(["convert", Fixtures.path("models/qwen2"), "/tmp/unused.gguf"] + options)
-        }
-        #expect(GateSurgeonCommand.message(for: error).contains(message), "\(GateSurgeonCommand.message(for: error))")
+        let outcome = CLI.run(["convert", Fixtures.path("models/qwen2"), "/tmp/unused.gguf"] + options)
+        #expect(outcome.status == 2)
+        #expect(outcome.errorOutput.contains(message), "\(outcome.errorOutput)")
     }
 
     /// --verify holds conversions to what they can keep: exact when lossless,
@@ -136,7 +130,7 @@ import Testing
     func verifyPassesOnConversions(input: String, output: String, options: [String]) throws {
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
-        try Self.run(["convert", Fixtures.path(input), Paths.join(directory, output), "--verify"] + options)
+        try CLI.succeed(["convert", Fixtures.path(input), Paths.join(directory, output), "--verify"] + options)
     }
 
     @Test func thresholdsAreExactOnlyForLosslessPlans() throws {
@@ -156,9 +150,9 @@ import Testing
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
         let half = Paths.join(directory, "half")
-        try Self.run(["convert", Fixtures.path("models/qwen3"), half, "--dtype", dtype])
-        try Self.run(["convert", half, Paths.join(directory, "half.gguf")])
-        try Self.run(["convert", Paths.join(directory, "half.gguf"), Paths.join(directory, "back"), "--dtype", dtype])
+        try CLI.succeed(["convert", Fixtures.path("models/qwen3"), half, "--dtype", dtype])
+        try CLI.succeed(["convert", half, Paths.join(directory, "half.gguf")])
+        try CLI.succeed(["convert", Paths.join(directory, "half.gguf"), Paths.join(directory, "back"), "--dtype", dtype])
         let original = try SafetensorsCheckpoint(directory: half)
         let back = try SafetensorsCheckpoint(directory: Paths.join(directory, "back"))
         #expect(original.tensors.allSatisfy { $0.dtype.name.lowercased() == dtype })
@@ -176,7 +170,7 @@ import Testing
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
         let summary = try ModelWriter.write(graph, to: Paths.join(directory, "out.safetensors"),
-                                            options: WriteOptions(format: .safetensors, policy: ConversionPolicy(dtype: .f16)))
+                                            options: WriteOptions(policy: ConversionPolicy(dtype: .f16)))
         let embedding = try #require(summary.overflows.first { $0.tensor == "model.embed_tokens.weight" })
         let values = try graph.embedding.values()
         // F16 rounds magnitudes from 65520 up to infinity (65504 is its largest finite value).
@@ -205,7 +199,7 @@ import Testing
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
         let output = Paths.join(directory, "out.gguf")
-        try Self.run(["convert", Fixtures.path("gguf/llama-f32.gguf"), output, "--quant", type])
+        try CLI.succeed(["convert", Fixtures.path("gguf/llama-f32.gguf"), output, "--quant", type])
         let ours = try GGUFFile(path: output)
         let reference = try GGUFFile(path: Fixtures.path("gguf/llama-\(type).gguf"))
         #expect(Set(ours.tensors.map(\.name)) == Set(reference.tensors.map(\.name)))
@@ -226,21 +220,19 @@ import Testing
         try Fixtures.copyDirectory(from: Fixtures.path("models/qwen2"), to: model)
         Paths.removeTree(Paths.join(model, "tokenizer.model"))
         let graph = try ModelGraph(checkpoint: try Checkpoint(path: model))
-        let bare = try ModelWriter.write(graph, to: Paths.join(directory, "bare.gguf"), options: WriteOptions(format: .gguf))
-        #expect(bare.warnings.contains { $0.contains("no tokenizer") })
+        let bare = try ModelWriter.write(graph, to: Paths.join(directory, "bare.gguf"))
+        #expect(bare.warnings == [.noTokenizer])
         #expect(try GGUFFile(path: Paths.join(directory, "bare.gguf")).value("tokenizer.ggml.model") == nil)
 
         let donor = Fixtures.path("gguf/qwen2-f32.gguf")
-        try Self.run(["convert", model, Paths.join(directory, "with.gguf"), "--tokenizer-from", donor])
+        try CLI.succeed(["convert", model, Paths.join(directory, "with.gguf"), "--tokenizer-from", donor])
         let ours = try GGUFFile(path: Paths.join(directory, "with.gguf"))
         let reference = try GGUFFile(path: donor)
         let expected = reference.metadata.filter { $0.key.hasPrefix("tokenizer.") }
         #expect(ours.metadata.filter { $0.key.hasPrefix("tokenizer.") }.map(\.key) == expected.map(\.key))
         for (key, value) in expected { #expect(ours.value(key) == value, "\(key)") }
 
-        #expect(throws: (any Error).self) {
-            _ = try GateSurgeonCommand.parseAsRoot(["convert", model, Paths.join(directory, "x.safetensors"), "--tokenizer-from", donor])
-        }
+        #expect(CLI.run(["convert", model, Paths.join(directory, "x.safetensors"), "--tokenizer-from", donor]).status == 2)
     }
 
     /// A lossy write that misses its bounds exits 1 and says which bound.
@@ -249,9 +241,8 @@ import Testing
     @Test func verifyFailsWhenTheOutputDrifts() throws {
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
-        let error = try #require(throws: ExitCode.self) {
-            try Self.run(["convert", Fixtures.path("models/llama"), Paths.join(directory, "out.gguf"), "--quant", "q4_0", "--verify"])
-        }
-        #expect(error.rawValue == 1)
+        let outcome = CLI.run(["convert", Fixtures.path("models/llama"), Paths.join(directory, "out.gguf"), "--quant", "q4_0", "--verify"])
+        #expect(outcome.status == 1)
+        #expect(outcome.output.contains("--max-kld"), "the failure names the limit and its option")
     }
 }

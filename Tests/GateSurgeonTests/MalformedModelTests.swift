@@ -30,7 +30,7 @@ import Testing
         ("missing hidden_size", { $0["hidden_size"] = nil }, "'hidden_size'"),
         ("zero heads", { $0["num_attention_heads"] = .int(0) }, "'num_attention_heads'"),
         ("kv heads not dividing", { $0["num_key_value_heads"] = .int(3) }, "'num_key_value_heads'"),
-        ("unknown model type", { $0["model_type"] = .string("bert"); $0["architectures"] = .array([.string("BertModel")]) }, "model_type 'bert'"),
+        ("unknown model type", { $0["model_type"] = .string("bert"); $0["architectures"] = .array([.string("BertModel")]) }, "architecture 'bert' is not one gatesurgeon models"),
         ("unsupported rope", { $0["rope_parameters"] = .object(["rope_type": .string("yarn"), "rope_theta": .double(10000)]) }, "rope type 'yarn'"),
         ("shape disagrees", { $0["intermediate_size"] = .int(96) }, "has shape [64, 32], expected [96, 32]"),
     ]
@@ -42,14 +42,13 @@ import Testing
         let directory = try Self.corruptedLlama("config.json", contents)
         defer { Fixtures.remove(directory) }
         let output = Paths.join(directory, "out.gguf")
-        let error = try #require(throws: (any Error).self) {
-            var command = try GateSurgeonCommand.parseAsRoot(["convert", Paths.join(directory, "model"), output])
-            try command.run()
-        }
-        let message = String(describing: error)
+        let outcome = CLI.run(["convert", Paths.join(directory, "model"), output])
+        #expect(outcome.status == 2)
+        let message = outcome.errorOutput
+        #expect(message.hasPrefix("error: ") && message.hasSuffix("\n"))
         #expect(message.contains(problem), "\(name): \(message)")
         #expect(message.contains("model"), "\(name): \(message)")
-        #expect(!message.contains("\n"))
+        #expect(!message.dropLast().contains("\n"))
         #expect(!Paths.exists(output))
         #expect(Paths.entries(of: directory) == ["model"])
     }
@@ -59,12 +58,10 @@ import Testing
         let directory = try Self.corruptedLlama("tokenizer.model", Array(original.prefix(original.count / 2)))
         defer { Fixtures.remove(directory) }
         let output = Paths.join(directory, "out.gguf")
-        let error = try #require(throws: ProtobufError.self) {
-            var command = try GateSurgeonCommand.parseAsRoot(["convert", Paths.join(directory, "model"), output])
-            try command.run()
-        }
-        #expect(error.description.contains("tokenizer.model"))
-        #expect(error.description.contains("at byte"))
+        let outcome = CLI.run(["convert", Paths.join(directory, "model"), output])
+        #expect(outcome.status == 2)
+        #expect(outcome.errorOutput.contains("tokenizer.model"))
+        #expect(outcome.errorOutput.contains("at byte"))
         #expect(Paths.entries(of: directory) == ["model"])
     }
 }

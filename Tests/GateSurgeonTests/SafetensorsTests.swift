@@ -49,7 +49,9 @@ import Testing
         let file = try SafetensorsFile(path: Fixtures.path("models/qwen3/model.safetensors"))
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
-        let names = try SafetensorsWriter.writeSharded(file.tensors.map { OutputTensor.copying($0) }, metadata: file.metadata, maxShardSize: 40_000, into: directory)
+        let layout = SafetensorsWriter.shardLayout(file.tensors.map { OutputTensor.copying($0) }, maxShardSize: 40_000)
+        try SafetensorsWriter.write(layout, metadata: file.metadata, into: directory)
+        let names = layout.fileNames
         #expect(names.last == "model.safetensors.index.json")
         #expect(names.count > 3)
         let index = try JSONValue.parse(try Paths.readFile(Paths.join(directory, "model.safetensors.index.json")))

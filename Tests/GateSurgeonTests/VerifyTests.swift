@@ -123,33 +123,23 @@ struct LogitComparisonTests {
 
 @Suite("forward and verify commands")
 struct ForwardVerifyCommandTests {
-    static func run(_ arguments: [String]) throws {
-        var command = try GateSurgeonCommand.parseAsRoot(arguments)
-        try command.run()
-    }
-
-    /// The exit code a command run ends with (0 when it returns).
-    static func exitCode(_ arguments: [String]) throws -> Int32 {
-        do {
-            try run(arguments)
-            return 0
-        } catch let exit as ExitCode {
-            return exit.rawValue
-        }
-    }
 
     static let tokenArgument = ForwardFixtures.tokens.map(String.init).joined(separator: ",")
 
     /// forward writes transformers' logits (to 1e-4, as in ForwardTests) and
-    /// the report as JSON, replacing what was there.
+    /// the report as JSON, replacing what was there only with --force.
     @Test func forwardWritesLogitsAndReport() throws {
         let directory = SyntheticModels.temporaryDirectory()
         defer { SyntheticModels.remove(directory) }
         let logitsPath = Paths.join(directory, "logits.safetensors")
         let reportPath = Paths.join(directory, "report.json")
         try SyntheticModels.writeFile(logitsPath, Array("old".utf8))
-        try Self.run(["forward", ForwardFixtures.path("models/qwen3_5-gated"), "--tokens", Self.tokenArgument,
-                      "--out", logitsPath, "--report", reportPath])
+        let arguments = ["forward", ForwardFixtures.path("models/qwen3_5-gated"), "--tokens", Self.tokenArgument, "--out", logitsPath, "--report", reportPath]
+        let refused = CLI.run(arguments)
+        #expect(refused.status == 2 && refused.errorOutput.contains("--force"))
+        #expect(try Paths.readFile(logitsPath) == Array("old".utf8))
+        #expect(!Paths.exists(reportPath), "no output appears unless all of them do")
+        try CLI.succeed(arguments + ["--force"])
         let written = try Checkpoint(path: logitsPath)
         let tensor = try #require(written.tensors.first)
         #expect(written.tensors.count == 1 && tensor.name == "logits" && tensor.dtype == .f32 && tensor.shape == [8, 128])
@@ -167,19 +157,19 @@ struct ForwardVerifyCommandTests {
     /// Zero gates with o_proj * 2 verify at --max-abs 1e-5 (see GatedForwardTests).
     @Test(arguments: ["qwen3-gated-attention-headwise", "qwen3-separate-elementwise"])
     func verifyPassesForAnEquivalentModel(layout: String) throws {
-        let code = try Self.exitCode(["verify", ForwardFixtures.path("models/qwen3"), ForwardFixtures.path("reference/gated/\(layout)"),
+        let code = CLI.run(["verify", ForwardFixtures.path("models/qwen3"), ForwardFixtures.path("reference/gated/\(layout)"),
                                       "--random-tokens", "12", "--seed", "3", "--max-abs", "1e-5", "--max-nmse", "1e-10",
-                                      "--min-top1", "1", "--max-kld", "1e-10", "--json"])
+                                      "--min-top1", "1", "--max-kld", "1e-10", "--json"]).status
         #expect(code == 0)
     }
 
     @Test func verifyFailsABrokenThresholdWithExitCode1() throws {
         // BF16 GGUF against F32: max |diff| ~3e-2 (GGUFForwardTests), far above 1e-4.
-        let code = try Self.exitCode(["verify", ForwardFixtures.path("models/qwen3"), ForwardFixtures.path("gguf/qwen3-bf16.gguf"),
-                                      "--tokens", Self.tokenArgument, "--max-abs", "1e-4"])
+        let code = CLI.run(["verify", ForwardFixtures.path("models/qwen3"), ForwardFixtures.path("gguf/qwen3-bf16.gguf"),
+                                      "--tokens", Self.tokenArgument, "--max-abs", "1e-4"]).status
         #expect(code == 1)
-        let lenient = try Self.exitCode(["verify", ForwardFixtures.path("models/qwen3"), ForwardFixtures.path("gguf/qwen3-bf16.gguf"),
-                                         "--tokens", Self.tokenArgument, "--max-abs", "0.1"])
+        let lenient = CLI.run(["verify", ForwardFixtures.path("models/qwen3"), ForwardFixtures.path("gguf/qwen3-bf16.gguf"),
+                                         "--tokens", Self.tokenArgument, "--max-abs", "0.1"]).status
         #expect(lenient == 0)
     }
 
@@ -192,18 +182,18 @@ struct ForwardVerifyCommandTests {
         let garbage = Paths.join(directory, "broken.safetensors")
         try SyntheticModels.writeFile(garbage, Array("this is not a checkpoint at all".utf8))
         try SyntheticModels.writeFile(Paths.join(directory, "config.json"), Array(try Paths.readFile(Paths.join(good, "config.json"))))
-        #expect(try Self.exitCode(["verify", good, garbage]) == 2)
+        #expect(CLI.run(["verify", good, garbage]).status == 2)
 
         // A header length past the end of the file.
         let truncated = Paths.join(directory, "truncated.safetensors")
         try SyntheticModels.writeFile(truncated, [0xFF, 0, 0, 0, 0, 0, 0, 0, UInt8(ascii: "{")])
-        #expect(try Self.exitCode(["verify", truncated, good]) == 2)
+        #expect(CLI.run(["verify", truncated, good]).status == 2)
 
         // Missing file.
-        #expect(try Self.exitCode(["verify", good, Paths.join(directory, "missing.safetensors")]) == 2)
+        #expect(CLI.run(["verify", good, Paths.join(directory, "missing.safetensors")]).status == 2)
 
         // Token outside the vocabulary.
-        #expect(try Self.exitCode(["verify", good, good, "--tokens", "1,500"]) == 2)
+        #expect(CLI.run(["verify", good, good, "--tokens", "1,500"]).status == 2)
     }
 
     @Test func verifyRejectsMismatchedVocabulariesWithExitCode2() throws {
@@ -211,15 +201,15 @@ struct ForwardVerifyCommandTests {
         defer { SyntheticModels.remove(small); SyntheticModels.remove(large) }
         try SyntheticModels.writeLlama(to: small, vocab: 64)
         try SyntheticModels.writeLlama(to: large, vocab: 96)
-        #expect(try Self.exitCode(["verify", small, large, "--tokens", "1,2,3"]) == 2)
-        #expect(try Self.exitCode(["verify", small, small, "--tokens", "1,2,3", "--max-abs", "0"]) == 0)
+        #expect(CLI.run(["verify", small, large, "--tokens", "1,2,3"]).status == 2)
+        #expect(CLI.run(["verify", small, small, "--tokens", "1,2,3", "--max-abs", "0"]).status == 0)
     }
 
     @Test func verifyValidatesItsOptions() {
         let good = ForwardFixtures.path("models/qwen3")
-        #expect(throws: (any Error).self) { try GateSurgeonCommand.parseAsRoot(["verify", good, good, "--tokens", "1", "--random-tokens", "4"]) }
-        #expect(throws: (any Error).self) { try GateSurgeonCommand.parseAsRoot(["verify", good, good, "--min-top1", "1.5"]) }
-        #expect(throws: (any Error).self) { try GateSurgeonCommand.parseAsRoot(["verify", good, good, "--tokens", "1,x"]) }
-        #expect(throws: (any Error).self) { try GateSurgeonCommand.parseAsRoot(["forward", good, "--tokens", "-1"]) }
+        #expect(CLI.run(["verify", good, good, "--tokens", "1", "--random-tokens", "4"]).status == 2)
+        #expect(CLI.run(["verify", good, good, "--min-top1", "1.5"]).status == 2)
+        #expect(CLI.run(["verify", good, good, "--tokens", "1,x"]).status == 2)
+        #expect(CLI.run(["forward", good, "--tokens", "-1"]).status == 2)
     }
 }

@@ -40,7 +40,8 @@ public struct ForwardPass: Sendable {
 
     /// Runs the model on `tokens` (positions 0..<count, causal).
     /// - Complexity: O(parameters * tokens + layers * heads * tokens^2 * headDim).
-    public func run(tokens: [Int]) throws -> ForwardResult {
+    /// - Parameter onLayer: called before each layer runs, with its index (for progress).
+    public func run(tokens: [Int], onLayer: ((Int) -> Void)? = nil) throws -> ForwardResult {
         let config = graph.config
         let T = tokens.count, D = config.hiddenSize, V = config.vocabSize
         guard T > 0 else { throw ForwardError.noTokens }
@@ -63,6 +64,7 @@ public struct ForwardPass: Sendable {
         var attentions: [[Float]]? = options.recordsAttention ? [] : nil
         var reports: [LayerReport] = []
         for layer in graph.layers {
+            onLayer?(layer.index)
             let (report, probabilities) = try runLayer(layer, hidden: &hidden, tokens: T, rope: rope)
             reports.append(report)
             if let probabilities { attentions?.append(probabilities) }

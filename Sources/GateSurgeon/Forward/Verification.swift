@@ -8,12 +8,14 @@ public enum Verification {
     /// Throws `VerificationError.vocabularyMismatch` when the vocabularies
     /// differ, and the forward pass's errors (token out of range, bad tensor).
     /// - Complexity: two forward passes; memory for one layer of weights at a time.
-    public static func compare(_ a: ModelGraph, _ b: ModelGraph, tokens: [Int]) throws -> VerificationResult {
+    /// - Parameter onLayer: called before each layer runs, with the model
+    ///   (0 for `a`, 1 for `b`) and the layer index (for progress).
+    public static func compare(_ a: ModelGraph, _ b: ModelGraph, tokens: [Int], onLayer: ((Int, Int) -> Void)? = nil) throws -> VerificationResult {
         guard a.config.vocabSize == b.config.vocabSize else {
             throw VerificationError.vocabularyMismatch(pathA: a.sourcePath, vocabA: a.config.vocabSize, pathB: b.sourcePath, vocabB: b.config.vocabSize)
         }
-        let resultA = try ForwardPass(graph: a).run(tokens: tokens)
-        let resultB = try ForwardPass(graph: b).run(tokens: tokens)
+        let resultA = try ForwardPass(graph: a).run(tokens: tokens) { onLayer?(0, $0) }
+        let resultB = try ForwardPass(graph: b).run(tokens: tokens) { onLayer?(1, $0) }
         return VerificationResult(
             tokens: tokens,
             comparison: LogitComparison(reference: resultA.logits, candidate: resultB.logits, vocabSize: a.config.vocabSize),
@@ -92,12 +94,12 @@ public struct VerificationThresholds: Sendable, Equatable {
 
 /// One broken limit.
 public struct ThresholdFailure: Sendable, Equatable, CustomStringConvertible {
-    /// The metrics, named as the `verify` options name them.
+    /// The metrics, named as reports name them.
     public enum Metric: String, Sendable, CaseIterable {
-        case maxAbsDifference = "max-abs"
-        case nmse = "max-nmse"
-        case top1Agreement = "min-top1"
-        case klDivergence = "max-kld"
+        case maxAbsDifference = "max_abs_diff"
+        case nmse = "nmse"
+        case top1Agreement = "top1_agreement"
+        case klDivergence = "mean_kl_divergence"
 
         /// Whether the limit is a lower bound.
         public var isMinimum: Bool { self == .top1Agreement }
@@ -112,10 +114,7 @@ public struct ThresholdFailure: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         let relation = metric.isMinimum ? "<" : ">"
-        func format(_ number: Double) -> String {
-            metric == .top1Agreement ? formatFixed(number, digits: 4) : formatScientific(Float(number))
-        }
-        return "--\(metric.rawValue): \(format(value)) \(relation) \(format(limit)) (off by \(format(excess)))"
+        return "\(metric.rawValue) \(value) \(relation) \(limit)"
     }
 }
 

@@ -22,7 +22,7 @@ extension ModelConfig {
         case "qwen2": family = .qwen2
         case "qwen3": family = .qwen3
         default:
-            throw ModelError.unsupportedModel(path: path, problem: "architecture '\(arch)' is not supported (llama, qwen2, qwen3 are)")
+            throw ModelError.unknownArchitecture(path: path, name: arch)
         }
         hiddenSize = try int("embedding_length")
         intermediateSize = try int("feed_forward_length")

@@ -33,6 +33,9 @@ public enum ModelFamily: String, Sendable, CaseIterable {
         }
     }
 
+    /// The families, for messages.
+    public static var supportedNames: String { "Llama, Mistral, Qwen2, Qwen3 and Qwen3.5 text models are" }
+
     /// Whether llama.cpp's converter permutes q/k rows for this family
     /// (Llama-style interleaved RoPE; Qwen uses the NeoX layout and does not).
     public var permutesQueryKeyRows: Bool { self == .llama || self == .mistral }
@@ -84,19 +87,43 @@ public enum ModelError: Error, Sendable, CustomStringConvertible {
     case unsupportedModel(path: String, problem: String)
     case missingTensor(path: String, tensor: String)
     case wrongShape(path: String, tensor: String, expected: [Int], found: [Int])
-    case noConfig(path: String)
+    case noConfig(path: String, looked: [String])
+    /// The config's hyperparameters do not fit the checkpoint's tensors.
+    case configMismatch(path: String, config: String, problem: String)
+    /// The architecture is not one gatesurgeon models (`name` as the file spells it).
+    case unknownArchitecture(path: String, name: String)
 
-    public var description: String {
+    /// Whether the model's architecture is unknown (tensor-level work still applies).
+    public var isUnknownArchitecture: Bool {
+        if case .unknownArchitecture = self { return true }
+        return false
+    }
+
+    /// The file the error is about.
+    public var path: String {
         switch self {
-        case .invalidConfig(let path, let key, let problem): "\(path): config key '\(key)': \(problem)"
-        case .unsupportedModel(let path, let problem): "\(path): \(problem)"
-        case .missingTensor(let path, let tensor): "\(path): missing tensor '\(tensor)'"
-        case .wrongShape(let path, let tensor, let expected, let found):
-            "\(path): tensor '\(tensor)' has shape \(found), expected \(expected)"
-        case .noConfig(let path):
-            "\(path): no config.json beside it; pass --config PATH"
+        case .invalidConfig(let path, _, _), .unsupportedModel(let path, _), .missingTensor(let path, _),
+            .wrongShape(let path, _, _, _), .noConfig(let path, _), .configMismatch(let path, _, _), .unknownArchitecture(let path, _):
+            path
         }
     }
+
+    /// What is wrong, without the path.
+    public var problem: String {
+        switch self {
+        case .invalidConfig(_, let key, let problem): "config key '\(key)': \(problem)"
+        case .unsupportedModel(_, let problem): problem
+        case .missingTensor(_, let tensor): "missing tensor '\(tensor)'"
+        case .wrongShape(_, let tensor, let expected, let found): "tensor '\(tensor)' has shape \(found), expected \(expected)"
+        case .noConfig(_, let looked):
+            "no config found: none in its metadata, and no \(looked.map { Paths.lastComponent(of: $0) }.joined(separator: " or ")) beside it"
+        case .configMismatch(_, let config, let problem): "does not match the config \(config): \(problem)"
+        case .unknownArchitecture(_, let name):
+            "architecture '\(name)' is not one gatesurgeon models (\(ModelFamily.supportedNames))"
+        }
+    }
+
+    public var description: String { "\(path): \(problem)" }
 }
 
 /// A decoder's hyperparameters, from a transformers config.json or GGUF metadata.
@@ -175,7 +202,7 @@ extension ModelConfig {
             if let known = architectures.lazy.compactMap({ name in ModelFamily.allCases.first { $0.transformersClass == name } }).first {
                 family = known
             } else {
-                throw ModelError.unsupportedModel(path: path, problem: "model_type '\(modelType)' is not supported (Llama, Mistral, Qwen2, Qwen3 and Qwen3.5 text models are)")
+                throw ModelError.unknownArchitecture(path: path, name: modelType.isEmpty ? (architectures.first ?? "(no model_type)") : modelType)
             }
         }
         hiddenSize = try int("hidden_size")

@@ -82,6 +82,8 @@ public struct ModelGraph: Sendable {
     public var ggufMetadata: [(key: String, value: GGUFValue)]?
     /// Tensor names (transformers convention) in the order the source stores them.
     public var sourceOrder: [String]
+    /// Where the hyperparameters came from.
+    public var configOrigin: ConfigOrigin
 
     /// Every tensor, in transformers' order (embedding, layers, norm, lm_head, others).
     public var allTensors: [GraphTensor] {
@@ -98,26 +100,27 @@ public struct ModelGraph: Sendable {
 }
 
 extension ModelGraph {
-    /// Builds the graph of a checkpoint. For safetensors the hyperparameters
-    /// come from `configPath`, or the config.json in or beside the input.
+    /// Builds the graph of a checkpoint. A safetensors model's
+    /// hyperparameters come from `configPath` when given, else from the
+    /// config its location implies (`ConfigOrigin`).
     public init(checkpoint: Checkpoint, configPath: String? = nil) throws {
         switch checkpoint.format {
         case .safetensors:
-            let path = configPath ?? ModelGraph.defaultConfigPath(for: checkpoint.path)
-            guard Paths.exists(path) else { throw ModelError.noConfig(path: checkpoint.path) }
-            let json: JSONValue
-            do {
-                json = try JSONValue.parse(try Paths.readFile(path))
-            } catch let error as JSONError {
-                throw ModelError.invalidConfig(path: path, key: "(document)", problem: "not valid JSON: \(error)")
-            }
-            guard case .object(let object) = json else {
-                throw ModelError.invalidConfig(path: path, key: "(document)", problem: "must be a JSON object")
-            }
-            let config = try ModelConfig(transformersConfig: object, path: path)
+            let (object, origin) = try ModelGraph.findConfig(for: checkpoint, explicitPath: configPath)
+            let config = try ModelConfig(transformersConfig: object, path: origin.description)
             var byName: [String: StoredTensor] = [:]
             for tensor in checkpoint.tensors { byName[tensor.name] = tensor }
-            try self.init(config: config, tensors: byName.mapValues { GraphTensor($0) }, order: checkpoint.tensors.map(\.name), path: checkpoint.path)
+            do {
+                try self.init(config: config, tensors: byName.mapValues { GraphTensor($0) }, order: checkpoint.tensors.map(\.name), path: checkpoint.path)
+            } catch let error as ModelError {
+                switch error {
+                case .missingTensor, .wrongShape:
+                    throw ModelError.configMismatch(path: checkpoint.path, config: origin.description, problem: error.problem)
+                default:
+                    throw error
+                }
+            }
+            configOrigin = origin
             sourceFormat = .safetensors
             safetensorsMetadata = checkpoint.safetensors?.files.first?.metadata
         case .gguf:
@@ -139,6 +142,7 @@ extension ModelGraph {
                 order.append(name)
             }
             try self.init(config: config, tensors: byName, order: order, path: checkpoint.path)
+            configOrigin = .gguf(checkpoint.path)
             sourceFormat = .gguf
             ggufMetadata = gguf.metadata
             if let factors = try passthrough.first(where: { $0.name == "rope_freqs.weight" })?.values() {
@@ -148,10 +152,58 @@ extension ModelGraph {
         }
     }
 
-    static func defaultConfigPath(for path: String) -> String {
-        Paths.isDirectory(path) ? Paths.join(path, "config.json") : Paths.join(Paths.directory(of: path), "config.json")
+    /// The files this graph reads: its checkpoint and its config.
+    public var inputPaths: [String] {
+        [sourcePath] + (configOrigin.path.map { [$0] } ?? [])
     }
 
+    /// The config.json of a safetensors checkpoint. A directory has its
+    /// own; a single file uses, in order: `explicitPath`; the config it
+    /// carries in its metadata (what gatesurgeon writes); `<stem>.config.json`
+    /// beside it; `config.json` beside it (which the caller then checks
+    /// against the file's tensors, so a folder's config of another model is
+    /// reported, not silently used).
+    static func findConfig(for checkpoint: Checkpoint, explicitPath: String?) throws -> (JSONObject, ConfigOrigin) {
+        func load(_ path: String) throws -> JSONObject {
+            let json: JSONValue
+            do {
+                json = try JSONValue.parse(try Paths.readFile(path))
+            } catch let error as JSONError {
+                throw ModelError.invalidConfig(path: path, key: "(document)", problem: "not valid JSON: \(error)")
+            }
+            guard case .object(let object) = json else {
+                throw ModelError.invalidConfig(path: path, key: "(document)", problem: "must be a JSON object")
+            }
+            return object
+        }
+        if let explicitPath { return (try load(explicitPath), .given(explicitPath)) }
+        let path = checkpoint.path
+        if checkpoint.isMultiFile {
+            let candidate = Paths.join(path, "config.json")
+            guard Paths.exists(candidate) else { throw ModelError.noConfig(path: path, looked: [candidate]) }
+            return (try load(candidate), .directory(candidate))
+        }
+        if let text = checkpoint.safetensors?.files.first?.metadata?.first(where: { $0.key == ModelWriter.embeddedConfigKey })?.value {
+            let json: JSONValue
+            do {
+                json = try JSONValue.parse(Array(text.utf8))
+            } catch {
+                throw ModelError.invalidConfig(path: path, key: "__metadata__.\(ModelWriter.embeddedConfigKey)", problem: "not valid JSON: \(error)")
+            }
+            guard case .object(let object) = json else {
+                throw ModelError.invalidConfig(path: path, key: "__metadata__.\(ModelWriter.embeddedConfigKey)", problem: "must be a JSON object")
+            }
+            return (object, .embedded(path))
+        }
+        let folder = Paths.directory(of: path)
+        var stem = Paths.lastComponent(of: path)
+        if let dot = stem.lastIndex(of: "."), dot != stem.startIndex { stem = String(stem[..<dot]) }
+        let named = Paths.join(folder, stem + ".config.json")
+        if Paths.exists(named) { return (try load(named), .named(named)) }
+        let beside = Paths.join(folder, "config.json")
+        if Paths.exists(beside) { return (try load(beside), .beside(beside)) }
+        throw ModelError.noConfig(path: path, looked: [named, beside])
+    }
 
     private init(config: ModelConfig, tensors: [String: GraphTensor], order: [String], path: String) throws {
         var remaining = tensors
@@ -225,5 +277,40 @@ extension ModelGraph {
         sourceFormat = .safetensors
         safetensorsMetadata = nil
         ggufMetadata = nil
+        configOrigin = .given(path)
+    }
+}
+
+/// Where a model's hyperparameters came from, for messages and for the
+/// list of a command's inputs.
+public enum ConfigOrigin: Sendable, Equatable, CustomStringConvertible {
+    /// A config.json the caller named.
+    case given(String)
+    /// The config.json of a model directory.
+    case directory(String)
+    /// The config a single safetensors file carries in its metadata.
+    case embedded(String)
+    /// `<stem>.config.json` beside a single file.
+    case named(String)
+    /// `config.json` beside a single file.
+    case beside(String)
+    /// The metadata of a GGUF file.
+    case gguf(String)
+
+    /// The config file, when it is a file of its own.
+    public var path: String? {
+        switch self {
+        case .given(let path), .directory(let path), .named(let path), .beside(let path): path
+        case .embedded, .gguf: nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .given(let path), .directory(let path), .named(let path): path
+        case .beside(let path): "\(path) (the config.json beside the file)"
+        case .embedded(let path): "\(path) (its own metadata)"
+        case .gguf(let path): path
+        }
     }
 }

@@ -8,6 +8,46 @@ public enum Paths {
         return directory.hasSuffix("/") ? directory + name : directory + "/" + name
     }
 
+    /// `path` with repeated slashes collapsed, `.` components and a trailing
+    /// slash removed ("/" stays "/"). `..` is kept: resolving it without the
+    /// file system would be wrong across symbolic links.
+    public static func normalized(_ path: String) -> String {
+        let isAbsolute = path.hasPrefix("/")
+        let components = path.split(separator: "/").filter { $0 != "." }
+        let joined = components.joined(separator: "/")
+        if isAbsolute { return "/" + joined }
+        return joined.isEmpty ? "." : joined
+    }
+
+    /// The absolute path with every symbolic link and `..` resolved, as far
+    /// as the path exists; the part that does not exist yet is appended
+    /// as written. Two paths that name one file resolve to the same text
+    /// (hard links aside, which `identity(of:)` tells).
+    public static func resolved(_ path: String) -> String {
+        var existing = normalized(path)
+        var missing: [String] = []
+        while realPath(existing) == nil {
+            let parent = directory(of: existing)
+            if parent == existing { break }
+            missing.insert(lastComponent(of: existing), at: 0)
+            existing = parent
+        }
+        var result = realPath(existing) ?? existing
+        for name in missing { result = result == "/" ? "/" + name : result + "/" + name }
+        return result
+    }
+
+    private static func realPath(_ path: String) -> String? {
+        guard let pointer = realpath(path, nil) else { return nil }
+        defer { free(pointer) }
+        return String(cString: pointer)
+    }
+
+    /// Whether `path` is `ancestor` or lies inside it; both already `resolved`.
+    public static func isSameOrInside(_ path: String, _ ancestor: String) -> Bool {
+        path == ancestor || path.hasPrefix(ancestor == "/" ? "/" : ancestor + "/")
+    }
+
     public static func directory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         if slash == path.startIndex { return "/" }
@@ -38,10 +78,10 @@ public enum Paths {
     }
 
     /// Identity of a file (device and inode), to tell when two paths are one file.
-    public static func identity(of path: String) -> (UInt64, UInt64)? {
+    public static func identity(of path: String) -> FileIdentity? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
-        return (UInt64(info.st_dev), UInt64(info.st_ino))
+        return FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
     }
 
     /// Names in a directory, sorted, without "." and "..".
@@ -93,4 +133,10 @@ public enum Paths {
             unlink(path)
         }
     }
+}
+
+/// A file's device and inode: equal for two paths that name one file.
+public struct FileIdentity: Sendable, Hashable {
+    public var device: UInt64
+    public var inode: UInt64
 }

@@ -22,13 +22,13 @@ public enum GateInsertionError: Error, Sendable, CustomStringConvertible {
         case .alreadyGated(let path, let evidence):
             "\(path): already gated (\(evidence)); refusing to add a second gate"
         case .layoutNeedsFamily(let layout, let family, let needed):
-            "--layout \(layout.rawValue) needs \(needed) input, this is \(family.rawValue); use --layout separate"
+            "the \(layout.rawValue) layout needs \(needed) model; this is \(family.rawValue)"
         case .partialLayersUnsupported(let layout):
-            "--layout \(layout.rawValue) gates every layer (its config has one switch); use --layout separate with --layers"
+            "the \(layout.rawValue) layout gates every layer (its config has one switch for all layers); only the separate layout gates some"
         case .layerOutOfRange(let layer, let layerCount):
-            "--layers names layer \(layer), but the model has layers 0-\(layerCount - 1)"
+            "there is no layer \(layer): the model has layers 0-\(layerCount - 1)"
         case .headwiseUnsupported(let layout):
-            "--layout \(layout.rawValue) is elementwise only; use --granularity elementwise or another layout"
+            "the \(layout.rawValue) layout has elementwise gates only"
         }
     }
 }
@@ -77,7 +77,7 @@ public struct GateInsertion: Sendable {
             throw GateInsertionError.alreadyGated(path: graph.sourcePath, evidence: GateInsertion.evidence(for: gate, config: config))
         }
         if let layers {
-            if let bad = layers.first(where: { $0 < 0 || $0 >= config.layerCount }) {
+            if let bad = layers.sorted().first(where: { $0 < 0 || $0 >= config.layerCount }) {
                 throw GateInsertionError.layerOutOfRange(layer: bad, layerCount: config.layerCount)
             }
             if layout != .separate && layers.count != config.layerCount {

@@ -50,8 +50,8 @@ public struct ConversionPolicy: Sendable {
         let isMatrix = tensor.shape.count >= 2
         if let quantization, isMatrix {
             var requested = quantization
-            if tensor.name == "model.embed_tokens.weight", let embeddingType { requested = embeddingType }
-            if tensor.name == "lm_head.weight", let outputType { requested = outputType }
+            if names.contains(where: { $0 == "model.embed_tokens.weight" || $0 == "token_embd.weight" }), let embeddingType { requested = embeddingType }
+            if names.contains(where: { $0 == "lm_head.weight" || $0 == "output.weight" }), let outputType { requested = outputType }
             return ConversionPolicy.fitting(requested, rowLength: tensor.shape.last ?? 1, format: format)
         }
         if quantization != nil || (format == .gguf && !isMatrix) {
@@ -59,6 +59,12 @@ public struct ConversionPolicy: Sendable {
         }
         if let dtype { return Decision(dtype: dtype, fallbackNote: nil) }
         return Decision(dtype: storable(tensor.dtype, in: format), fallbackNote: nil)
+    }
+
+    /// Whether the `keep` glob `pattern` matches `planned`, by either name.
+    public func keepMatches(_ pattern: String, _ planned: PlannedTensor) -> Bool {
+        fnmatch(pattern, planned.tensor.name, 0) == 0 || fnmatch(pattern, planned.outputName, 0) == 0
+            || TensorNaming.ggufName(forTransformers: planned.tensor.name).map { fnmatch(pattern, $0, 0) == 0 } == true
     }
 
     /// A type the format can hold: block types and F8 in safetensors, and

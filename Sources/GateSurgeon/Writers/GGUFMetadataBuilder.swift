@@ -20,11 +20,17 @@ enum GGUFMetadataBuilder {
             metadata.removeAll { $0.key.hasPrefix("tokenizer.") }
             metadata += keys
         }
-        set(&metadata, "general.file_type", .uint32(fileType(requested ?? dominantType(plan))))
+        recordFileType(&metadata, plan: plan, requested: requested)
         if let gate = graph.config.gate, gate.layout == .separate {
             set(&metadata, ModelConfig.ggufGateGranularityKey, .string(gate.granularity.rawValue))
         }
         return metadata
+    }
+
+    /// Sets `general.file_type` as llama-quantize does: the requested
+    /// type, or the most common type of the 2-D tensors.
+    static func recordFileType(_ metadata: inout [(key: String, value: GGUFValue)], plan: [PlannedTensor], requested: DType?) {
+        set(&metadata, "general.file_type", .uint32(fileType(requested ?? dominantType(plan))))
     }
 
     private static func set(_ metadata: inout [(key: String, value: GGUFValue)], _ key: String, _ value: GGUFValue) {

@@ -23,21 +23,15 @@ public struct PlannedTensor: Sendable {
 
 /// Options for writing a model.
 public struct WriteOptions: Sendable {
-    public var format: CheckpointFormat
     public var policy: ConversionPolicy
-    /// Split safetensors output into shards of at most this many bytes.
+    /// Split a safetensors directory into shards of at most this many bytes.
     public var maxShardSize: Int?
-    /// Replace an existing output.
-    public var replacing: Bool
     /// GGUF output: take the `tokenizer.*` metadata from this GGUF file.
     public var tokenizerSource: String?
 
-    public init(format: CheckpointFormat, policy: ConversionPolicy = ConversionPolicy(), maxShardSize: Int? = nil, replacing: Bool = false,
-                tokenizerSource: String? = nil) {
-        self.format = format
+    public init(policy: ConversionPolicy = ConversionPolicy(), maxShardSize: Int? = nil, tokenizerSource: String? = nil) {
         self.policy = policy
         self.maxShardSize = maxShardSize
-        self.replacing = replacing
         self.tokenizerSource = tokenizerSource
     }
 }
@@ -55,9 +49,15 @@ public struct WriteSummary: Sendable {
     /// Tensors whose values overflowed to infinity when narrowed.
     public var overflows: [(tensor: String, count: Int)] = []
     /// Things the user should know about the output.
-    public var warnings: [String] = []
+    public var warnings: [WriteWarning] = []
 
     public var bitsPerWeight: Double { parameterCount == 0 ? 0 : Double(totalBytes * 8) / Double(parameterCount) }
+}
+
+/// Something about a finished write the user should know.
+public enum WriteWarning: Sendable, Equatable {
+    /// The GGUF file has no `tokenizer.*` metadata, which llama.cpp needs.
+    case noTokenizer
 }
 
 /// Collects what narrowing conversions lost while tensors stream out.
@@ -186,26 +186,55 @@ public enum ModelWriter {
         }
     }
 
-    /// Writes `graph` to `path` atomically. A `.safetensors` or `.gguf` path
-    /// gets one file (plus config.json beside a safetensors file); any other
-    /// path becomes a model directory with config.json, shards when
-    /// `maxShardSize` asks for them, and the input's tokenizer files.
+    /// Writes `graph` to `target`, staged in `transaction`: nothing appears
+    /// at the target until the caller commits the transaction (with any
+    /// other outputs of the same command). A `.safetensors` file carries its
+    /// config.json in its metadata (key `config.json`), so it is complete on
+    /// its own; a `.gguf` file carries llama.cpp's metadata; a directory
+    /// gets config.json, shards and an index when `maxShardSize` asks for
+    /// them, and the input's tokenizer files.
     /// - Complexity: O(model bytes); memory holds one block of rows at a time.
-    /// - Parameter plan: the plan from `plan(graph, format: options.format,
+    /// - Parameter plan: the plan from `plan(graph, format: target.checkpointFormat,
     ///   policy: options.policy)` when the caller has already made it (to
     ///   show it before writing); made here otherwise.
     public static func write(
-        _ graph: ModelGraph, plan: [PlannedTensor]? = nil, to path: String, options: WriteOptions,
-        progress: (@Sendable (PlannedTensor, Int, Int) -> Void)? = nil
+        _ graph: ModelGraph, plan: [PlannedTensor]? = nil, to target: OutputTarget, options: WriteOptions,
+        in transaction: OutputTransaction, progress: (@Sendable (PlannedTensor, Int, Int) -> Void)? = nil
     ) throws -> WriteSummary {
-        if options.format == .safetensors, graph.ropeScalingNeedsTensor {
+        let format = target.checkpointFormat
+        if format == .safetensors, graph.ropeScalingNeedsTensor {
             throw ModelError.unsupportedModel(path: graph.sourcePath, problem: "its rope_freqs.weight matches no Llama 3 rope_scaling that config.json could carry; writing safetensors would change the model's RoPE")
         }
-        let plan = plan ?? Self.plan(graph, format: options.format, policy: options.policy)
-        try validate(plan, path: path)
-        try refuseOverwritingInput(graph, output: path)
+        let plan = plan ?? Self.plan(graph, format: format, policy: options.policy)
+        var contents = OutputContents(plan: plan, safetensorsMetadata: outputMetadata(graph),
+                                      config: graph.config.transformersConfig(), auxiliaryFiles: auxiliaryFiles(of: graph.sourcePath))
+        if format == .gguf {
+            contents.ggufMetadata = try GGUFMetadataBuilder.metadata(
+                for: graph, plan: plan, requested: options.policy.quantization ?? options.policy.dtype, tokenizerSource: options.tokenizerSource)
+        }
+        return try emit(contents, to: target, options: options, in: transaction, progress: progress)
+    }
+
+    /// Everything one output consists of, whatever produced it: a model
+    /// graph, or a checkpoint converted tensor by tensor.
+    struct OutputContents {
+        var plan: [PlannedTensor]
+        var safetensorsMetadata: [(key: String, value: String)]
+        var ggufMetadata: [(key: String, value: GGUFValue)] = []
+        /// config.json: a file of a directory output, the metadata of a single safetensors file.
+        var config: JSONObject?
+        var auxiliaryFiles: [(name: String, path: String)]
+    }
+
+    /// Stages `target` in `transaction` and writes `contents` there.
+    static func emit(
+        _ contents: OutputContents, to target: OutputTarget, options: WriteOptions, in transaction: OutputTransaction,
+        progress: (@Sendable (PlannedTensor, Int, Int) -> Void)?
+    ) throws -> WriteSummary {
+        let plan = contents.plan
+        try validate(plan, path: target.path)
         let log = ConversionLog()
-        var summary = WriteSummary(outputPath: path)
+        var summary = WriteSummary(outputPath: target.path)
         var outputs: [OutputTensor] = []
         for (index, item) in plan.enumerated() {
             var tensor = outputTensor(item, log: log)
@@ -224,100 +253,69 @@ public enum ModelWriter {
             entry.bytes += item.byteCount
             summary.byType[item.dtype] = entry
         }
-        var ggufMetadata: [(key: String, value: GGUFValue)] = []
-        if options.format == .gguf {
-            ggufMetadata = try GGUFMetadataBuilder.metadata(
-                for: graph, plan: plan, requested: options.policy.quantization ?? options.policy.dtype, tokenizerSource: options.tokenizerSource)
-            if !ggufMetadata.contains(where: { $0.key == "tokenizer.ggml.model" }) {
-                summary.warnings.append("the GGUF carries no tokenizer (no SentencePiece tokenizer.model beside the input); llama.cpp needs one: pass --tokenizer-from FILE.gguf")
+        let configText = contents.config.map { JSONValue.object($0).serialized(.indented) + "\n" }
+        switch (target.kind, target.checkpointFormat) {
+        case (.directory, _):
+            let layout = SafetensorsWriter.shardLayout(outputs, maxShardSize: options.maxShardSize ?? Int.max)
+            let files = layout.fileNames + (configText == nil ? [] : ["config.json"]) + contents.auxiliaryFiles.map(\.name)
+            let directory = try transaction.stage(target, files: files)
+            try SafetensorsWriter.write(layout, metadata: contents.safetensorsMetadata, into: directory)
+            if let configText {
+                try Paths.writeText(configText, to: Paths.join(directory, "config.json"))
+                summary.configPath = Paths.join(target.path, "config.json")
             }
-        }
-        let isDirectory = !["safetensors", "gguf"].contains(Paths.fileExtension(of: path))
-        if isDirectory {
-            let output = try AtomicOutput(path: path, kind: .directory, replacing: options.replacing)
-            switch options.format {
-            case .safetensors:
-                summary.files = try SafetensorsWriter.writeSharded(
-                    outputs, metadata: outputMetadata(graph), maxShardSize: options.maxShardSize ?? Int.max, into: output.temporaryPath)
-            case .gguf:
-                let name = "model.gguf"
-                try GGUFWriter.write(metadata: ggufMetadata, tensors: outputs, to: output.path(forFile: name))
-                summary.files = [name]
+            for file in contents.auxiliaryFiles { try Paths.copyFile(from: file.path, to: Paths.join(directory, file.name)) }
+            summary.files = files
+        case (.file, .safetensors):
+            let path = try transaction.stage(target)
+            var metadata = contents.safetensorsMetadata
+            if let configText { metadata.append((key: embeddedConfigKey, value: configText)) }
+            try SafetensorsWriter.write(outputs, metadata: metadata, to: path)
+            summary.files = [Paths.lastComponent(of: target.path)]
+        case (.file, .gguf):
+            let path = try transaction.stage(target)
+            if !contents.ggufMetadata.contains(where: { $0.key == "tokenizer.ggml.model" }) {
+                summary.warnings.append(.noTokenizer)
             }
-            try writeConfig(graph, to: output.path(forFile: "config.json"))
-            summary.files += ["config.json"] + (try copyAuxiliaryFiles(from: graph.sourcePath, into: output.temporaryPath))
-            try output.commit()
-            summary.configPath = Paths.join(path, "config.json")
-        } else {
-            let output = try AtomicOutput(path: path, kind: .file, replacing: options.replacing)
-            switch options.format {
-            case .safetensors:
-                try SafetensorsWriter.write(outputs, metadata: outputMetadata(graph), to: output.temporaryPath)
-            case .gguf:
-                try GGUFWriter.write(metadata: ggufMetadata, tensors: outputs, to: output.temporaryPath)
-            }
-            try output.commit()
-            summary.files = [Paths.lastComponent(of: path)]
-            if options.format == .safetensors {
-                summary.configPath = try writeConfigBeside(graph, file: path)
-            }
+            try GGUFWriter.write(metadata: contents.ggufMetadata, tensors: outputs, to: path)
+            summary.files = [Paths.lastComponent(of: target.path)]
         }
         summary.overflows = log.entries
         return summary
     }
 
+    /// Writes `graph` to `path` in a transaction of its own, refusing to
+    /// touch the graph's inputs or (unless `replacing`) an existing output.
+    public static func write(_ graph: ModelGraph, to path: String, options: WriteOptions = WriteOptions(), replacing: Bool = false) throws -> WriteSummary {
+        let target = try OutputTarget(path, fileExtensions: ["safetensors", "gguf"], allowsDirectory: true)
+        let transaction = OutputTransaction(inputs: graph.inputPaths, replacing: replacing)
+        let summary = try write(graph, to: target, options: options, in: transaction)
+        try transaction.commit()
+        return summary
+    }
+
+    /// The `__metadata__` key under which a single safetensors file carries
+    /// its model's config.json (as JSON text).
+    public static let embeddedConfigKey = "config.json"
+
+    /// The source's `__metadata__` without a config it carried (a new one replaces it).
     static func outputMetadata(_ graph: ModelGraph) -> [(key: String, value: String)] {
-        graph.safetensorsMetadata ?? [("format", "pt")]
+        (graph.safetensorsMetadata ?? [("format", "pt")]).filter { $0.key != embeddedConfigKey }
     }
 
-    /// The input must never be touched: refuse an output path that is the
-    /// input file or directory, or contains the input.
-    static func refuseOverwritingInput(_ graph: ModelGraph, output: String) throws {
-        guard let outputIdentity = Paths.identity(of: output) else { return }
-        var inputs = [graph.sourcePath]
-        if !Paths.isDirectory(graph.sourcePath) { inputs.append(Paths.directory(of: graph.sourcePath)) }
-        for input in inputs {
-            if let identity = Paths.identity(of: input), identity == outputIdentity {
-                throw FileError.sameAsInput(path: output)
-            }
-        }
-    }
-
-    static func writeConfig(_ graph: ModelGraph, to path: String) throws {
-        try Paths.writeText(JSONValue.object(graph.config.transformersConfig()).serialized(.indented) + "\n", to: path)
-    }
-
-    /// config.json beside a single output file: `config.json` when the
-    /// folder has none, else `<name>.config.json`, so no existing config
-    /// (the input's in particular) is ever replaced.
-    static func writeConfigBeside(_ graph: ModelGraph, file path: String) throws -> String {
-        let directory = Paths.directory(of: path)
-        var configPath = Paths.join(directory, "config.json")
-        if Paths.exists(configPath) {
-            var stem = Paths.lastComponent(of: path)
-            if let dot = stem.lastIndex(of: ".") { stem = String(stem[..<dot]) }
-            configPath = Paths.join(directory, stem + ".config.json")
-        }
-        let output = try AtomicOutput(path: configPath, kind: .file, replacing: true)
-        try writeConfig(graph, to: output.temporaryPath)
-        try output.commit()
-        return configPath
-    }
-
-    /// Copies the tokenizer and other non-weight files of a model directory.
-    static func copyAuxiliaryFiles(from source: String, into directory: String) throws -> [String] {
+    /// The tokenizer and generation files beside (or in) the source model,
+    /// which a model directory output carries along.
+    static func auxiliaryFiles(of source: String) -> [(name: String, path: String)] {
         let folder = Paths.isDirectory(source) ? source : Paths.directory(of: source)
-        var copied: [String] = []
+        var files: [(name: String, path: String)] = []
         for name in Paths.entries(of: folder) {
             let lower = name.lowercased()
-            let isWeights = [".safetensors", ".gguf", ".bin", ".pt", ".pth", ".index.json"].contains { lower.hasSuffix($0) }
             let isTokenizer = lower.hasPrefix("tokenizer") || lower.hasSuffix(".model") || lower == "special_tokens_map.json"
                 || lower == "generation_config.json" || lower == "vocab.json" || lower == "merges.txt" || lower == "chat_template.jinja"
             let path = Paths.join(folder, name)
-            guard !isWeights, isTokenizer, !name.hasPrefix("."), !Paths.isDirectory(path) else { continue }
-            try Paths.copyFile(from: path, to: Paths.join(directory, name))
-            copied.append(name)
+            guard !OutputTransaction.isWeightFile(name), isTokenizer, !name.hasPrefix("."), !Paths.isDirectory(path) else { continue }
+            files.append((name, path))
         }
-        return copied
+        return files
     }
 }

@@ -91,7 +91,7 @@ public enum GGUFWriteError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unsupportedDType(let path, let tensor, let dtype):
-            "\(path): tensor '\(tensor)' is \(dtype), which GGUF cannot store; pass --dtype to convert it"
+            "\(path): tensor '\(tensor)' is \(dtype), which GGUF cannot store"
         case .duplicateName(let path, let tensor):
             "\(path): tensor name '\(tensor)' is used twice"
         }

@@ -49,8 +49,8 @@ public enum SafetensorsWriter {
         }
     }
 
-    /// Writes one file at `path` (not atomically: callers write into an
-    /// `AtomicOutput`'s temporary path).
+    /// Writes one file at `path` (not atomically: callers write into a
+    /// path an `OutputTransaction` staged).
     /// - Complexity: O(total bytes); memory is bounded by one tensor's producer.
     public static func write(
         _ tensors: [OutputTensor], metadata: [(key: String, value: String)]?, to path: String,
@@ -69,47 +69,54 @@ public enum SafetensorsWriter {
         try output.close()
     }
 
-    /// Splits tensors into shards of at most `maxShardSize` data bytes (a
-    /// tensor larger than that gets a shard of its own), the way transformers
-    /// does, and writes them with `model.safetensors.index.json` into
-    /// `directory`. Returns the file names written.
-    public static func writeSharded(
-        _ tensors: [OutputTensor], metadata: [(key: String, value: String)]?, maxShardSize: Int,
-        into directory: String, baseName: String = "model", progress: ((OutputTensor) -> Void)? = nil
-    ) throws -> [String] {
-        try validate(tensors, path: directory)
-        var shards: [[OutputTensor]] = [[]]
+    /// Which tensors go into which file of a model directory: one
+    /// `model.safetensors`, or shards of at most `maxShardSize` data bytes
+    /// (a tensor larger than that gets a shard of its own) plus
+    /// `model.safetensors.index.json`, the way transformers splits them.
+    public struct ShardLayout {
+        public var shards: [(name: String, tensors: [OutputTensor])]
+        public var indexName: String?
+        /// Every file the layout writes, shards first.
+        public var fileNames: [String] { shards.map(\.name) + (indexName.map { [$0] } ?? []) }
+    }
+
+    public static func shardLayout(_ tensors: [OutputTensor], maxShardSize: Int, baseName: String = "model") -> ShardLayout {
+        var groups: [[OutputTensor]] = [[]]
         var shardSize = 0
         for tensor in tensors {
-            if shardSize + tensor.byteCount > maxShardSize && !shards[shards.count - 1].isEmpty {
-                shards.append([])
+            if shardSize + tensor.byteCount > maxShardSize && !groups[groups.count - 1].isEmpty {
+                groups.append([])
                 shardSize = 0
             }
-            shards[shards.count - 1].append(tensor)
+            groups[groups.count - 1].append(tensor)
             shardSize += tensor.byteCount
         }
-        if shards.count == 1 {
-            let name = "\(baseName).safetensors"
-            try write(tensors, metadata: metadata, to: Paths.join(directory, name), progress: progress)
-            return [name]
+        if groups.count == 1 {
+            return ShardLayout(shards: [("\(baseName).safetensors", tensors)], indexName: nil)
         }
-        var names: [String] = []
+        let shards = groups.enumerated().map { index, group in
+            ("\(baseName)-\(pad5(index + 1))-of-\(pad5(groups.count)).safetensors", group)
+        }
+        return ShardLayout(shards: shards, indexName: "\(baseName).safetensors.index.json")
+    }
+
+    /// Writes the files of `layout` into `directory`.
+    public static func write(_ layout: ShardLayout, metadata: [(key: String, value: String)]?, into directory: String) throws {
+        try validate(layout.shards.flatMap(\.tensors), path: directory)
         var weightMap: [(String, String)] = []
-        for (index, shard) in shards.enumerated() {
-            let name = "\(baseName)-\(pad5(index + 1))-of-\(pad5(shards.count)).safetensors"
-            try write(shard, metadata: metadata, to: Paths.join(directory, name), progress: progress)
-            names.append(name)
-            weightMap += shard.map { ($0.name, name) }
+        var totalSize = 0
+        for shard in layout.shards {
+            try write(shard.tensors, metadata: metadata, to: Paths.join(directory, shard.name))
+            weightMap += shard.tensors.map { ($0.name, shard.name) }
+            totalSize += shard.tensors.reduce(0) { $0 + $1.byteCount }
         }
+        guard let indexName = layout.indexName else { return }
         weightMap.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
-        let totalSize = tensors.reduce(0) { $0 + $1.byteCount }
         let index: JSONValue = .object([
             "metadata": .object(["total_size": .int(Int64(totalSize))]),
             "weight_map": .object(JSONObject(weightMap.map { ($0.0, JSONValue.string($0.1)) })),
         ])
-        let indexName = "\(baseName).safetensors.index.json"
         try Paths.writeText(index.serialized(.indented) + "\n", to: Paths.join(directory, indexName))
-        return names + [indexName]
     }
 
     private static func pad5(_ value: Int) -> String {
@@ -126,7 +133,7 @@ public enum SafetensorsWriteError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unsupportedDType(let path, let tensor, let dtype):
-            "\(path): tensor '\(tensor)' is \(dtype), which safetensors cannot store; pass --dtype to convert it"
+            "\(path): tensor '\(tensor)' is \(dtype), which safetensors cannot store"
         case .duplicateName(let path, let tensor):
             "\(path): tensor name '\(tensor)' is used twice"
         }

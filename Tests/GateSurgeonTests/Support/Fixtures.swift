@@ -7,10 +7,10 @@ import Platform
 /// Paths of the committed reference fixtures (see fixtures/README.md), and
 /// scratch directories for outputs.
 enum Fixtures {
-    /// The package root, found from this file's path.
+    /// The package root: the nearest folder above this file with a Package.swift.
     static let root: String = {
-        var path = #filePath
-        for _ in 0..<3 { path = Paths.directory(of: path) }
+        var path = Paths.directory(of: #filePath)
+        while path != "/" && !Paths.exists(Paths.join(path, "Package.swift")) { path = Paths.directory(of: path) }
         return path
     }()
 

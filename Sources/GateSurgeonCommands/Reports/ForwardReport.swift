@@ -1,22 +1,23 @@
+import GateSurgeon
 import JSON
 
 /// What `forward` prints: the per-layer measurements of a forward pass, as
 /// an aligned table with bar charts or as JSON.
-public struct ForwardReport {
-    public let result: ForwardResult
-    public let modelPath: String
+struct ForwardReport {
+    let result: ForwardResult
+    let modelPath: String
 
     /// Width of a bar in characters.
-    public static let barWidth = 12
+    static let barWidth = 12
 
-    public init(result: ForwardResult, modelPath: String) {
+    init(result: ForwardResult, modelPath: String) {
         self.result = result
         self.modelPath = modelPath
     }
 
     /// `{"model", "tokens", "vocab_size", "layers": [{"layer", "first_token_attention",
     /// "max_activation", "mean_gate_score"}]}`; unmeasured or non-finite values are null.
-    public func json() -> JSONValue {
+    func json() -> JSONValue {
         .object([
             "model": .string(modelPath),
             "tokens": .array(result.tokens.map { .int(Int64($0)) }),
@@ -42,7 +43,7 @@ public struct ForwardReport {
     /// One header line, then one row per layer:
     /// `layer  first-token attn  bar  max |h|  bar  gate`. The attention bar
     /// spans 0...1, the activation bar 0...the largest layer's value.
-    public func text() -> String {
+    func text() -> String {
         var lines: [String] = []
         lines.append("\(modelPath): \(result.tokenCount) tokens, \(result.layers.count) layers, vocab \(result.vocabSize)")
         let largest = result.layers.map(\.maxActivation).filter(\.isFinite).max() ?? 0

@@ -1,28 +1,29 @@
+import GateSurgeon
 import JSON
 
 import Platform
 
 /// What `inspect` prints: a checkpoint's metadata and tensor list, as JSON
 /// or as an aligned table.
-public struct InspectReport {
-    public let checkpoint: Checkpoint
-    public let tensors: [StoredTensor]
-    public let statistics: [TensorStatistics]?
+struct InspectReport {
+    let checkpoint: Checkpoint
+    let tensors: [StoredTensor]
+    let statistics: [TensorStatistics]?
 
     /// Arrays longer than this are summarized (count and first elements).
-    public static let arraySummaryThreshold = 16
+    static let arraySummaryThreshold = 16
 
     /// The tensors inspect lists: file order, or name order across the
     /// shards of a model directory; only names matching the shell glob
     /// `filter` when one is given.
-    public static func listedTensors(of checkpoint: Checkpoint, matching filter: String? = nil) -> [StoredTensor] {
+    static func listedTensors(of checkpoint: Checkpoint, matching filter: String? = nil) -> [StoredTensor] {
         var tensors = checkpoint.tensors
         if let filter { tensors = tensors.filter { fnmatch(filter, $0.name, 0) == 0 } }
         if checkpoint.isMultiFile { tensors.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) } }
         return tensors
     }
 
-    public init(checkpoint: Checkpoint, tensors: [StoredTensor], statistics: [TensorStatistics]? = nil) {
+    init(checkpoint: Checkpoint, tensors: [StoredTensor], statistics: [TensorStatistics]? = nil) {
         self.checkpoint = checkpoint
         self.tensors = tensors
         self.statistics = statistics
@@ -30,7 +31,7 @@ public struct InspectReport {
 
     /// `{"format", "metadata", "tensors": [{"name", "dtype", "shape", "offset", "bytes"}]}`;
     /// entries of a multi-file checkpoint also carry "file".
-    public func json() -> JSONValue {
+    func json() -> JSONValue {
         var document = JSONObject()
         document["format"] = .string(checkpoint.format.rawValue)
         document["metadata"] = .object(metadataJSON())
@@ -110,7 +111,7 @@ public struct InspectReport {
     }
 
     /// A metadata summary followed by an aligned table of tensors.
-    public func text() -> String {
+    func text() -> String {
         var lines: [String] = []
         let totalBytes = tensors.reduce(0) { $0 + $1.byteCount }
         let parameters = tensors.reduce(0) { $0 + $1.elementCount }
@@ -173,7 +174,7 @@ public struct InspectReport {
         return formatFixed(Double(value), digits: 4)
     }
 
-    public static func formatBytes(_ bytes: Int) -> String {
+    static func formatBytes(_ bytes: Int) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
         var value = Double(bytes)
         var unit = 0
@@ -184,7 +185,7 @@ public struct InspectReport {
         return unit == 0 ? "\(bytes) B" : formatFixed(value, digits: value < 10 ? 2 : 1) + " " + units[unit]
     }
 
-    public static func formatCount(_ count: Int) -> String {
+    static func formatCount(_ count: Int) -> String {
         switch count {
         case 1_000_000_000...: formatFixed(Double(count) / 1e9, digits: 2) + "B"
         case 1_000_000...: formatFixed(Double(count) / 1e6, digits: 2) + "M"

@@ -1,8 +1,9 @@
+import GateSurgeon
 /// Number text for reports, without Foundation's formatters (the same
 /// output on Linux and macOS).
 
 /// Fixed-point text without Foundation's formatters.
-public func formatFixed(_ value: Double, digits: Int) -> String {
+func formatFixed(_ value: Double, digits: Int) -> String {
     guard value.isFinite else { return "\(value)" }
     var scale = 1.0
     for _ in 0..<digits { scale *= 10 }
@@ -18,7 +19,7 @@ public func formatFixed(_ value: Double, digits: Int) -> String {
 }
 
 /// Scientific notation with three significant digits.
-public func formatScientific(_ value: Float) -> String {
+func formatScientific(_ value: Float) -> String {
     guard value.isFinite, value != 0 else { return "\(value)" }
     var exponent = 0
     var mantissa = Double(abs(value))

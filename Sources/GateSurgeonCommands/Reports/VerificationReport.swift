@@ -1,27 +1,28 @@
+import GateSurgeon
 import JSON
 
 /// What `verify` prints: the four metrics, the per-layer reports of both
 /// models, and which thresholds failed, as text or JSON.
-public struct VerificationReport {
-    public let result: VerificationResult
-    public let pathA: String
-    public let pathB: String
-    public let thresholds: VerificationThresholds
+struct VerificationReport {
+    let result: VerificationResult
+    let pathA: String
+    let pathB: String
+    let thresholds: VerificationThresholds
 
-    public init(result: VerificationResult, pathA: String, pathB: String, thresholds: VerificationThresholds) {
+    init(result: VerificationResult, pathA: String, pathB: String, thresholds: VerificationThresholds) {
         self.result = result
         self.pathA = pathA
         self.pathB = pathB
         self.thresholds = thresholds
     }
 
-    public var failures: [ThresholdFailure] { thresholds.failures(of: result.comparison) }
-    public var passed: Bool { failures.isEmpty }
+    var failures: [ThresholdFailure] { thresholds.failures(of: result.comparison) }
+    var passed: Bool { failures.isEmpty }
 
     /// `{"a", "b", "tokens", "max_abs_diff", "nmse", "mean_kl_divergence",
     /// "top1_agreement", "thresholds", "failures": [{"metric", "value", "limit"}],
     /// "passed", "layers": [{"layer", "a": {...}, "b": {...}}]}`.
-    public func json() -> JSONValue {
+    func json() -> JSONValue {
         let c = result.comparison
         var limits = JSONObject()
         if let value = thresholds.maxAbsDifference { limits["max_abs"] = .double(Double(value)) }
@@ -56,7 +57,7 @@ public struct VerificationReport {
     /// The metrics, one per line (`name  value`), the per-layer table of both
     /// models, then `result: pass` or `result: fail` and one `FAIL` line per
     /// broken threshold.
-    public func text() -> String {
+    func text() -> String {
         let c = result.comparison
         var lines: [String] = []
         lines.append("a: \(pathA)")
@@ -84,7 +85,35 @@ public struct VerificationReport {
         lines += ForwardReport.aligned(rows, rightAligned: Set(0..<7))
         lines.append("")
         lines.append("result: " + (passed ? "pass" : "fail") + (thresholds.isEmpty ? " (no thresholds given)" : ""))
-        for failure in failures { lines.append("FAIL \(failure)") }
+        for failure in failures { lines.append("FAIL " + Self.describe(failure)) }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `--max-kld: 1.50e-01 > 1.00e-01 (off by 5.00e-02)`: the option, the
+    /// value, the limit and the margin.
+    static func describe(_ failure: ThresholdFailure) -> String {
+        let relation = failure.metric.isMinimum ? "<" : ">"
+        func format(_ number: Double) -> String {
+            failure.metric == .top1Agreement ? formatFixed(number, digits: 4) : formatScientific(Float(number))
+        }
+        return "\(ThresholdOptions.flag(for: failure.metric)): \(format(failure.value)) \(relation) \(format(failure.limit)) (off by \(format(failure.excess)))"
+    }
+
+    /// `--max-kld 0.1, --min-top1 0.75`: the limits in force, as options.
+    static func describe(_ thresholds: VerificationThresholds) -> String {
+        var parts: [String] = []
+        if let value = thresholds.maxAbsDifference { parts.append("--max-abs \(formatMetric(Double(value)))") }
+        if let value = thresholds.maxNMSE { parts.append("--max-nmse \(formatMetric(value))") }
+        if let value = thresholds.minTop1Agreement { parts.append("--min-top1 \(value)") }
+        if let value = thresholds.maxKLDivergence { parts.append("--max-kld \(value)") }
+        return parts.isEmpty ? "none" : parts.joined(separator: ", ")
+    }
+
+    static func formatMetric(_ value: Double) -> String {
+        value == 0 ? "0" : formatScientific(Float(value))
+    }
+
+    static func formatPercent(_ fraction: Double) -> String {
+        "\(Int((fraction * 100).rounded()))%"
     }
 }

@@ -1,0 +1,57 @@
+import GateSurgeon
+
+/// Turns the library's errors, which carry data and never name options,
+/// into the one line a user reads, with the option that fixes the problem
+/// where there is one.
+enum ErrorMessages {
+    static func describe(_ error: any Error) -> String {
+        oneLine(hinted(error))
+    }
+
+    private static func hinted(_ error: any Error) -> String {
+        switch error {
+        case let error as OutputError:
+            switch error {
+            case .exists: return "\(error) (pass --force to replace it)"
+            case .leftoverWeights: return "\(error); remove them or choose an empty directory"
+            case .isInput, .insideInput, .containsInput: return "\(error); choose an output outside the input"
+            default: return "\(error)"
+            }
+        case let error as ModelError:
+            switch error {
+            case .noConfig, .configMismatch: return "\(error); pass the model's config.json with --config PATH"
+            default: return "\(error)"
+            }
+        case let error as GateInsertionError:
+            switch error {
+            case .layoutNeedsFamily, .partialLayersUnsupported: return "\(error); use --layout separate"
+            case .headwiseUnsupported: return "\(error); use --granularity elementwise or another --layout"
+            default: return "\(error)"
+            }
+        default:
+            return "\(error)"
+        }
+    }
+
+    /// `text` on one line: newlines, tabs and other control characters
+    /// (terminal escapes included) written as escapes, so a tensor name in
+    /// a malformed file cannot split a message or drive the terminal.
+    static func oneLine(_ text: String) -> String {
+        var result = ""
+        result.unicodeScalars.reserveCapacity(text.unicodeScalars.count)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            default:
+                if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
+                    result += "\\u{" + String(scalar.value, radix: 16) + "}"
+                } else {
+                    result.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,127 @@
+import ArgumentParser
+import GateSurgeon
+
+/// How a model is written; shared by every command that writes one.
+struct OutputOptions: ParsableArguments {
+    @Option(name: .customLong("dtype"), help: "Convert float tensors to this type.")
+    var dtype: FloatType?
+
+    @Option(name: .customLong("quant"),
+            help: ArgumentHelp("Quantize 2-D weights to this GGUF block type (GGUF output): \(QuantType.valueList).", valueName: "type"),
+            transform: QuantType.parse)
+    var quantization: QuantType?
+
+    @Option(help: ArgumentHelp("With --quant: type of the token embedding (\(TensorType.valueList)).", valueName: "type"),
+            transform: TensorType.parse)
+    var embeddingType: TensorType?
+
+    @Option(help: ArgumentHelp("With --quant: type of lm_head / output.weight (\(TensorType.valueList)).", valueName: "type"),
+            transform: TensorType.parse)
+    var outputType: TensorType?
+
+    @Option(name: .customLong("keep"), help: ArgumentHelp("Leave tensors matching this shell glob as stored (repeatable; either naming).", valueName: "glob"))
+    var keep: [String] = []
+
+    @Option(help: ArgumentHelp("Split a model directory into shards of at most this size (5GB, 500MB, 2GiB).", valueName: "size"),
+            transform: ByteSize.parse)
+    var maxShardSize: Int?
+
+    @Option(help: ArgumentHelp("GGUF output: copy the tokenizer.* metadata from this GGUF file (e.g. an official GGUF of the same model).", valueName: "file.gguf"))
+    var tokenizerFrom: String?
+
+    @Flag(help: "Replace an existing output file, or write into an existing directory (replacing files of the same names only).")
+    var force = false
+
+    func validate() throws {
+        if quantization == nil {
+            if embeddingType != nil { throw ValidationError("--embedding-type chooses a type within --quant; give --quant too") }
+            if outputType != nil { throw ValidationError("--output-type chooses a type within --quant; give --quant too") }
+        }
+        if let dtype, let quantization {
+            throw ValidationError("--dtype \(dtype.rawValue) and --quant \(quantization.dtype.name.lowercased()) together: --quant decides every tensor's type (the block type for 2-D weights, F32 for norms and biases); use --keep GLOB to leave tensors as stored")
+        }
+    }
+
+    /// The checks that depend on where the output goes.
+    func validate(for target: OutputTarget) throws {
+        if let quantization, target.checkpointFormat != .gguf {
+            throw ValidationError("--quant \(quantization.dtype.name.lowercased()) writes GGUF block types; give an output path ending in .gguf")
+        }
+        if tokenizerFrom != nil && target.checkpointFormat != .gguf {
+            throw ValidationError("--tokenizer-from applies to GGUF output; give an output path ending in .gguf")
+        }
+        if maxShardSize != nil && target.kind != .directory {
+            throw ValidationError("--max-shard-size splits a model directory into shards; give a directory output such as out/")
+        }
+    }
+
+    var policy: ConversionPolicy {
+        ConversionPolicy(dtype: dtype?.dtype, quantization: quantization?.dtype, embeddingType: embeddingType?.dtype,
+                         outputType: outputType?.dtype, keep: keep)
+    }
+
+    var writeOptions: WriteOptions {
+        WriteOptions(policy: policy, maxShardSize: maxShardSize, tokenizerSource: tokenizerFrom)
+    }
+
+    /// Files read besides the model, which outputs may not overlap.
+    var inputs: [String] { tokenizerFrom.map { [$0] } ?? [] }
+}
+
+/// How a command reports: a JSON document for machines, or text; progress or none.
+struct ReportOptions: ParsableArguments {
+    @Flag(help: "Print one JSON document on standard output instead of text (progress and warnings stay on standard error).")
+    var json = false
+
+    @Flag(help: "No progress on standard error.")
+    var quiet = false
+}
+
+/// Limits on the logit comparison of `verify` and of `--verify`.
+struct ThresholdOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Fail when max |a - b| of the logits exceeds this.", valueName: "t"))
+    var maxAbs: Float?
+
+    @Option(help: ArgumentHelp("Fail when the NMSE of the logits exceeds this.", valueName: "t"))
+    var maxNmse: Double?
+
+    @Option(help: ArgumentHelp("Fail when the fraction of tokens whose top-1 agrees is below this (0...1).", valueName: "f"))
+    var minTop1: Double?
+
+    @Option(help: ArgumentHelp("Fail when the mean KL divergence exceeds this.", valueName: "t"))
+    var maxKld: Double?
+
+    func validate() throws {
+        if let minTop1, !(0...1).contains(minTop1) {
+            throw ValidationError("--min-top1 is a fraction between 0 and 1, not \(minTop1)")
+        }
+        for (flag, value) in [("--max-abs", maxAbs.map(Double.init)), ("--max-nmse", maxNmse), ("--max-kld", maxKld)] {
+            if let value, !(value >= 0 && value.isFinite) {
+                throw ValidationError("\(flag) must be a non-negative number, not \(value)")
+            }
+        }
+    }
+
+    var isEmpty: Bool { maxAbs == nil && maxNmse == nil && minTop1 == nil && maxKld == nil }
+
+    /// `defaults` with each limit given on the command line replacing its default.
+    func overriding(_ defaults: VerificationThresholds?) -> VerificationThresholds? {
+        if isEmpty { return defaults }
+        var result = defaults ?? VerificationThresholds()
+        if let maxAbs { result.maxAbsDifference = maxAbs }
+        if let maxNmse { result.maxNMSE = maxNmse }
+        if let minTop1 { result.minTop1Agreement = minTop1 }
+        if let maxKld { result.maxKLDivergence = maxKld }
+        return result
+    }
+
+    /// The option that sets `metric`.
+    static func flag(for metric: ThresholdFailure.Metric) -> String {
+        switch metric {
+        case .maxAbsDifference: "--max-abs"
+        case .nmse: "--max-nmse"
+        case .top1Agreement: "--min-top1"
+        case .klDivergence: "--max-kld"
+        }
+    }
+}

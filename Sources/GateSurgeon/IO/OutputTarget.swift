@@ -29,7 +29,11 @@ public struct OutputTarget: Sendable, Equatable, CustomStringConvertible {
         let isExistingDirectory = Paths.isDirectory(path)
         let fileExtension = Paths.fileExtension(of: path)
         self.path = path
-        if fileExtensions.contains(fileExtension) && !trailingSlash {
+        if fileExtensions.contains(fileExtension) && trailingSlash {
+            throw OutputError.unsupportedPath(path: text, problem: "ends in / but has the file extension '.\(fileExtension)'",
+                                              expected: ["a .\(fileExtension) file without the slash", "a directory name without .\(fileExtension)"])
+        }
+        if fileExtensions.contains(fileExtension) {
             guard !isExistingDirectory else {
                 throw OutputError.wrongKind(path: path, expected: "a .\(fileExtension) file", found: "a directory")
             }
@@ -49,7 +53,7 @@ public struct OutputTarget: Sendable, Equatable, CustomStringConvertible {
             return
         }
         var expected = fileExtensions.map { "." + $0 }
-        if allowsDirectory { expected.append("a directory") }
+        if allowsDirectory { expected.append("a directory (end the path in /)") }
         throw OutputError.unsupportedPath(path: path, problem: "has the extension '.\(fileExtension)'", expected: expected)
     }
 }

@@ -13,14 +13,36 @@ struct InspectReport {
     /// Arrays longer than this are summarized (count and first elements).
     static let arraySummaryThreshold = 16
 
-    /// The tensors inspect lists: file order, or name order across the
-    /// shards of a model directory; only names matching the shell glob
-    /// `filter` when one is given.
+    /// The tensors inspect lists: a safetensors checkpoint's by name in
+    /// natural order (layer 2 before layer 10), a GGUF file's in file
+    /// order; only names matching the shell glob `filter` when one is given.
     static func listedTensors(of checkpoint: Checkpoint, matching filter: String? = nil) -> [StoredTensor] {
         var tensors = checkpoint.tensors
         if let filter { tensors = tensors.filter { fnmatch(filter, $0.name, 0) == 0 } }
-        if checkpoint.isMultiFile { tensors.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) } }
+        if checkpoint.format == .safetensors { tensors.sort { naturallyPrecedes($0.name, $1.name) } }
         return tensors
+    }
+
+    /// Name order with digit runs compared as numbers: `layers.2.` before `layers.10.`.
+    static func naturallyPrecedes(_ a: String, _ b: String) -> Bool {
+        var left = Array(a.utf8)[...], right = Array(b.utf8)[...]
+        func isDigit(_ byte: UInt8) -> Bool { byte >= 48 && byte <= 57 }
+        while let x = left.first, let y = right.first {
+            if isDigit(x) && isDigit(y) {
+                let leftRun = left.prefix(while: isDigit), rightRun = right.prefix(while: isDigit)
+                let leftDigits = leftRun.drop { $0 == 48 }, rightDigits = rightRun.drop { $0 == 48 }
+                if leftDigits.count != rightDigits.count { return leftDigits.count < rightDigits.count }
+                if !leftDigits.elementsEqual(rightDigits) { return leftDigits.lexicographicallyPrecedes(rightDigits) }
+                if leftRun.count != rightRun.count { return leftRun.count < rightRun.count }
+                left = left.dropFirst(leftRun.count)
+                right = right.dropFirst(rightRun.count)
+            } else {
+                if x != y { return x < y }
+                left = left.dropFirst()
+                right = right.dropFirst()
+            }
+        }
+        return left.isEmpty && !right.isEmpty
     }
 
     init(checkpoint: Checkpoint, tensors: [StoredTensor], statistics: [TensorStatistics]? = nil) {
@@ -90,7 +112,7 @@ struct InspectReport {
         case .int16(let v): .int(Int64(v))
         case .uint32(let v): .int(Int64(v))
         case .int32(let v): .int(Int64(v))
-        case .uint64(let v): v <= UInt64(Int64.max) ? .int(Int64(v)) : .double(Double(v))
+        case .uint64(let v): v <= UInt64(Int64.max) ? .int(Int64(v)) : .uint(v)
         case .int64(let v): .int(v)
         case .float32(let v): .double(Double(v))
         case .float64(let v): .double(v)

@@ -51,9 +51,14 @@ public struct SafetensorsCheckpoint: Sendable {
             self.files = files
             tensors = files.flatMap(\.tensors)
         } else {
-            let names = Paths.entries(of: directory).filter { $0.hasSuffix(".safetensors") }
+            let names = Paths.entries(of: directory).filter { $0.hasSuffix(".safetensors") && !$0.hasPrefix(".") }
             guard !names.isEmpty else {
                 throw SafetensorsError.indexInvalid(path: directory, problem: "no .safetensors file and no index in this directory")
+            }
+            // Without an index, several files are one model only when they
+            // are a complete set of shards (NAME-00001-of-00003.safetensors).
+            if names.count > 1 && !SafetensorsCheckpoint.isCompleteShardSet(names) {
+                throw SafetensorsError.ambiguousDirectory(path: directory, files: names)
             }
             let files = try names.map { try SafetensorsFile(path: Paths.join(directory, $0)) }
             var owner: [String: String] = [:]
@@ -69,6 +74,24 @@ public struct SafetensorsCheckpoint: Sendable {
             tensors = files.flatMap(\.tensors)
             indexPath = nil
         }
+    }
+
+    /// Whether `names` are exactly `BASE-00001-of-0000N.safetensors` .. N.
+    static func isCompleteShardSet(_ names: [String]) -> Bool {
+        var base: Substring?
+        var total: Int?
+        var seen = Set<Int>()
+        for name in names {
+            let stem = name.dropLast(".safetensors".count)
+            let parts = stem.split(separator: "-")
+            guard parts.count >= 4, parts[parts.count - 2] == "of", let index = Int(parts[parts.count - 3]),
+                let count = Int(parts[parts.count - 1]), index >= 1, index <= count
+            else { return false }
+            let prefix = stem.dropLast(parts[parts.count - 1].count + parts[parts.count - 2].count + parts[parts.count - 3].count + 3)
+            if base == nil { base = prefix; total = count }
+            guard prefix == base, count == total, seen.insert(index).inserted else { return false }
+        }
+        return seen.count == total
     }
 
     /// The `weight_map` of an index, in file order.

@@ -21,6 +21,8 @@ public enum SafetensorsError: Error, Sendable, CustomStringConvertible {
     case tensorMissingFromShard(index: String, tensor: String, shard: String)
     case tensorNotInIndex(index: String, tensor: String, shard: String)
     case duplicateTensor(path: String, tensor: String, otherFile: String)
+    /// A directory holds several safetensors files that are not one sharded model.
+    case ambiguousDirectory(path: String, files: [String])
 
     public var description: String {
         switch self {
@@ -60,6 +62,8 @@ public enum SafetensorsError: Error, Sendable, CustomStringConvertible {
             return "\(index): tensor '\(tensor)' is mapped to \(shard), which does not contain it"
         case .tensorNotInIndex(let index, let tensor, let shard):
             return "\(index): shard \(shard) holds tensor '\(tensor)', which the index does not list"
+        case .ambiguousDirectory(let path, let files):
+            return "\(path): holds \(files.count) safetensors files (\(files.joined(separator: ", "))) that are not the shards of one model and no index; name one file"
         case .duplicateTensor(let path, let tensor, let otherFile):
             return "\(path): tensor '\(tensor)' also appears in \(otherFile)"
         }

@@ -1,0 +1,183 @@
+import GateSurgeon
+import JSON
+import Platform
+import Testing
+
+/// Every option means what it says: combinations that would be ignored are
+/// errors, help lists what each option takes, messages are deterministic,
+/// and machines get one JSON document.
+@Suite struct CommandLineTests {
+    static let qwen2 = Fixtures.path("models/qwen2")
+
+    /// Options that would silently do nothing, or less than asked.
+    @Test(arguments: [
+        (["out.gguf", "--embedding-type", "q8_0"], "--embedding-type chooses a type within --quant"),
+        (["out.gguf", "--output-type", "q6_k"], "--output-type chooses a type within --quant"),
+        (["out.gguf", "--dtype", "bf16", "--quant", "q8_0"], "--quant decides every tensor's type"),
+        (["out.gguf", "--max-shard-size", "5GB"], "--max-shard-size splits a model directory"),
+        (["out.safetensors", "--max-shard-size", "5GB"], "--max-shard-size splits a model directory"),
+        (["out/", "--max-shard-size", "5"], "needs a unit"),
+        (["out/", "--max-shard-size", "infGB"], "not a size"),
+        (["out/", "--max-shard-size", "1e300gb"], "not a size"),
+        (["out.safetensors", "--quant", "q4_0"], "give an output path ending in .gguf"),
+        (["out.safetensors", "--tokenizer-from", "x.gguf"], "--tokenizer-from applies to GGUF output"),
+        (["out.gguf", "--max-kld", "0.1"], "add --verify"),
+        (["out.gguf", "--dtype", "q4_0"], "'q4_0' is invalid for '--dtype"),
+        (["out.gguf", "--quant", "bf16"], "use --dtype bf16"),
+        (["out.gguf", "--quant", "Q4_K_M"], "the closest single type is q4_k"),
+        (["out.gguf", "--quant", "q9_9"], "choose one of q8_0, q4_0"),
+    ])
+    func contradictoryOrEmptyOptionsAreErrors(arguments: [String], message: String) throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let outcome = CLI.run(["convert", Self.qwen2, Paths.join(directory, arguments[0])] + arguments.dropFirst())
+        #expect(outcome.status == 2)
+        #expect(outcome.errorOutput.hasPrefix("error: "), "\(outcome.errorOutput)")
+        #expect(outcome.errorOutput.contains(message), "\(outcome.errorOutput)")
+        #expect(outcome.output.isEmpty, "nothing is planned or printed")
+        #expect(Paths.entries(of: directory).isEmpty)
+    }
+
+    @Test func keepPatternsThatMatchNothingAreReported() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let outcome = try CLI.succeed(["convert", Self.qwen2, Paths.join(directory, "out.gguf"), "--quant", "q8_0",
+                                       "--keep", "*norm*", "--keep", "*.nothing.*"])
+        #expect(outcome.errorOutput.contains("warning: --keep '*.nothing.*' matches no tensor"))
+        #expect(!outcome.errorOutput.contains("'*norm*'"))
+    }
+
+    /// Help lists, per option, only what that option takes.
+    @Test func helpListsEachOptionsOwnValues() throws {
+        // Help wraps lines: compare with the whitespace collapsed.
+        let help = try CLI.succeed(["convert", "--help"]).output.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(help.contains("--dtype <dtype> Convert float tensors to this type. (values: f32, f16, bf16)"))
+        #expect(help.contains("--quant <type> Quantize 2-D weights to this GGUF block type (GGUF output): q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs."))
+        let bad = CLI.run(["convert", Self.qwen2, "/tmp/x.gguf", "--dtype", "f8"])
+        #expect(bad.errorOutput.contains("f32") && bad.errorOutput.contains("bf16") && !bad.errorOutput.contains("q4_k"), "\(bad.errorOutput)")
+        for command in ["inspect", "add-gate", "convert", "forward", "verify"] {
+            let text = try CLI.succeed([command, "--help"]).output
+            #expect(text.contains("Examples:"), "\(command) --help has examples")
+        }
+    }
+
+    /// Exit statuses: 0 ok, 1 a threshold failed, 2 bad input or usage.
+    @Test func exitStatusesFollowOnePolicy() throws {
+        #expect(CLI.run(["inspect"]).status == 2, "missing argument")
+        #expect(CLI.run(["convert", Self.qwen2]).status == 2)
+        #expect(CLI.run(["frobnicate"]).status == 2)
+        #expect(CLI.run(["inspect", "/nonexistent/model.gguf"]).status == 2)
+        #expect(CLI.run(["--version"]).status == 0)
+        let failing = CLI.run(["verify", Fixtures.path("models/qwen3"), Fixtures.path("gguf/qwen3-bf16.gguf"), "--max-abs", "1e-6"])
+        #expect(failing.status == 1)
+        for outcome in [CLI.run(["inspect"]), CLI.run(["inspect", "/nonexistent.gguf"])] {
+            #expect(outcome.errorOutput.hasPrefix("error: "), "\(outcome.errorOutput)")
+        }
+    }
+
+    /// The same message on every run, in a stable order.
+    @Test func messagesAreDeterministic() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        for _ in 0..<5 {
+            let outcome = CLI.run(["add-gate", Self.qwen2, Paths.join(directory, "out/"), "--layout", "separate", "--layers", "9,3,7,2-5"])
+            #expect(outcome.errorOutput.contains("there is no layer 2: the model has layers 0-1"), "\(outcome.errorOutput)")
+        }
+        // Natural order: layer 2 before layer 10.
+        let model = Paths.join(directory, "model")
+        mkdir(model, 0o755)
+        try SyntheticModels.writeLlama(to: model, layers: 11)
+        let listing = try JSONValue.parse(Array(try CLI.succeed(["inspect", model, "--json"]).output.utf8))
+        let names = try #require(listing["tensors"]?.arrayValue).compactMap { $0["name"]?.stringValue }
+        let second = try #require(names.firstIndex(of: "model.layers.2.input_layernorm.weight"))
+        let tenth = try #require(names.firstIndex(of: "model.layers.10.input_layernorm.weight"))
+        #expect(second < tenth)
+        // A uint64 above Int64.max prints exactly, in text and JSON.
+        let allTypes = Fixtures.path("gguf/gguf-py-all-types.gguf")
+        let text = try CLI.succeed(["inspect", allTypes]).output
+        #expect(text.contains("9223372036854775813"))
+        let json = try JSONValue.parse(Array(try CLI.succeed(["inspect", allTypes, "--json"]).output.utf8))
+        #expect(json["metadata"]?["test.uint64"] == .uint(9_223_372_036_854_775_813))
+        // The plan names the layers a class covers.
+        let plan = try CLI.succeed(["add-gate", Self.qwen2, Paths.join(directory, "gated.gguf"), "--layers", "1"]).output
+        #expect(plan.contains("self_attn.gate_proj.weight (layer 1)"), "\(plan)")
+        #expect(plan.contains("self_attn.q_proj.weight x2 (layers 0-1)"), "\(plan)")
+    }
+
+    /// `--json` on add-gate and convert: one document with the plan, the
+    /// summary and the verification.
+    @Test(arguments: [
+        ["convert", "out.gguf", "--quant", "q8_0", "--verify"],
+        ["add-gate", "out/", "--verify"],
+    ])
+    func writesReportOneJSONDocument(arguments: [String]) throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let outcome = try CLI.succeed([arguments[0], Fixtures.path("models/qwen3"), Paths.join(directory, arguments[1]), "--json"] + arguments.dropFirst(2))
+        let document = try JSONValue.parse(Array(outcome.output.utf8))
+        #expect(document["command"] == .string(arguments[0]))
+        #expect(document["architecture"] == .string("qwen3"))
+        let plan = try #require(document["plan"]?.arrayValue)
+        #expect(plan.count > 10 && plan.allSatisfy { $0["name"] != nil && $0["to"] != nil && $0["shape"] != nil })
+        #expect(document["summary"]?["tensors"]?.intValue == Int64(plan.count))
+        #expect(document["verification"]?["passed"] == .bool(true))
+        if arguments[0] == "add-gate" {
+            #expect(document["gate"]?["layout"] == .string("gated-attention"))
+            #expect(document["gate"]?["layers"] == .array([.int(0), .int(1)]))
+        }
+    }
+
+    /// In a log (not a terminal) progress is one line per tensor on
+    /// standard error; --quiet silences it.
+    @Test func progressIsPlainLinesInLogs() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let outcome = try CLI.succeed(["convert", Self.qwen2, Paths.join(directory, "a.gguf"), "--quant", "q8_0"])
+        let lines = outcome.errorOutput.split(separator: "\n")
+        let tensorCount = try GGUFFile(path: Paths.join(directory, "a.gguf")).tensors.count
+        #expect(lines.filter { $0.hasPrefix("write [") }.count == tensorCount)
+        #expect(lines.last?.hasPrefix("write: done in ") == true)
+        #expect(!outcome.errorOutput.contains("\r") && !outcome.errorOutput.contains("\u{1B}"))
+        let quiet = try CLI.succeed(["convert", Self.qwen2, Paths.join(directory, "b.gguf"), "--quiet"])
+        #expect(quiet.errorOutput.isEmpty)
+        // The plan comes before the work: on standard output, before the summary.
+        let plan = try #require(outcome.output.firstRange(of: "model.embed_tokens.weight"))
+        let summary = try #require(outcome.output.firstRange(of: "wrote "))
+        #expect(plan.lowerBound < summary.lowerBound)
+    }
+
+    /// A dtype cast needs no architecture: an architecture gatesurgeon
+    /// does not model converts tensor by tensor, names and metadata kept.
+    @Test func castsWorkForAnyArchitecture() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let model = Paths.join(directory, "phi")
+        mkdir(model, 0o755)
+        try Paths.writeText(#"{"model_type": "phi3", "architectures": ["Phi3ForCausalLM"], "torch_dtype": "float32", "hidden_size": 8}"#,
+                            to: Paths.join(model, "config.json"))
+        try SafetensorsWriter.write([
+            .floats((0..<32).map { Float($0) / 3 }, name: "model.layers.0.self_attn.qkv_proj.weight", shape: [4, 8]),
+            .floats([1, 2, 3, 4, 5, 6, 7, 8], name: "model.norm.weight", shape: [8]),
+        ], metadata: [(key: "format", value: "pt")], to: Paths.join(model, "model.safetensors"))
+        let out = Paths.join(directory, "out/")
+        try CLI.succeed(["convert", model, out, "--dtype", "bf16"])
+        let written = try Checkpoint(path: out)
+        #expect(written.tensors.map(\.name).sorted() == ["model.layers.0.self_attn.qkv_proj.weight", "model.norm.weight"])
+        #expect(written.tensors.allSatisfy { $0.dtype == .bf16 })
+        let config = try JSONValue.parse(try Paths.readFile(Paths.join(out, "config.json")))
+        #expect(config["torch_dtype"] == .string("bfloat16") && config["model_type"] == .string("phi3"))
+        // Steps that need the architecture say so.
+        let gguf = CLI.run(["convert", model, Paths.join(directory, "x.gguf")])
+        #expect(gguf.status == 2 && gguf.errorOutput.contains("architecture 'phi3'"))
+        let verify = CLI.run(["convert", model, Paths.join(directory, "y/"), "--verify"])
+        #expect(verify.status == 2 && verify.errorOutput.contains("--verify runs the model"))
+        // GGUF to GGUF: gguf-py's test file has architecture "alltypes".
+        let cast = Paths.join(directory, "alltypes.gguf")
+        try CLI.succeed(["convert", Fixtures.path("gguf/gguf-py-all-types.gguf"), cast, "--dtype", "f16"])
+        let source = try GGUFFile(path: Fixtures.path("gguf/gguf-py-all-types.gguf"))
+        let result = try GGUFFile(path: cast)
+        #expect(result.tensors.map(\.name) == source.tensors.map(\.name))
+        #expect(result.tensors.first { $0.name == "t.f16_3d" }?.dtype == .f16)
+        #expect(result.value("test.string_utf8") == source.value("test.string_utf8"))
+    }
+}

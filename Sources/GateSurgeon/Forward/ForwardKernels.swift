@@ -6,32 +6,12 @@ import Dispatch
 /// Each kernel takes raw buffers and opens one unsafe scope per call; hot
 /// loops run on `SIMD4<Float>` (the SSE2 baseline of x86-64, NEON on arm64)
 /// with independent accumulators, and the large products are spread over
-/// the cores with `concurrentPerform` over blocks of output rows.
+/// the cores with `Parallel.forEach` over blocks of output rows.
 ///
 /// Reference: PyTorch's F32 CPU ops as transformers' eager modeling code
 /// calls them. Results agree to rounding, not bit for bit: summation order
 /// differs (tested to 1e-4 on logits of magnitude ~4, measured ~1e-6).
 enum ForwardKernels {
-    /// Worker count for parallel loops: the online CPUs.
-    static let coreCount: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-
-    /// Runs `body(index)` for `0..<iterations`, in parallel when there is
-    /// more than one iteration.
-    @inline(__always)
-    static func parallel(_ iterations: Int, _ body: (Int) -> Void) {
-        if iterations == 1 {
-            body(0)
-        } else if iterations > 1 {
-            // Every caller's iterations write disjoint memory and read shared
-            // memory nobody writes, so the body is safe to run concurrently
-            // although it captures raw pointers, which are not `Sendable`.
-            withoutActuallyEscaping(body) { body in
-                let concurrent = unsafeBitCast(body, to: (@Sendable (Int) -> Void).self)
-                DispatchQueue.concurrentPerform(iterations: iterations, execute: concurrent)
-            }
-        }
-    }
-
     @inline(__always)
     static func load4(_ pointer: UnsafePointer<Float>, _ offset: Int) -> SIMD4<Float> {
         UnsafeRawPointer(pointer + offset).loadUnaligned(as: SIMD4<Float>.self)
@@ -80,9 +60,9 @@ enum ForwardKernels {
         let biasBase = bias?.baseAddress
         // Blocks of 4 rows; enough blocks per core to balance the load.
         let quads = (outputSize + 3) / 4
-        let blockCount = min(quads, coreCount * 8)
+        let blockCount = min(quads, Parallel.workerCount * 8)
         let quadsPerBlock = (quads + blockCount - 1) / blockCount
-        parallel((quads + quadsPerBlock - 1) / quadsPerBlock) { block in
+        Parallel.forEach((quads + quadsPerBlock - 1) / quadsPerBlock) { block in
             let start = block * quadsPerBlock * 4
             let end = min(outputSize, start + quadsPerBlock * 4)
             var n = start
@@ -174,8 +154,8 @@ enum ForwardKernels {
         let count = gate.count
         guard count > 0 else { return }
         let g = gate.baseAddress!, u = up.baseAddress!
-        let chunk = max(4096, (count + coreCount - 1) / coreCount)
-        parallel((count + chunk - 1) / chunk) { part in
+        let chunk = max(4096, (count + Parallel.workerCount - 1) / Parallel.workerCount)
+        Parallel.forEach((count + chunk - 1) / chunk) { part in
             let start = part * chunk, end = min(count, start + chunk)
             for i in start..<end {
                 let value = g[i]
@@ -236,7 +216,7 @@ enum ForwardKernels {
         let qBase = q.baseAddress!, kBase = k.baseAddress!, vBase = v.baseAddress!, outBase = out.baseAddress!
         let probabilityBase = probabilities?.baseAddress
         let sums = firstTokenSums.baseAddress!
-        parallel(heads) { h in
+        Parallel.forEach(heads) { h in
             let kvHead = h / groupSize
             var weights = [Float](repeating: 0, count: tokens)
             var firstTokenSum = 0.0

@@ -369,7 +369,7 @@ public struct ForwardPass: Sendable {
     static func decode(_ tensor: GraphTensor, rows: Range<Int>) throws -> [Float] {
         let expression = tensor.expression
         let rowElements = expression.rowElements
-        let blockCount = min(rows.count, ForwardKernels.coreCount * 4)
+        let blockCount = min(rows.count, Parallel.workerCount * 4)
         guard blockCount > 1 else { return try expression.rowValues(rows) }
         let rowsPerBlock = (rows.count + blockCount - 1) / blockCount
         let blocks = (rows.count + rowsPerBlock - 1) / rowsPerBlock
@@ -378,7 +378,7 @@ public struct ForwardPass: Sendable {
         result.withUnsafeMutableBufferPointer { output in
             failures.withUnsafeMutableBufferPointer { errors in
                 let outputBase = output.baseAddress!, errorBase = errors.baseAddress!
-                ForwardKernels.parallel(blocks) { block in
+                Parallel.forEach(blocks) { block in
                     let start = rows.lowerBound + block * rowsPerBlock
                     let end = min(rows.upperBound, start + rowsPerBlock)
                     do {

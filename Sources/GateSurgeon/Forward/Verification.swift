@@ -23,18 +23,11 @@ public enum Verification {
     }
 
     /// `count` token ids uniform in `0..<vocabSize`, a deterministic function
-    /// of `seed` (SplitMix64), so a verification can be repeated exactly.
+    /// of `seed` (`SplitMix64`), so a verification can be repeated exactly.
     public static func randomTokens(count: Int, vocabSize: Int, seed: UInt64) -> [Int] {
         precondition(vocabSize > 0)
-        var state = seed
-        return (0..<count).map { _ in
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
-            return Int(z.multipliedFullWidth(by: UInt64(vocabSize)).high)
-        }
+        var generator = SplitMix64(state: seed)
+        return (0..<count).map { _ in generator.next(below: vocabSize) }
     }
 }
 

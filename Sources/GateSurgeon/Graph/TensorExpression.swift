@@ -269,28 +269,20 @@ extension DType {
     }
 }
 
-/// Deterministic standard normal values: a SplitMix64 stream keyed by
+/// Deterministic standard normal values: a `SplitMix64` stream keyed by
 /// (seed, stream, row), Box-Muller in Double. Any row can be produced
 /// independently, so results do not depend on chunking or threads.
 struct NormalGenerator {
-    private var state: UInt64
+    private var bits: SplitMix64
     private var spare: Double?
 
     init(seed: UInt64, stream: UInt64, row: UInt64) {
-        state = seed &* 0x9E37_79B9_7F4A_7C15 ^ stream &* 0xBF58_476D_1CE4_E5B9 ^ row &* 0x94D0_49BB_1331_11EB
-    }
-
-    private mutating func nextBits() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        bits = SplitMix64(state: seed &* 0x9E37_79B9_7F4A_7C15 ^ stream &* 0xBF58_476D_1CE4_E5B9 ^ row &* 0x94D0_49BB_1331_11EB)
     }
 
     private mutating func uniform() -> Double {
         // 53 random bits in (0, 1], never 0 so the logarithm is finite.
-        (Double(nextBits() >> 11) + 1) / 9_007_199_254_740_992.0
+        (Double(bits.next() >> 11) + 1) / 9_007_199_254_740_992.0
     }
 
     mutating func next() -> Float {

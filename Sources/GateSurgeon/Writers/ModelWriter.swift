@@ -1,4 +1,5 @@
 import JSON
+import Synchronization
 
 /// One tensor as it will be written: its graph tensor, output name and
 /// shape, the type chosen for it, and the expression that produces it.
@@ -60,18 +61,23 @@ public enum WriteWarning: Sendable, Equatable {
     case noTokenizer
 }
 
-/// Collects what narrowing conversions lost while tensors stream out.
-final class ConversionLog: @unchecked Sendable {
-    private var overflows: [(String, Int)] = []
+/// Collects what narrowing conversions lost while tensors stream out
+/// (from whichever thread writes).
+final class ConversionLog: Sendable {
+    private let overflows = Mutex<[(tensor: String, count: Int)]>([])
+
     func record(_ report: ConversionReport, tensor: String) {
         guard report.overflowed > 0 else { return }
-        if let index = overflows.firstIndex(where: { $0.0 == tensor }) {
-            overflows[index].1 += report.overflowed
-        } else {
-            overflows.append((tensor, report.overflowed))
+        overflows.withLock { entries in
+            if let index = entries.firstIndex(where: { $0.tensor == tensor }) {
+                entries[index].count += report.overflowed
+            } else {
+                entries.append((tensor, report.overflowed))
+            }
         }
     }
-    var entries: [(tensor: String, count: Int)] { overflows.map { ($0.0, $0.1) } }
+
+    var entries: [(tensor: String, count: Int)] { overflows.withLock { $0 } }
 }
 
 /// Serializes a model graph as safetensors (file or model directory) or GGUF.

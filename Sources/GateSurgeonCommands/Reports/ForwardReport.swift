@@ -57,7 +57,7 @@ struct ForwardReport {
                 layer.meanGateScore.map { formatFixed($0, digits: 4) } ?? "-",
             ]
         }
-        lines += ForwardReport.aligned(rows, rightAligned: [0, 1, 3, 5])
+        lines += TextTable.lines(rows, rightAligned: [0, 1, 3, 5])
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -83,13 +83,4 @@ struct ForwardReport {
         }
     }
 
-    /// Rows padded to common column widths, trailing spaces removed.
-    static func aligned(_ rows: [[String]], rightAligned: Set<Int>) -> [String] {
-        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        return rows.map { row in
-            row.enumerated().map { column, cell in
-                rightAligned.contains(column) ? cell.padding(toLeft: widths[column]) : cell.padding(to: widths[column])
-            }.joined(separator: "  ").trailingSpacesRemoved()
-        }
-    }
 }

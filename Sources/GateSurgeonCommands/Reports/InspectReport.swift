@@ -163,13 +163,7 @@ struct InspectReport {
             }
             rows.append(row)
         }
-        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        for row in rows {
-            let cells = row.enumerated().map { column, cell in
-                column == 3 || column > 3 ? cell.padding(toLeft: widths[column]) : cell.padding(to: widths[column])
-            }
-            lines.append(cells.joined(separator: "  ").trailingSpacesRemoved())
-        }
+        lines += TextTable.lines(rows, rightAligned: Set(3..<rows[0].count))
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -217,22 +211,3 @@ struct InspectReport {
     }
 }
 
-extension String {
-    func padding(to width: Int) -> String {
-        count >= width ? self : self + String(repeating: " ", count: width - count)
-    }
-
-    func padding(toLeft width: Int) -> String {
-        count >= width ? self : String(repeating: " ", count: width - count) + self
-    }
-
-    func trailingSpacesRemoved() -> String {
-        var text = Substring(self)
-        while text.last == " " { text = text.dropLast() }
-        return String(text)
-    }
-
-    func replacingNewlines() -> String {
-        String(map { $0 == "\n" ? " " : $0 })
-    }
-}

@@ -63,7 +63,7 @@ struct VerificationReport {
         lines.append("a: \(pathA)")
         lines.append("b: \(pathB)")
         let shownTokens = result.tokens.prefix(16).map(String.init).joined(separator: ",") + (result.tokens.count > 16 ? ",..." : "")
-        lines += ForwardReport.aligned([
+        lines += TextTable.lines([
             ["tokens", "\(result.tokens.count) [\(shownTokens)]"],
             ["max |diff|", formatScientific(c.maxAbsDifference)],
             ["nmse", formatScientific(Float(c.normalizedMeanSquaredError))],
@@ -82,7 +82,7 @@ struct VerificationReport {
                 b.meanGateScore.map { formatFixed($0, digits: 4) } ?? "-",
             ])
         }
-        lines += ForwardReport.aligned(rows, rightAligned: Set(0..<7))
+        lines += TextTable.lines(rows, rightAligned: Set(0..<7))
         lines.append("")
         lines.append("result: " + (passed ? "pass" : "fail") + (thresholds.isEmpty ? " (no thresholds given)" : ""))
         for failure in failures { lines.append("FAIL " + Self.describe(failure)) }

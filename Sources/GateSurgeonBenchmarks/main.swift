@@ -111,7 +111,7 @@ func makeModel(_ options: Options, at directory: String) throws {
             }
         }
     }
-    try SafetensorsWriter.write(tensors, metadata: [("format", "pt")], to: Paths.join(directory, "model.safetensors"))
+    try SafetensorsWriter.write(tensors, metadata: ["format": "pt"], to: Paths.join(directory, "model.safetensors"))
     let config: JSONValue = .object([
         "architectures": .array([.string("LlamaForCausalLM")]), "model_type": .string("llama"),
         "hidden_size": .int(Int64(D)), "intermediate_size": .int(Int64(F)), "num_hidden_layers": .int(Int64(L)),

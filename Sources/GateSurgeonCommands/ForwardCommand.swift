@@ -62,8 +62,8 @@ struct ForwardCommand: ConsoleCommand {
         progress.finish()
         let forwardReport = ForwardReport(result: result, modelPath: model)
         if let logitsPath {
-            let metadata = [(key: "format", value: "pt"), (key: "model", value: model),
-                            (key: "token_ids", value: "[" + tokens.ids.map(String.init).joined(separator: ", ") + "]")]
+            let metadata: Metadata<String> = ["format": "pt", "model": model,
+                                              "token_ids": "[" + tokens.ids.map(String.init).joined(separator: ", ") + "]"]
             try SafetensorsWriter.write(
                 [.floats(result.logits, name: "logits", shape: [result.tokenCount, result.vocabSize])],
                 metadata: metadata, to: logitsPath)

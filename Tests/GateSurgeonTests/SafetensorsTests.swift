@@ -7,7 +7,7 @@ import Testing
     @Test(arguments: Fixtures.modelNames + ["qwen3_5-gated"])
     func readsTransformersCheckpoints(model: String) throws {
         let file = try SafetensorsFile(path: Fixtures.path("models/\(model)/model.safetensors"))
-        #expect(file.metadata?.first?.key == "format")
+        #expect(file.metadata?.keys.first == "format")
         #expect(file.tensors.contains { $0.name == "model.embed_tokens.weight" })
         // Tensors tile the data section in order.
         var expected = file.dataStart

@@ -19,48 +19,65 @@ public enum CheckpointError: Error, Sendable, CustomStringConvertible {
 }
 
 /// A checkpoint of either format, opened read-only: a `.safetensors` file,
-/// a `.gguf` file, or a model directory of safetensors shards.
-public struct Checkpoint: Sendable {
-    public let path: String
-    public let format: CheckpointFormat
-    /// Every tensor, in file order.
-    public let tensors: [StoredTensor]
-    /// Set for safetensors input.
-    public let safetensors: SafetensorsCheckpoint?
-    /// Set for GGUF input.
-    public let gguf: GGUFFile?
-    /// True for a model directory, whose tensors may come from several files.
-    public let isMultiFile: Bool
+/// a model directory of safetensors shards, or a `.gguf` file.
+public enum Checkpoint: Sendable {
+    case safetensors(SafetensorsCheckpoint)
+    case gguf(GGUFFile)
 
     /// Opens `path`, choosing the format from a directory, the extension, or
     /// the first bytes of the file.
     public init(path: String) throws {
-        self.path = path
-        isMultiFile = Paths.isDirectory(path)
         guard Paths.exists(path) else { throw CheckpointError.notFound(path: path) }
-        if isMultiFile {
-            let weights = try SafetensorsCheckpoint(directory: path)
-            format = .safetensors
-            safetensors = weights
-            gguf = nil
-            tensors = weights.tensors
+        if Paths.isDirectory(path) {
+            self = .safetensors(try SafetensorsCheckpoint(directory: path))
             return
         }
         let file = try MappedFile(path: path)
         switch try Checkpoint.sniff(file) {
-        case .gguf:
-            let parsed = try GGUFFile(file: file)
-            format = .gguf
-            gguf = parsed
-            safetensors = nil
-            tensors = parsed.tensors
-        case .safetensors:
-            let weights = try SafetensorsCheckpoint(file: path)
-            format = .safetensors
-            safetensors = weights
-            gguf = nil
-            tensors = weights.tensors
+        case .gguf: self = .gguf(try GGUFFile(file: file))
+        case .safetensors: self = .safetensors(try SafetensorsCheckpoint(file: path))
         }
+    }
+
+    /// The path it was opened from (a file, or a model directory).
+    public var path: String {
+        switch self {
+        case .safetensors(let checkpoint): checkpoint.path
+        case .gguf(let file): file.path
+        }
+    }
+
+    public var format: CheckpointFormat {
+        switch self {
+        case .safetensors: .safetensors
+        case .gguf: .gguf
+        }
+    }
+
+    /// Every tensor, in file order (shard by shard for a directory).
+    public var tensors: [StoredTensor] {
+        switch self {
+        case .safetensors(let checkpoint): checkpoint.tensors
+        case .gguf(let file): file.tensors
+        }
+    }
+
+    /// True for a model directory, whose tensors may come from several files.
+    public var isMultiFile: Bool {
+        if case .safetensors(let checkpoint) = self { return checkpoint.isDirectory }
+        return false
+    }
+
+    /// The safetensors side, when it is one.
+    public var safetensors: SafetensorsCheckpoint? {
+        if case .safetensors(let checkpoint) = self { return checkpoint }
+        return nil
+    }
+
+    /// The GGUF file, when it is one.
+    public var gguf: GGUFFile? {
+        if case .gguf(let file) = self { return file }
+        return nil
     }
 
     /// The format of a file: the GGUF magic decides; otherwise the

@@ -78,8 +78,8 @@ public struct ModelGraph: Sendable {
     /// Tensors the graph does not interpret, passed through untouched.
     public var passthrough: [GraphTensor]
     /// The source's `__metadata__` (safetensors) or metadata (GGUF).
-    public var safetensorsMetadata: [(key: String, value: String)]?
-    public var ggufMetadata: [(key: String, value: GGUFValue)]?
+    public var safetensorsMetadata: Metadata<String>?
+    public var ggufMetadata: Metadata<GGUFValue>?
     /// Tensor names (transformers convention) in the order the source stores them.
     public var sourceOrder: [String]
     /// Where the hyperparameters came from.
@@ -104,8 +104,8 @@ extension ModelGraph {
     /// hyperparameters come from `configPath` when given, else from the
     /// config its location implies (`ConfigOrigin`).
     public init(checkpoint: Checkpoint, configPath: String? = nil) throws {
-        switch checkpoint.format {
-        case .safetensors:
+        switch checkpoint {
+        case .safetensors(let safetensors):
             let (object, origin) = try ModelGraph.findConfig(for: checkpoint, explicitPath: configPath)
             let config = try ModelConfig(transformersConfig: object, path: origin.description)
             var byName: [String: StoredTensor] = [:]
@@ -122,9 +122,8 @@ extension ModelGraph {
             }
             configOrigin = origin
             sourceFormat = .safetensors
-            safetensorsMetadata = checkpoint.safetensors?.files.first?.metadata
-        case .gguf:
-            let gguf = checkpoint.gguf!
+            safetensorsMetadata = safetensors.files.first?.metadata
+        case .gguf(let gguf):
             let config = try ModelConfig(gguf: gguf)
             var byName: [String: GraphTensor] = [:]
             var order: [String] = []

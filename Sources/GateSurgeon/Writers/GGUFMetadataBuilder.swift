@@ -6,8 +6,8 @@ enum GGUFMetadataBuilder {
     ///   llama.cpp records it as the file type even where rows fell back.
     /// - Parameter tokenizerSource: a GGUF file whose `tokenizer.*` keys
     ///   replace any the model has.
-    static func metadata(for graph: ModelGraph, plan: [PlannedTensor], requested: DType?, tokenizerSource: String? = nil) throws -> [(key: String, value: GGUFValue)] {
-        var metadata: [(key: String, value: GGUFValue)]
+    static func metadata(for graph: ModelGraph, plan: [PlannedTensor], requested: DType?, tokenizerSource: String? = nil) throws -> Metadata<GGUFValue> {
+        var metadata: Metadata<GGUFValue>
         if let source = graph.ggufMetadata {
             metadata = source
         } else {
@@ -15,10 +15,10 @@ enum GGUFMetadataBuilder {
         }
         if let tokenizerSource {
             let donor = try GGUFFile(path: tokenizerSource)
-            let keys = donor.metadata.filter { $0.key.hasPrefix("tokenizer.") }
+            let keys = Metadata(donor.metadata.filter { $0.key.hasPrefix("tokenizer.") })
             guard !keys.isEmpty else { throw ModelError.unsupportedModel(path: tokenizerSource, problem: "has no tokenizer.* metadata to copy") }
             metadata.removeAll { $0.key.hasPrefix("tokenizer.") }
-            metadata += keys
+            metadata.merge(keys)
         }
         recordFileType(&metadata, plan: plan, requested: requested)
         if let gate = graph.config.gate, gate.layout == .separate {
@@ -29,18 +29,12 @@ enum GGUFMetadataBuilder {
 
     /// Sets `general.file_type` as llama-quantize does: the requested
     /// type, or the most common type of the 2-D tensors.
-    static func recordFileType(_ metadata: inout [(key: String, value: GGUFValue)], plan: [PlannedTensor], requested: DType?) {
+    static func recordFileType(_ metadata: inout Metadata<GGUFValue>, plan: [PlannedTensor], requested: DType?) {
         set(&metadata, "general.file_type", .uint32(fileType(requested ?? dominantType(plan))))
     }
 
-    private static func set(_ metadata: inout [(key: String, value: GGUFValue)], _ key: String, _ value: GGUFValue) {
-        if let index = metadata.firstIndex(where: { $0.key == key }) {
-            metadata[index].value = value
-        } else if let quantization = metadata.firstIndex(where: { $0.key == "general.quantization_version" }) {
-            metadata.insert((key, value), at: quantization)
-        } else {
-            metadata.append((key, value))
-        }
+    private static func set(_ metadata: inout Metadata<GGUFValue>, _ key: String, _ value: GGUFValue) {
+        metadata.set(key, value, before: "general.quantization_version")
     }
 
     /// The most common type of the 2-D tensors.
@@ -75,11 +69,11 @@ enum GGUFMetadataBuilder {
 
     /// The keys convert_hf_to_gguf.py writes for Llama, Mistral, Qwen2 and
     /// Qwen3, in its order (tokenizer keys follow when a tokenizer is found).
-    static func architectureMetadata(_ graph: ModelGraph) throws -> [(key: String, value: GGUFValue)] {
+    static func architectureMetadata(_ graph: ModelGraph) throws -> Metadata<GGUFValue> {
         let config = graph.config
         let arch = config.family.ggufArchitecture
         let textConfig = config.json["text_config"]?.objectValue ?? config.json
-        var metadata: [(key: String, value: GGUFValue)] = [
+        var metadata = Metadata<GGUFValue>([
             ("general.architecture", .string(arch)),
             ("general.type", .string("model")),
             ("general.name", .string(Paths.lastComponent(of: Paths.isDirectory(graph.sourcePath) ? graph.sourcePath : Paths.directory(of: graph.sourcePath)))),
@@ -91,24 +85,24 @@ enum GGUFMetadataBuilder {
             ("\(arch).attention.head_count_kv", .uint32(UInt32(config.kvHeadCount))),
             ("\(arch).rope.freq_base", .float32(Float(config.ropeTheta))),
             ("\(arch).attention.layer_norm_rms_epsilon", .float32(Float(config.rmsNormEps))),
-        ]
+        ])
         if textConfig["head_dim"] != nil {
-            metadata.append(("\(arch).attention.key_length", .uint32(UInt32(config.headDim))))
-            metadata.append(("\(arch).attention.value_length", .uint32(UInt32(config.headDim))))
+            metadata["\(arch).attention.key_length"] = .uint32(UInt32(config.headDim))
+            metadata["\(arch).attention.value_length"] = .uint32(UInt32(config.headDim))
         }
         if case .linear(let factor) = config.ropeScaling {
-            metadata.append(("\(arch).rope.scaling.type", .string("linear")))
-            metadata.append(("\(arch).rope.scaling.factor", .float32(Float(factor))))
+            metadata["\(arch).rope.scaling.type"] = .string("linear")
+            metadata["\(arch).rope.scaling.factor"] = .float32(Float(factor))
         }
-        metadata.append(("general.file_type", .uint32(0)))
+        metadata["general.file_type"] = .uint32(0)
         if arch == "llama" {
-            metadata.append(("\(arch).vocab_size", .uint32(UInt32(config.vocabSize))))
-            metadata.append(("\(arch).rope.dimension_count", .uint32(UInt32(config.rotaryDimensions))))
+            metadata["\(arch).vocab_size"] = .uint32(UInt32(config.vocabSize))
+            metadata["\(arch).rope.dimension_count"] = .uint32(UInt32(config.rotaryDimensions))
         }
-        metadata.append(("general.quantization_version", .uint32(2)))
+        metadata["general.quantization_version"] = .uint32(2)
         let directory = Paths.isDirectory(graph.sourcePath) ? graph.sourcePath : Paths.directory(of: graph.sourcePath)
         if let tokenizer = try TokenizerMetadata.metadata(directory: directory, vocabSize: config.vocabSize) {
-            metadata += tokenizer
+            metadata.merge(tokenizer)
         }
         return metadata
     }

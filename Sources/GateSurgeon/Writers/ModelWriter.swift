@@ -225,8 +225,8 @@ public enum ModelWriter {
     /// graph, or a checkpoint converted tensor by tensor.
     struct OutputContents {
         var plan: [PlannedTensor]
-        var safetensorsMetadata: [(key: String, value: String)]
-        var ggufMetadata: [(key: String, value: GGUFValue)] = []
+        var safetensorsMetadata: Metadata<String>
+        var ggufMetadata = Metadata<GGUFValue>()
         /// config.json: a file of a directory output, the metadata of a single safetensors file.
         var config: JSONObject?
         var auxiliaryFiles: [(name: String, path: String)]
@@ -275,12 +275,12 @@ public enum ModelWriter {
         case (.file, .safetensors):
             let path = try transaction.stage(target)
             var metadata = contents.safetensorsMetadata
-            if let configText { metadata.append((key: embeddedConfigKey, value: configText)) }
+            if let configText { metadata[embeddedConfigKey] = configText }
             try SafetensorsWriter.write(outputs, metadata: metadata, to: path)
             summary.files = [Paths.lastComponent(of: target.path)]
         case (.file, .gguf):
             let path = try transaction.stage(target)
-            if !contents.ggufMetadata.contains(where: { $0.key == "tokenizer.ggml.model" }) {
+            if contents.ggufMetadata["tokenizer.ggml.model"] == nil {
                 summary.warnings.append(.noTokenizer)
             }
             try GGUFWriter.write(metadata: contents.ggufMetadata, tensors: outputs, to: path)
@@ -305,8 +305,10 @@ public enum ModelWriter {
     public static let embeddedConfigKey = "config.json"
 
     /// The source's `__metadata__` without a config it carried (a new one replaces it).
-    static func outputMetadata(_ graph: ModelGraph) -> [(key: String, value: String)] {
-        (graph.safetensorsMetadata ?? [("format", "pt")]).filter { $0.key != embeddedConfigKey }
+    static func outputMetadata(_ graph: ModelGraph) -> Metadata<String> {
+        var metadata = graph.safetensorsMetadata ?? ["format": "pt"]
+        metadata[embeddedConfigKey] = nil
+        return metadata
     }
 
     /// The tokenizer and generation files beside (or in) the source model,

@@ -49,9 +49,10 @@ public struct TensorConversion: Sendable {
         progress: (@Sendable (PlannedTensor, Int, Int) -> Void)? = nil
     ) throws -> WriteSummary {
         precondition(target.checkpointFormat == format)
-        let source = checkpoint.safetensors?.files.first?.metadata ?? [("format", "pt")]
+        var source = checkpoint.safetensors?.files.first?.metadata ?? ["format": "pt"]
+        source[ModelWriter.embeddedConfigKey] = nil
         var contents = ModelWriter.OutputContents(
-            plan: plan, safetensorsMetadata: source.filter { $0.key != ModelWriter.embeddedConfigKey }, config: config,
+            plan: plan, safetensorsMetadata: source, config: config,
             auxiliaryFiles: format == .safetensors ? ModelWriter.auxiliaryFiles(of: checkpoint.path) : [])
         if let gguf = checkpoint.gguf {
             contents.ggufMetadata = gguf.metadata

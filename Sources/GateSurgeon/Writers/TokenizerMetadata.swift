@@ -17,7 +17,7 @@ enum TokenizerMetadata {
 
     /// Tokenizer keys for the model in `directory`, or nil when it has no
     /// SentencePiece model (then the GGUF carries no tokenizer).
-    static func metadata(directory: String, vocabSize: Int) throws -> [(key: String, value: GGUFValue)]? {
+    static func metadata(directory: String, vocabSize: Int) throws -> Metadata<GGUFValue>? {
         let modelPath = Paths.join(directory, "tokenizer.model")
         guard Paths.exists(modelPath) else { return nil }
         let pieces = try parseSentencePieceModel(try Paths.readFile(modelPath), path: modelPath)
@@ -38,7 +38,7 @@ enum TokenizerMetadata {
             ("tokenizer.ggml.token_type", .array(elementType: .int32, values: types)),
         ]
         metadata += specialTokens(directory: directory, pieces: pieces)
-        return metadata
+        return Metadata(metadata)
     }
 
     /// Special token ids and add-flags, as gguf-py's SpecialVocab derives

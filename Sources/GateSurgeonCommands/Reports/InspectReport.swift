@@ -91,8 +91,8 @@ struct InspectReport {
         if let gguf = checkpoint.gguf {
             for (key, value) in gguf.metadata { result[key] = InspectReport.json(value) }
         } else if let files = checkpoint.safetensors?.files {
-            func object(_ metadata: [(key: String, value: String)]?) -> JSONObject {
-                JSONObject((metadata ?? []).map { ($0.key, JSONValue.string($0.value)) })
+            func object(_ metadata: Metadata<String>?) -> JSONObject {
+                JSONObject((metadata ?? Metadata()).map { ($0.key, JSONValue.string($0.value)) })
             }
             if checkpoint.isMultiFile {
                 // Each shard has its own __metadata__: keyed by file name.

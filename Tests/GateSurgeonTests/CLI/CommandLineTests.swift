@@ -158,7 +158,7 @@ import Testing
         try SafetensorsWriter.write([
             .floats((0..<32).map { Float($0) / 3 }, name: "model.layers.0.self_attn.qkv_proj.weight", shape: [4, 8]),
             .floats([1, 2, 3, 4, 5, 6, 7, 8], name: "model.norm.weight", shape: [8]),
-        ], metadata: [(key: "format", value: "pt")], to: Paths.join(model, "model.safetensors"))
+        ], metadata: ["format": "pt"], to: Paths.join(model, "model.safetensors"))
         let out = Paths.join(directory, "out/")
         try CLI.succeed(["convert", model, out, "--dtype", "bf16"])
         let written = try Checkpoint(path: out)

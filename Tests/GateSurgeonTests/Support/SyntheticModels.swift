@@ -55,6 +55,6 @@ enum SyntheticModels {
                 .floats(random(hidden * intermediate, std: 1 / Float(intermediate).squareRoot()), name: p + "mlp.down_proj.weight", shape: [hidden, intermediate]),
             ]
         }
-        try SafetensorsWriter.write(tensors, metadata: [(key: "format", value: "pt")], to: Paths.join(directory, "model.safetensors"))
+        try SafetensorsWriter.write(tensors, metadata: ["format": "pt"], to: Paths.join(directory, "model.safetensors"))
     }
 }

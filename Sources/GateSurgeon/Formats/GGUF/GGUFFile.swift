@@ -13,7 +13,7 @@ public struct GGUFFile: Sendable {
     public var path: String { file.path }
     public let version: UInt32
     /// Metadata in file order, with exact value types.
-    public let metadata: [(key: String, value: GGUFValue)]
+    public let metadata: Metadata<GGUFValue>
     /// Tensors in file order; shapes outermost first.
     public let tensors: [StoredTensor]
     public let alignment: Int
@@ -34,14 +34,12 @@ public struct GGUFFile: Sendable {
     }
 
     /// The value stored under `key`.
-    public func value(_ key: String) -> GGUFValue? {
-        metadata.first { $0.key == key }?.value
-    }
+    public func value(_ key: String) -> GGUFValue? { metadata[key] }
 
     /// The data alignment `metadata` sets with `general.alignment` (a u32
     /// power of two), or the default of 32.
-    static func alignment(in metadata: [(key: String, value: GGUFValue)], path: String) throws(GGUFError) -> Int {
-        guard let value = metadata.first(where: { $0.key == "general.alignment" })?.value else { return defaultAlignment }
+    static func alignment(in metadata: Metadata<GGUFValue>, path: String) throws(GGUFError) -> Int {
+        guard let value = metadata["general.alignment"] else { return defaultAlignment }
         guard case .uint32(let raw) = value, raw > 0, raw & (raw - 1) == 0 else {
             throw .badAlignment(path: path, value: "\(value)")
         }
@@ -58,7 +56,7 @@ private struct GGUFReader {
     var cursor: ByteCursor
 
     mutating func readFile(file: MappedFile) throws(GGUFError)
-        -> (UInt32, [(key: String, value: GGUFValue)], [StoredTensor], Int, Int)
+        -> (UInt32, Metadata<GGUFValue>, [StoredTensor], Int, Int)
     {
         let magic = try read("the magic") { (c) throws(ByteCursor.OutOfBounds) in Array(try c.readBytes(4)) }
         guard magic == GGUFFile.magic else { throw .badMagic(path: path, found: magic) }
@@ -79,19 +77,17 @@ private struct GGUFReader {
             throw .countTooLarge(path: path, offset: tensorCountOffset, what: "tensor count", count: tensorCount, limit: tensorLimit)
         }
 
-        var metadata: [(key: String, value: GGUFValue)] = []
-        metadata.reserveCapacity(Int(kvCount))
-        var keys = Set<String>()
+        var metadata = Metadata<GGUFValue>()
         for _ in 0..<Int(kvCount) {
             let keyOffset = cursor.offset
             let key = try readString("a metadata key")
-            guard keys.insert(key).inserted else { throw .duplicateKey(path: path, offset: keyOffset, key: key) }
+            guard metadata[key] == nil else { throw .duplicateKey(path: path, offset: keyOffset, key: key) }
             let typeOffset = cursor.offset
             let rawType = try read("the type of key '\(key)'") { (c) throws(ByteCursor.OutOfBounds) in try c.readUInt32LE() }
             guard let type = GGUFValueType(rawValue: rawType) else {
                 throw .unknownValueType(path: path, offset: typeOffset, key: key, type: rawType)
             }
-            metadata.append((key, try readValue(type: type, key: key, depth: 0)))
+            metadata[key] = try readValue(type: type, key: key, depth: 0)
         }
 
         let alignment = try GGUFFile.alignment(in: metadata, path: path)

@@ -8,7 +8,7 @@ public enum GGUFWriter {
     /// in the metadata sets the alignment.
     /// - Complexity: O(total bytes); memory is bounded by one tensor's producer.
     public static func write(
-        metadata: [(key: String, value: GGUFValue)], tensors: [OutputTensor], to path: String,
+        metadata: Metadata<GGUFValue>, tensors: [OutputTensor], to path: String,
         progress: ((OutputTensor) -> Void)? = nil
     ) throws {
         let alignment = try GGUFFile.alignment(in: metadata, path: path)

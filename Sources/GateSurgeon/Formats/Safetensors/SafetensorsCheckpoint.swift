@@ -3,6 +3,10 @@ import JSON
 /// The safetensors side of a model: one file, or a directory of shards tied
 /// together by `model.safetensors.index.json`.
 public struct SafetensorsCheckpoint: Sendable {
+    /// The file or directory it was opened from.
+    public let path: String
+    /// Whether `path` is a model directory.
+    public let isDirectory: Bool
     public let files: [SafetensorsFile]
     /// Every tensor of every file, in file then data order.
     public let tensors: [StoredTensor]
@@ -12,6 +16,8 @@ public struct SafetensorsCheckpoint: Sendable {
     /// Opens a single `.safetensors` file.
     public init(file path: String) throws {
         let file = try SafetensorsFile(path: path)
+        self.path = path
+        isDirectory = false
         files = [file]
         tensors = file.tensors
         indexPath = nil
@@ -20,6 +26,8 @@ public struct SafetensorsCheckpoint: Sendable {
     /// Opens the weights of a model directory: through its index when it has
     /// one (every shard checked against it), else its `.safetensors` files.
     public init(directory: String) throws {
+        path = directory
+        isDirectory = true
         let indexes = Paths.entries(of: directory).filter { $0.hasSuffix(".safetensors.index.json") }
         if let indexName = indexes.first {
             let indexPath = Paths.join(directory, indexName)

@@ -20,7 +20,7 @@ public struct SafetensorsFile: Sendable {
     /// Absolute offset of the data section.
     public var dataStart: Int { 8 + headerLength }
     /// The free-form `__metadata__` map, in file order; nil when absent.
-    public let metadata: [(key: String, value: String)]?
+    public let metadata: Metadata<String>?
     /// Tensors in data order.
     public let tensors: [StoredTensor]
 
@@ -31,7 +31,7 @@ public struct SafetensorsFile: Sendable {
     public init(file: MappedFile) throws(SafetensorsError) {
         self.file = file
         let path = file.path
-        let parsed: (Int, [(key: String, value: String)]?, [StoredTensor]) = try file.withBytes {
+        let parsed: (Int, Metadata<String>?, [StoredTensor]) = try file.withBytes {
             (bytes) throws(SafetensorsError) in
             guard bytes.count >= 8 else { throw .fileTooSmall(path: path, size: bytes.count) }
             let length = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
@@ -68,8 +68,8 @@ public struct SafetensorsFile: Sendable {
 
     private static func validate(
         entries: JSONObject, path: String, file: MappedFile, dataStart: Int, dataSize: Int
-    ) throws(SafetensorsError) -> ([(key: String, value: String)]?, [StoredTensor]) {
-        var metadata: [(key: String, value: String)]?
+    ) throws(SafetensorsError) -> (Metadata<String>?, [StoredTensor]) {
+        var metadata: Metadata<String>?
         // (name, dtype, shape, begin, end) before ordering by offset.
         var declared: [(String, DType, [Int], Int, Int)] = []
         declared.reserveCapacity(entries.count)
@@ -78,12 +78,12 @@ public struct SafetensorsFile: Sendable {
                 guard case .object(let map) = value else {
                     throw .invalidMetadata(path: path, key: name, problem: "must be an object of strings, found a \(value.kindName)")
                 }
-                metadata = []
+                metadata = Metadata()
                 for (key, item) in map {
                     guard case .string(let text) = item else {
                         throw .invalidMetadata(path: path, key: key, problem: "value must be a string, found a \(item.kindName)")
                     }
-                    metadata!.append((key, text))
+                    metadata![key] = text
                 }
                 continue
             }

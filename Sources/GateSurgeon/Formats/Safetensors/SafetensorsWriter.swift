@@ -17,7 +17,7 @@ public enum SafetensorsWriter {
     }
 
     /// The header bytes (JSON plus padding) for tensors in the given order.
-    public static func header(for tensors: [OutputTensor], metadata: [(key: String, value: String)]?) -> [UInt8] {
+    public static func header(for tensors: [OutputTensor], metadata: Metadata<String>?) -> [UInt8] {
         var object = JSONObject()
         if let metadata {
             object["__metadata__"] = .object(JSONObject(metadata.map { ($0.key, JSONValue.string($0.value)) }))
@@ -53,7 +53,7 @@ public enum SafetensorsWriter {
     /// path an `OutputTransaction` staged).
     /// - Complexity: O(total bytes); memory is bounded by one tensor's producer.
     public static func write(
-        _ tensors: [OutputTensor], metadata: [(key: String, value: String)]?, to path: String,
+        _ tensors: [OutputTensor], metadata: Metadata<String>?, to path: String,
         progress: ((OutputTensor) -> Void)? = nil
     ) throws {
         try validate(tensors, path: path)
@@ -101,7 +101,7 @@ public enum SafetensorsWriter {
     }
 
     /// Writes the files of `layout` into `directory`.
-    public static func write(_ layout: ShardLayout, metadata: [(key: String, value: String)]?, into directory: String) throws {
+    public static func write(_ layout: ShardLayout, metadata: Metadata<String>?, into directory: String) throws {
         try validate(layout.shards.flatMap(\.tensors), path: directory)
         var weightMap: [(String, String)] = []
         var totalSize = 0

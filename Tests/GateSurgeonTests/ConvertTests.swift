@@ -85,7 +85,7 @@ import Testing
         let reference = try GGUFFile(path: Fixtures.path("gguf/llama-f32.gguf"))
         let hf = try Fixtures.floats(original, "model.layers.0.self_attn.q_proj.weight")
         let gguf = try TensorExpression.stored(try #require(reference.tensors.first { $0.name == "blk.0.attn_q.weight" })).allValues()
-        let permutation = TensorNaming.ropeRowPermutation(rows: 32, heads: 4)
+        let permutation = Architecture.ropeRowPermutation(rows: 32, heads: 4)
         #expect(permutation != Array(0..<32))
         for (ggufRow, hfRow) in permutation.enumerated() {
             #expect(Array(gguf[(ggufRow * 32)..<((ggufRow + 1) * 32)]) == Array(hf[(hfRow * 32)..<((hfRow + 1) * 32)]))

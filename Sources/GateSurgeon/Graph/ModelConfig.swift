@@ -1,77 +1,5 @@
 import Platform
-
 import JSON
-
-/// The decoder families gatesurgeon understands.
-public enum ModelFamily: String, Sendable, CaseIterable {
-    case llama
-    case mistral
-    case qwen2
-    case qwen3
-    /// Qwen3.5 text model (transformers `Qwen3_5ForCausalLM`), all layers
-    /// full attention: the native home of the qwen3-next gate layout.
-    case qwen3_5 = "qwen3_5_text"
-
-    /// The transformers class name written to `architectures`.
-    public var transformersClass: String {
-        switch self {
-        case .llama: "LlamaForCausalLM"
-        case .mistral: "MistralForCausalLM"
-        case .qwen2: "Qwen2ForCausalLM"
-        case .qwen3: "Qwen3ForCausalLM"
-        case .qwen3_5: "Qwen3_5ForCausalLM"
-        }
-    }
-
-    /// The `general.architecture` llama.cpp uses.
-    public var ggufArchitecture: String {
-        switch self {
-        case .llama, .mistral: "llama"
-        case .qwen2: "qwen2"
-        case .qwen3: "qwen3"
-        case .qwen3_5: "qwen35"
-        }
-    }
-
-    /// The families, for messages.
-    public static var supportedNames: String { "Llama, Mistral, Qwen2, Qwen3 and Qwen3.5 text models are" }
-
-    /// Whether llama.cpp's converter permutes q/k rows for this family
-    /// (Llama-style interleaved RoPE; Qwen uses the NeoX layout and does not).
-    public var permutesQueryKeyRows: Bool { self == .llama || self == .mistral }
-}
-
-/// Where the gate's weights live; see the README's "Gate layouts".
-public enum GateLayout: String, Sendable, CaseIterable {
-    /// The paper's official code: gate rows fused into q_proj, grouped per KV group.
-    case gatedAttention = "gated-attention"
-    /// Qwen3-Next / Qwen3.5: gate rows interleaved per head inside q_proj.
-    case qwen3Next = "qwen3-next"
-    /// One new tensor per layer (`self_attn.gate_proj` / `g_proj`, `blk.N.attn_gate`).
-    case separate
-}
-
-/// One gate value per head dimension, or one per head.
-public enum GateGranularity: String, Sendable, CaseIterable {
-    case elementwise
-    case headwise
-}
-
-/// The gate a model has.
-public struct GateSpec: Sendable, Equatable {
-    public var layout: GateLayout
-    public var granularity: GateGranularity
-    /// Gated layers; nil means every layer.
-    public var layers: Set<Int>?
-
-    public init(layout: GateLayout, granularity: GateGranularity, layers: Set<Int>? = nil) {
-        self.layout = layout
-        self.granularity = granularity
-        self.layers = layers
-    }
-
-    public func gates(layer: Int) -> Bool { layers?.contains(layer) ?? true }
-}
 
 /// RoPE frequency scaling.
 public enum RopeScaling: Sendable, Equatable {
@@ -126,7 +54,9 @@ public enum ModelError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(path): \(problem)" }
 }
 
-/// A decoder's hyperparameters, from a transformers config.json or GGUF metadata.
+/// A decoder's hyperparameters, from a transformers config.json or GGUF
+/// metadata, checked for range before anything indexes, allocates or
+/// loops with them (`validate`).
 public struct ModelConfig: Sendable {
     public var family: ModelFamily
     public var hiddenSize: Int
@@ -143,11 +73,11 @@ public struct ModelConfig: Sendable {
     /// Fraction of each head's dimensions that RoPE rotates.
     public var partialRotaryFactor: Double
     public var tieWordEmbeddings: Bool
-    /// q/k/v projections carry biases (Qwen2).
+    /// q/k/v projections carry biases.
     public var attentionBias: Bool
-    /// o_proj carries a bias (Llama with attention_bias).
+    /// o_proj carries a bias.
     public var outputBias: Bool
-    /// q_norm / k_norm RMSNorms on each head (Qwen3).
+    /// q_norm / k_norm RMSNorms on each head.
     public var hasQueryKeyNorm: Bool
     /// RMSNorm weights stored as w - 1, applied as 1 + w (Qwen3.5).
     public var zeroCenteredNorms: Bool
@@ -155,6 +85,41 @@ public struct ModelConfig: Sendable {
     public var initializerRange: Double
     /// The config as read, for keys gatesurgeon passes through untouched.
     public var json: JSONObject
+
+    /// What gatesurgeon knows about the family.
+    public var architecture: Architecture { family.architecture }
+
+    /// A config built in memory; the family's rules set biases, q/k norms
+    /// and norm centring, which callers may change afterwards.
+    public init(
+        family: ModelFamily, hiddenSize: Int, intermediateSize: Int, layerCount: Int, headCount: Int, kvHeadCount: Int,
+        headDim: Int, vocabSize: Int, maxPositionEmbeddings: Int = 4096, rmsNormEps: Double = 1e-6, ropeTheta: Double = 10000,
+        ropeScaling: RopeScaling? = nil, partialRotaryFactor: Double? = nil, tieWordEmbeddings: Bool = false,
+        initializerRange: Double = 0.02
+    ) {
+        let architecture = family.architecture
+        self.family = family
+        self.hiddenSize = hiddenSize
+        self.intermediateSize = intermediateSize
+        self.layerCount = layerCount
+        self.headCount = headCount
+        self.kvHeadCount = kvHeadCount
+        self.headDim = headDim
+        self.vocabSize = vocabSize
+        self.maxPositionEmbeddings = maxPositionEmbeddings
+        self.rmsNormEps = rmsNormEps
+        self.ropeTheta = ropeTheta
+        self.ropeScaling = ropeScaling
+        self.partialRotaryFactor = partialRotaryFactor ?? architecture.defaultPartialRotaryFactor
+        self.tieWordEmbeddings = tieWordEmbeddings
+        attentionBias = architecture.queryKeyValueBias.resolve([:])
+        outputBias = architecture.outputBias.resolve([:])
+        hasQueryKeyNorm = architecture.queryKeyNorm.resolve([:])
+        zeroCenteredNorms = architecture.zeroCenteredNorms
+        gate = architecture.gatedByDefault ? GateSpec(layout: architecture.gateLayouts[0], granularity: .elementwise) : nil
+        self.initializerRange = initializerRange
+        json = [:]
+    }
 
     /// Rows of q_proj that are queries (without fused gate rows).
     public var queryRows: Int { headCount * headDim }
@@ -169,91 +134,156 @@ public struct ModelConfig: Sendable {
         let rotary = Int((Double(headDim) * partialRotaryFactor).rounded(.down))
         return rotary - rotary % 2
     }
+
+    /// Limits no real model comes near; a config beyond them is refused
+    /// before its numbers size an allocation or a loop.
+    public enum Limits {
+        public static let dimension = 1 << 20
+        public static let heads = 1 << 12
+        public static let headDim = 1 << 14
+        public static let layers = 1 << 12
+        public static let vocabulary = 1 << 26
+        public static let context = 1 << 30
+        /// Elements of one weight matrix.
+        public static let matrixElements = 1 << 40
+    }
+
+    /// Checks every hyperparameter's range and their relations.
+    public func validate(path: String) throws(ModelError) {
+        func check(_ key: String, _ value: Int, _ range: ClosedRange<Int>) throws(ModelError) {
+            guard range.contains(value) else {
+                throw .invalidConfig(path: path, key: key, problem: "\(value) is out of range \(range.lowerBound)...\(range.upperBound)")
+            }
+        }
+        try check("hidden_size", hiddenSize, 1...Limits.dimension)
+        try check("intermediate_size", intermediateSize, 1...Limits.dimension)
+        try check("num_hidden_layers", layerCount, 1...Limits.layers)
+        try check("num_attention_heads", headCount, 1...Limits.heads)
+        try check("num_key_value_heads", kvHeadCount, 1...Limits.heads)
+        try check("head_dim", headDim, 1...Limits.headDim)
+        try check("vocab_size", vocabSize, 1...Limits.vocabulary)
+        try check("max_position_embeddings", maxPositionEmbeddings, 1...Limits.context)
+        guard headCount % kvHeadCount == 0 else {
+            throw .invalidConfig(path: path, key: "num_key_value_heads", problem: "\(kvHeadCount) does not divide num_attention_heads \(headCount)")
+        }
+        guard headCount * headDim <= Limits.dimension * 4 else {
+            throw .invalidConfig(path: path, key: "head_dim", problem: "\(headCount) heads of \(headDim) are out of range")
+        }
+        guard partialRotaryFactor > 0, partialRotaryFactor <= 1 else {
+            throw .invalidConfig(path: path, key: "partial_rotary_factor", problem: "\(partialRotaryFactor) is not in (0, 1]")
+        }
+        guard rotaryDimensions >= 2 || headDim < 2 else {
+            throw .invalidConfig(path: path, key: "partial_rotary_factor", problem: "rotates no dimension of a head of \(headDim)")
+        }
+        guard ropeTheta.isFinite, ropeTheta > 1 else {
+            throw .invalidConfig(path: path, key: "rope_theta", problem: "\(ropeTheta) must be a finite number above 1")
+        }
+        guard rmsNormEps.isFinite, rmsNormEps >= 0, rmsNormEps < 1 else {
+            throw .invalidConfig(path: path, key: "rms_norm_eps", problem: "\(rmsNormEps) must be in [0, 1)")
+        }
+        switch ropeScaling {
+        case .llama3(let factor, let low, let high, let original):
+            guard factor.isFinite, factor >= 1, factor <= 1024, low.isFinite, high.isFinite, low > 0, high > low,
+                (1...Limits.context).contains(original)
+            else {
+                throw .invalidConfig(path: path, key: "rope_scaling", problem: "llama3 factor \(factor), low \(low), high \(high), original context \(original) are out of range")
+            }
+        case .linear(let factor):
+            guard factor.isFinite, factor > 0, factor <= 1024 else {
+                throw .invalidConfig(path: path, key: "rope_scaling", problem: "linear factor \(factor) is out of range")
+            }
+        case nil:
+            break
+        }
+        guard initializerRange.isFinite, initializerRange >= 0 else {
+            throw .invalidConfig(path: path, key: "initializer_range", problem: "\(initializerRange) must be a non-negative number")
+        }
+    }
 }
 
 extension ModelConfig {
     /// Reads a transformers config.json (a nested `text_config` is used for
-    /// multimodal wrappers).
+    /// multimodal wrappers), with the family's rules from its `Architecture`.
     public init(transformersConfig root: JSONObject, path: String) throws {
         var object = root
         if case .object(let text) = root["text_config"] ?? .null, root["hidden_size"] == nil {
             object = text
         }
-        func int(_ key: String) throws -> Int {
+        func int(_ key: String) throws(ModelError) -> Int {
             guard let value = object[key]?.intValue else {
                 throw ModelError.invalidConfig(path: path, key: key, problem: "missing or not an integer")
             }
-            guard value > 0 && value < 1 << 40 else {
-                throw ModelError.invalidConfig(path: path, key: key, problem: "\(value) is out of range")
+            return try Self.bounded(value, key: key, path: path)
+        }
+        func optionalInt(_ key: String) throws(ModelError) -> Int? {
+            guard let value = object[key], !value.isNull else { return nil }
+            guard let number = value.intValue else {
+                throw ModelError.invalidConfig(path: path, key: key, problem: "not an integer")
             }
-            return Int(value)
+            return try Self.bounded(number, key: key, path: path)
+        }
+        func double(_ key: String, in object: JSONObject?) throws(ModelError) -> Double? {
+            guard let value = object?[key], !value.isNull else { return nil }
+            guard let number = value.doubleValue, number.isFinite else {
+                throw ModelError.invalidConfig(path: path, key: key, problem: "not a finite number")
+            }
+            return number
         }
         let modelType = object["model_type"]?.stringValue ?? ""
-        let architectures = (root["architectures"]?.arrayValue ?? []).compactMap(\.stringValue)
-        switch modelType {
-        case "llama": family = .llama
-        case "mistral": family = .mistral
-        case "qwen2": family = .qwen2
-        case "qwen3": family = .qwen3
-        case "qwen3_5_text", "qwen3_5": family = .qwen3_5
-        case "qwen3_next":
+        let classes = (root["architectures"]?.arrayValue ?? []).compactMap(\.stringValue)
+        if modelType == "qwen3_next" {
             throw ModelError.unsupportedModel(path: path, problem: "Qwen3-Next models mix linear and full attention; only full-attention decoders are supported")
-        default:
-            if let known = architectures.lazy.compactMap({ name in ModelFamily.allCases.first { $0.transformersClass == name } }).first {
-                family = known
-            } else {
-                throw ModelError.unknownArchitecture(path: path, name: modelType.isEmpty ? (architectures.first ?? "(no model_type)") : modelType)
-            }
         }
-        hiddenSize = try int("hidden_size")
-        intermediateSize = try int("intermediate_size")
-        layerCount = try int("num_hidden_layers")
-        headCount = try int("num_attention_heads")
-        kvHeadCount = object["num_key_value_heads"]?.intValue.map(Int.init) ?? headCount
-        guard kvHeadCount > 0, headCount % kvHeadCount == 0 else {
-            throw ModelError.invalidConfig(path: path, key: "num_key_value_heads", problem: "\(kvHeadCount) does not divide num_attention_heads \(headCount)")
+        guard let architecture = Architecture.matching(modelType: modelType, classes: classes) else {
+            throw ModelError.unknownArchitecture(path: path, name: modelType.isEmpty ? (classes.first ?? "(no model_type)") : modelType)
         }
-        if let explicit = object["head_dim"]?.intValue {
-            headDim = Int(explicit)
+        let heads = try int("num_attention_heads")
+        let hidden = try int("hidden_size")
+        let headDim: Int
+        if let explicit = try optionalInt("head_dim") {
+            headDim = explicit
         } else {
-            guard hiddenSize % headCount == 0 else {
+            guard hidden % heads == 0 else {
                 throw ModelError.invalidConfig(path: path, key: "head_dim", problem: "missing, and hidden_size is not a multiple of num_attention_heads")
             }
-            headDim = hiddenSize / headCount
+            headDim = hidden / heads
         }
-        vocabSize = try int("vocab_size")
-        maxPositionEmbeddings = object["max_position_embeddings"]?.intValue.map(Int.init) ?? 4096
-        rmsNormEps = object["rms_norm_eps"]?.doubleValue ?? 1e-6
         // transformers 5 moved RoPE settings into `rope_parameters`.
         let ropeParameters = object["rope_parameters"]?.objectValue
-        ropeTheta = object["rope_theta"]?.doubleValue ?? ropeParameters?["rope_theta"]?.doubleValue ?? 10000
-        partialRotaryFactor = object["partial_rotary_factor"]?.doubleValue
-            ?? ropeParameters?["partial_rotary_factor"]?.doubleValue
-            ?? (family == .qwen3_5 ? 0.25 : 1.0)
-        ropeScaling = try ModelConfig.ropeScaling(from: object["rope_scaling"]?.objectValue ?? ropeParameters, path: path)
-        tieWordEmbeddings = object["tie_word_embeddings"]?.boolValue ?? root["tie_word_embeddings"]?.boolValue ?? false
-        let bias = object["attention_bias"]?.boolValue ?? object["qkv_bias"]?.boolValue
-        attentionBias = family == .qwen2 ? true : (bias ?? false)
-        outputBias = family == .llama && (object["attention_bias"]?.boolValue ?? false)
-        hasQueryKeyNorm = family == .qwen3 || family == .qwen3_5
-        zeroCenteredNorms = family == .qwen3_5
-        initializerRange = object["initializer_range"]?.doubleValue ?? 0.02
+        self.init(
+            family: architecture.family, hiddenSize: hidden, intermediateSize: try int("intermediate_size"),
+            layerCount: try int("num_hidden_layers"), headCount: heads, kvHeadCount: try optionalInt("num_key_value_heads") ?? heads,
+            headDim: headDim, vocabSize: try int("vocab_size"), maxPositionEmbeddings: try optionalInt("max_position_embeddings") ?? 4096,
+            rmsNormEps: try double("rms_norm_eps", in: object) ?? 1e-6,
+            ropeTheta: try double("rope_theta", in: object) ?? double("rope_theta", in: ropeParameters) ?? 10000,
+            ropeScaling: try ModelConfig.ropeScaling(from: object["rope_scaling"]?.objectValue ?? ropeParameters, path: path),
+            partialRotaryFactor: try double("partial_rotary_factor", in: object) ?? double("partial_rotary_factor", in: ropeParameters),
+            tieWordEmbeddings: object["tie_word_embeddings"]?.boolValue ?? root["tie_word_embeddings"]?.boolValue ?? false,
+            initializerRange: try double("initializer_range", in: object) ?? 0.02)
+        attentionBias = architecture.queryKeyValueBias.resolve(object)
+        outputBias = architecture.outputBias.resolve(object)
+        hasQueryKeyNorm = architecture.queryKeyNorm.resolve(object)
         json = root
 
         if object["elementwise_attn_output_gate"]?.boolValue == true {
             gate = GateSpec(layout: .gatedAttention, granularity: .elementwise)
         } else if object["headwise_attn_output_gate"]?.boolValue == true {
             gate = GateSpec(layout: .gatedAttention, granularity: .headwise)
-        } else if family == .qwen3_5 && object["attn_output_gate"]?.boolValue != false {
-            gate = GateSpec(layout: .qwen3Next, granularity: .elementwise)
-        } else if object["attn_output_gate"]?.boolValue == true {
-            gate = GateSpec(layout: .qwen3Next, granularity: .elementwise)
+        } else if let declared = object["attn_output_gate"]?.boolValue {
+            gate = declared ? GateSpec(layout: .qwen3Next, granularity: .elementwise) : nil
         }
-        if family == .qwen3_5, let types = object["layer_types"]?.arrayValue,
-            types.contains(where: { $0.stringValue != "full_attention" })
-        {
-            throw ModelError.unsupportedModel(path: path, problem: "layer_types lists linear-attention layers; only full-attention Qwen3.5 models are supported")
+        if let types = object["layer_types"]?.arrayValue, types.contains(where: { $0.stringValue != "full_attention" }) {
+            throw ModelError.unsupportedModel(path: path, problem: "layer_types lists layers other than full attention (linear or sliding attention); only full-attention layers are supported")
         }
+        try validate(path: path)
+    }
+
+    /// An integer from a file, checked to be positive and far from overflow.
+    static func bounded(_ value: Int64, key: String, path: String) throws(ModelError) -> Int {
+        guard value > 0 && value <= 1 << 40 else {
+            throw ModelError.invalidConfig(path: path, key: key, problem: "\(value) is out of range")
+        }
+        return Int(value)
     }
 
     static func ropeScaling(from object: JSONObject?, path: String) throws -> RopeScaling? {
@@ -343,5 +373,46 @@ extension ModelConfig {
             original *= 2
         }
         return nil
+    }
+}
+
+/// A transformers config.json for these hyperparameters.
+extension ModelConfig {
+    /// The config as read when there is one, with the keys gatesurgeon
+    /// knows set from the current values.
+    public func transformersConfig() -> JSONObject {
+        var object = json
+        object["architectures"] = .array([.string(architecture.transformersClass)])
+        object["model_type"] = .string(architecture.modelTypes[0])
+        object["hidden_size"] = .int(Int64(hiddenSize))
+        object["intermediate_size"] = .int(Int64(intermediateSize))
+        object["num_hidden_layers"] = .int(Int64(layerCount))
+        object["num_attention_heads"] = .int(Int64(headCount))
+        object["num_key_value_heads"] = .int(Int64(kvHeadCount))
+        object["head_dim"] = .int(Int64(headDim))
+        object["vocab_size"] = .int(Int64(vocabSize))
+        object["max_position_embeddings"] = .int(Int64(maxPositionEmbeddings))
+        object["rms_norm_eps"] = .double(rmsNormEps)
+        if object["rope_parameters"] == nil {
+            object["rope_theta"] = .double(ropeTheta)
+        }
+        object["tie_word_embeddings"] = .bool(tieWordEmbeddings)
+        if object["rope_parameters"] == nil && object["rope_scaling"] == nil {
+            switch ropeScaling {
+            case .llama3(let factor, let low, let high, let original):
+                object["rope_scaling"] = .object([
+                    "rope_type": .string("llama3"), "factor": .double(factor), "low_freq_factor": .double(low),
+                    "high_freq_factor": .double(high), "original_max_position_embeddings": .int(Int64(original)),
+                ])
+            case .linear(let factor):
+                object["rope_scaling"] = .object(["rope_type": .string("linear"), "factor": .double(factor)])
+            case nil:
+                break
+            }
+        }
+        if case .configKey(let keys, _) = architecture.queryKeyValueBias, keys.contains("attention_bias") {
+            object["attention_bias"] = .bool(attentionBias)
+        }
+        return object
     }
 }

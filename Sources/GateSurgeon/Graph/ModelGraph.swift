@@ -129,13 +129,21 @@ extension ModelGraph {
             var order: [String] = []
             for tensor in gguf.tensors {
                 let headwise = tensor.name.hasSuffix("attn_gate.weight") && tensor.shape.first == config.headCount
-                let name = TensorNaming.transformersName(forGGUF: tensor.name, headwiseGate: headwise) ?? tensor.name
+                let architecture = config.architecture
+                let name = architecture.transformersName(forGGUF: tensor.name, headwiseGate: headwise) ?? tensor.name
                 var node = GraphTensor(tensor, name: name)
-                if config.family.permutesQueryKeyRows,
+                if architecture.permutesQueryKeyRows,
                     name.hasSuffix("self_attn.q_proj.weight") || name.hasSuffix("self_attn.k_proj.weight")
                 {
                     let heads = name.hasSuffix("q_proj.weight") ? config.headCount : config.kvHeadCount
-                    node.expression = TensorExpression.stored(tensor).gatheringRows(TensorNaming.inverseRopeRowPermutation(rows: tensor.shape[0], heads: heads))
+                    let rows = node.expression.rowCount
+                    guard tensor.shape.count == 2, rows % heads == 0, (rows / heads) % 2 == 0 else {
+                        throw ModelError.wrongShape(path: checkpoint.path, tensor: tensor.name, expected: [heads * config.headDim, config.hiddenSize], found: tensor.shape)
+                    }
+                    node.expression = node.expression.gatheringRows(Architecture.inverseRopeRowPermutation(rows: rows, heads: heads))
+                }
+                if architecture.ggufNormOffset != 0, Architecture.isNorm(name) {
+                    node.expression = node.expression.offset(by: -architecture.ggufNormOffset)
                 }
                 byName[name] = node
                 order.append(name)
@@ -234,7 +242,7 @@ extension ModelGraph {
                 throw ModelError.unsupportedModel(path: path, problem: "config declares a \(gate.layout.rawValue) gate but tensors carry a separate gate")
             }
             let headwise = separateNames.contains { $0.hasSuffix("g_proj.weight") }
-            let layers = Set(separateNames.compactMap { TensorNaming.splitLayer($0, prefix: "model.layers.")?.0 })
+            let layers = Set(separateNames.compactMap { Architecture.splitLayer($0, prefix: Architecture.transformersLayerPrefix)?.0 })
             config.gate = GateSpec(layout: .separate, granularity: headwise ? .headwise : .elementwise,
                                    layers: layers.count == config.layerCount ? nil : layers)
         }

@@ -5,8 +5,9 @@ import Platform
 /// format conversion build (row reordering, fusing, scaling, fresh init).
 ///
 /// Expressions are evaluated lazily, a block of rows at a time, so writing
-/// a transformed checkpoint streams like copying one. A "row" is a slab of
-/// the outermost dimension (a 1-D tensor is one row).
+/// a transformed checkpoint streams like copying one. A "row" is a run of
+/// the innermost dimension, as in ggml: a [E, F, D] tensor has E * F rows
+/// of D values (so expert slabs are runs of rows), a 1-D tensor one row.
 public indirect enum TensorExpression: Sendable {
     /// The stored tensor as it is.
     case stored(StoredTensor)
@@ -37,7 +38,7 @@ public indirect enum TensorExpression: Sendable {
 
     public var rowCount: Int {
         switch self {
-        case .stored(let tensor): tensor.shape.count >= 2 ? tensor.shape[0] : 1
+        case .stored(let tensor): tensor.shape.count >= 2 ? tensor.shape.dropLast().reduce(1, *) : 1
         case .rows(let segments): segments.reduce(0) { $0 + $1.count }
         case .scaled(let inner, _), .offset(let inner, _): inner.rowCount
         case .zeros(let rows, _), .normal(let rows, _, _, _, _): rows
@@ -48,8 +49,7 @@ public indirect enum TensorExpression: Sendable {
     public var rowElements: Int {
         switch self {
         case .stored(let tensor):
-            let rows = tensor.shape.count >= 2 ? tensor.shape[0] : 1
-            return rows == 0 ? 0 : tensor.elementCount / rows
+            return tensor.shape.count >= 2 ? tensor.shape[tensor.shape.count - 1] : tensor.elementCount
         case .rows(let segments): return segments.first?.source.rowElements ?? 0
         case .scaled(let inner, _), .offset(let inner, _): return inner.rowElements
         case .zeros(_, let elements), .normal(_, let elements, _, _, _): return elements
@@ -87,6 +87,17 @@ public indirect enum TensorExpression: Sendable {
             return only.source
         }
         return .rows(segments)
+    }
+
+    /// Every value plus `amount`; consecutive offsets fold into one, and
+    /// offsets that cancel (-1 on reading a norm, +1 on writing it back)
+    /// leave the expression itself, so a copy stays a byte copy.
+    public func offset(by amount: Float) -> TensorExpression {
+        if case .offset(let inner, let previous) = self {
+            let total = previous + amount
+            return total == 0 ? inner : .offset(inner, by: total)
+        }
+        return amount == 0 ? self : .offset(self, by: amount)
     }
 
     /// True when both are the same stored tensor (same mapping, same bytes).

@@ -205,8 +205,8 @@ public struct GateInsertion: Sendable {
             json["use_qk_norm"] = .bool(true)
             json["qkv_bias"] = .bool(config.attentionBias)
         case .qwen3Next:
-            json["architectures"] = .array([.string(ModelFamily.qwen3_5.transformersClass)])
-            json["model_type"] = .string(ModelFamily.qwen3_5.rawValue)
+            json["architectures"] = .array([.string(Architecture.qwen3_5.transformersClass)])
+            json["model_type"] = .string(Architecture.qwen3_5.modelTypes[0])
             json["attn_output_gate"] = .bool(true)
             json["layer_types"] = .array(Array(repeating: .string("full_attention"), count: config.layerCount))
             var rope = json["rope_parameters"]?.objectValue ?? JSONObject()

@@ -63,8 +63,7 @@ public struct ConversionPolicy: Sendable {
 
     /// Whether the `keep` glob `pattern` matches `planned`, by either name.
     public func keepMatches(_ pattern: String, _ planned: PlannedTensor) -> Bool {
-        fnmatch(pattern, planned.tensor.name, 0) == 0 || fnmatch(pattern, planned.outputName, 0) == 0
-            || TensorNaming.ggufName(forTransformers: planned.tensor.name).map { fnmatch(pattern, $0, 0) == 0 } == true
+        [planned.tensor.name, planned.outputName, planned.ggufName].contains { name in name.map { fnmatch(pattern, $0, 0) == 0 } ?? false }
     }
 
     /// A type the format can hold: block types and F8 in safetensors, and

@@ -67,41 +67,12 @@ enum GGUFMetadataBuilder {
         }
     }
 
-    /// The keys convert_hf_to_gguf.py writes for Llama, Mistral, Qwen2 and
-    /// Qwen3, in its order (tokenizer keys follow when a tokenizer is found).
+    /// The keys convert_hf_to_gguf.py writes for the architecture, in its
+    /// order, then the tokenizer's when the model folder has one.
     static func architectureMetadata(_ graph: ModelGraph) throws -> Metadata<GGUFValue> {
-        let config = graph.config
-        let arch = config.family.ggufArchitecture
-        let textConfig = config.json["text_config"]?.objectValue ?? config.json
-        var metadata = Metadata<GGUFValue>([
-            ("general.architecture", .string(arch)),
-            ("general.type", .string("model")),
-            ("general.name", .string(Paths.lastComponent(of: Paths.isDirectory(graph.sourcePath) ? graph.sourcePath : Paths.directory(of: graph.sourcePath)))),
-            ("\(arch).block_count", .uint32(UInt32(config.layerCount))),
-            ("\(arch).context_length", .uint32(UInt32(config.maxPositionEmbeddings))),
-            ("\(arch).embedding_length", .uint32(UInt32(config.hiddenSize))),
-            ("\(arch).feed_forward_length", .uint32(UInt32(config.intermediateSize))),
-            ("\(arch).attention.head_count", .uint32(UInt32(config.headCount))),
-            ("\(arch).attention.head_count_kv", .uint32(UInt32(config.kvHeadCount))),
-            ("\(arch).rope.freq_base", .float32(Float(config.ropeTheta))),
-            ("\(arch).attention.layer_norm_rms_epsilon", .float32(Float(config.rmsNormEps))),
-        ])
-        if textConfig["head_dim"] != nil {
-            metadata["\(arch).attention.key_length"] = .uint32(UInt32(config.headDim))
-            metadata["\(arch).attention.value_length"] = .uint32(UInt32(config.headDim))
-        }
-        if case .linear(let factor) = config.ropeScaling {
-            metadata["\(arch).rope.scaling.type"] = .string("linear")
-            metadata["\(arch).rope.scaling.factor"] = .float32(Float(factor))
-        }
-        metadata["general.file_type"] = .uint32(0)
-        if arch == "llama" {
-            metadata["\(arch).vocab_size"] = .uint32(UInt32(config.vocabSize))
-            metadata["\(arch).rope.dimension_count"] = .uint32(UInt32(config.rotaryDimensions))
-        }
-        metadata["general.quantization_version"] = .uint32(2)
         let directory = Paths.isDirectory(graph.sourcePath) ? graph.sourcePath : Paths.directory(of: graph.sourcePath)
-        if let tokenizer = try TokenizerMetadata.metadata(directory: directory, vocabSize: config.vocabSize) {
+        var metadata = graph.config.architecture.ggufMetadata(for: graph.config, name: Paths.lastComponent(of: directory))
+        if let tokenizer = try TokenizerMetadata.metadata(directory: directory, vocabSize: graph.config.vocabSize) {
             metadata.merge(tokenizer)
         }
         return metadata

@@ -6,6 +6,9 @@ import Synchronization
 public struct PlannedTensor: Sendable {
     public var tensor: GraphTensor
     public var outputName: String
+    /// llama.cpp's name for it, when it has one (also for safetensors output:
+    /// `keep` globs match either naming).
+    public var ggufName: String?
     public var decision: ConversionPolicy.Decision
     public var expression: TensorExpression
     public var dtype: DType { decision.dtype }
@@ -90,25 +93,30 @@ public enum ModelWriter {
                 // llama.cpp's encoding of llama3 RoPE scaling; config.json carries it.
                 continue
             }
-            let ggufName = TensorNaming.ggufName(forTransformers: tensor.name)
+            let architecture = graph.config.architecture
+            let ggufName = architecture.ggufName(forTransformers: tensor.name)
             let outputName = format == .gguf ? (ggufName ?? tensor.name) : tensor.name
             var expression = tensor.expression
-            if format == .gguf && graph.config.family.permutesQueryKeyRows {
+            if format == .gguf && architecture.permutesQueryKeyRows {
                 if tensor.name.hasSuffix("self_attn.q_proj.weight") || tensor.name.hasSuffix("self_attn.k_proj.weight") {
+                    // The graph checked these shapes: rows split into heads of even size.
                     let heads = tensor.name.hasSuffix("q_proj.weight") ? graph.config.headCount : graph.config.kvHeadCount
-                    expression = expression.gatheringRows(TensorNaming.ropeRowPermutation(rows: tensor.rows, heads: heads))
+                    expression = expression.gatheringRows(Architecture.ropeRowPermutation(rows: expression.rowCount, heads: heads))
                 }
             }
+            if format == .gguf && architecture.ggufNormOffset != 0 && Architecture.isNorm(tensor.name) {
+                expression = expression.offset(by: architecture.ggufNormOffset)
+            }
             let decision = policy.decide(for: tensor, ggufName: ggufName, format: format)
-            planned.append(PlannedTensor(tensor: tensor, outputName: outputName, decision: decision, expression: expression))
+            planned.append(PlannedTensor(tensor: tensor, outputName: outputName, ggufName: ggufName, decision: decision, expression: expression))
         }
-        if format == .gguf, graph.config.family.permutesQueryKeyRows, case .llama3 = graph.config.ropeScaling,
+        if format == .gguf, graph.config.architecture.storesRopeFrequencies, case .llama3 = graph.config.ropeScaling,
             !graph.passthrough.contains(where: { $0.name == "rope_freqs.weight" })
         {
             // llama.cpp reads Llama 3 RoPE scaling from this tensor, which its converter emits first.
             let factors = graph.config.llama3RopeFactors()
             let tensor = GraphTensor(name: "rope_freqs.weight", shape: [factors.count], dtype: .f32, expression: .values(factors, rowCount: 1))
-            planned.insert(PlannedTensor(tensor: tensor, outputName: tensor.name, decision: .init(dtype: .f32), expression: tensor.expression), at: 0)
+            planned.insert(PlannedTensor(tensor: tensor, outputName: tensor.name, ggufName: tensor.name, decision: .init(dtype: .f32), expression: tensor.expression), at: 0)
         }
         return planned
     }
@@ -120,14 +128,14 @@ public enum ModelWriter {
         for (index, name) in graph.sourceOrder.enumerated() { position[name] = index * 2 }
         var lastOfLayer: [Int: Int] = [:]
         for (name, index) in position {
-            if let (layer, _) = TensorNaming.splitLayer(name, prefix: "model.layers.") {
+            if let (layer, _) = Architecture.splitLayer(name, prefix: Architecture.transformersLayerPrefix) {
                 lastOfLayer[layer] = max(lastOfLayer[layer] ?? 0, index)
             }
         }
         let all = graph.allTensors
         let keyed = all.enumerated().map { offset, tensor -> (Int, Int, GraphTensor) in
             if let index = position[tensor.name] { return (index, offset, tensor) }
-            if let (layer, _) = TensorNaming.splitLayer(tensor.name, prefix: "model.layers."), let last = lastOfLayer[layer] {
+            if let (layer, _) = Architecture.splitLayer(tensor.name, prefix: Architecture.transformersLayerPrefix), let last = lastOfLayer[layer] {
                 return (last + 1, offset, tensor)
             }
             return (Int.max / 2, offset, tensor)

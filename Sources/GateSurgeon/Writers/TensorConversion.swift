@@ -23,7 +23,7 @@ public struct TensorConversion: Sendable {
         plan = checkpoint.tensors.map { stored in
             let tensor = GraphTensor(stored)
             let ggufName = format == .gguf ? stored.name : nil
-            return PlannedTensor(tensor: tensor, outputName: stored.name, decision: policy.decide(for: tensor, ggufName: ggufName, format: format),
+            return PlannedTensor(tensor: tensor, outputName: stored.name, ggufName: ggufName, decision: policy.decide(for: tensor, ggufName: ggufName, format: format),
                                  expression: tensor.expression)
         }
         if format == .safetensors, let found = try? ModelGraph.findConfig(for: checkpoint, explicitPath: explicitConfig) {

@@ -17,7 +17,7 @@ enum PlanReport {
         var classes: [Class] = []
         for item in plan {
             let name = item.tensor.name
-            let split = TensorNaming.splitLayer(name, prefix: "model.layers.")
+            let split = Architecture.splitLayer(name, prefix: Architecture.transformersLayerPrefix)
             let key = split?.1 ?? name
             let copied = item.expression.storedTensor?.dtype == item.dtype
             let to = item.dtype.name + (copied ? " (copied)" : "")

@@ -1,0 +1,90 @@
+import JSON
+
+/// Everything gatesurgeon knows about one model family, in one place: how
+/// its config.json and llama.cpp's GGUF metadata describe it, what its
+/// tensors are called in both formats, how llama.cpp's converter stores
+/// them, which gate layouts it carries, and what the forward pass must do
+/// differently. Code elsewhere asks the architecture; it never tests the
+/// family by name.
+///
+/// Architectures are values (`Architecture.llama`, ...) defined one per
+/// file in this folder.
+public struct Architecture: Sendable {
+    public let family: ModelFamily
+    /// transformers `model_type` values read as this family; the first is written.
+    public let modelTypes: [String]
+    /// The transformers class written to `architectures`.
+    public let transformersClass: String
+    /// llama.cpp's `general.architecture`.
+    public let ggufName: String
+    /// Whether a GGUF file of `ggufName` reads back as this family (Mistral
+    /// is written as `llama` and reads back as Llama).
+    public let readsGGUF: Bool
+
+    /// Whether q/k/v carry biases.
+    public let queryKeyValueBias: ConfigRule
+    /// Whether o_proj carries a bias.
+    public let outputBias: ConfigRule
+    /// Whether each head's queries and keys are RMS-normed (q_norm, k_norm).
+    public let queryKeyNorm: ConfigRule
+    /// RMSNorm weights stored as w - 1 and applied as 1 + w (Qwen3.5).
+    public let zeroCenteredNorms: Bool
+    /// `partial_rotary_factor` when the config has none.
+    public let defaultPartialRotaryFactor: Double
+
+    /// Whether llama.cpp's converter permutes q/k rows (Llama-style
+    /// interleaved RoPE; Qwen uses the NeoX layout and is stored as is).
+    public let permutesQueryKeyRows: Bool
+    /// Whether llama.cpp reads Llama 3 RoPE scaling from a `rope_freqs` tensor.
+    public let storesRopeFrequencies: Bool
+    /// What is added to every RMSNorm weight in GGUF (llama.cpp stores
+    /// Qwen3.5's zero-centred norms as plain weights, w + 1).
+    public let ggufNormOffset: Float
+
+    /// The gate layouts this family's checkpoints can carry; the first is
+    /// the default of `add-gate` for safetensors output.
+    public let gateLayouts: [GateLayout]
+    /// Whether its config marks it gated by itself (Qwen3.5 is gated unless
+    /// `attn_output_gate` is false).
+    public let gatedByDefault: Bool
+
+    /// The hyperparameter keys llama.cpp's converter writes after the common
+    /// ones (`block_count` ... `layer_norm_rms_epsilon`, key/value length,
+    /// linear RoPE scaling, `file_type`), in its order, without the prefix.
+    let ggufExtraKeys: @Sendable (ModelConfig) -> [(String, GGUFValue)]
+    /// Reads this family's own GGUF keys (after the common ones) into `config`.
+    let readGGUFKeys: @Sendable (_ value: (String) -> GGUFValue?, _ config: inout ModelConfig) -> Void
+
+    /// Something an architecture decides per checkpoint from its config.
+    public enum ConfigRule: Sendable {
+        case always
+        case never
+        /// The first of these config keys that is present; `fallback` when none is.
+        case configKey([String], fallback: Bool)
+
+        func resolve(_ config: JSONObject) -> Bool {
+            switch self {
+            case .always: return true
+            case .never: return false
+            case .configKey(let keys, let fallback):
+                for key in keys { if let value = config[key]?.boolValue { return value } }
+                return fallback
+            }
+        }
+    }
+
+    /// Every architecture.
+    public static var all: [Architecture] { ModelFamily.allCases.map(\.architecture) }
+
+    /// The architecture a transformers config names: its `model_type`, else
+    /// its `architectures` class.
+    static func matching(modelType: String, classes: [String]) -> Architecture? {
+        if let found = all.first(where: { $0.modelTypes.contains(modelType) }) { return found }
+        return all.first { architecture in classes.contains(architecture.transformersClass) }
+    }
+
+    /// The architecture a GGUF file's `general.architecture` reads back as.
+    static func matching(ggufName: String) -> Architecture? {
+        all.first { $0.readsGGUF && $0.ggufName == ggufName }
+    }
+}

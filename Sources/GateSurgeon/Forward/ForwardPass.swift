@@ -26,16 +26,9 @@ public struct ForwardPass: Sendable {
     enum LayerGate: Equatable {
         case none
         /// Gate rows fused into q_proj (gated-attention or qwen3-next layout).
-        case fused(GateLayout, GateGranularity)
+        case fused(FusedQueryLayout)
         /// A separate gate tensor.
         case separate(GateGranularity)
-
-        var granularity: GateGranularity? {
-            switch self {
-            case .none: nil
-            case .fused(_, let granularity), .separate(let granularity): granularity
-            }
-        }
     }
 
     /// Runs the model on `tokens` (positions 0..<count, causal).
@@ -106,14 +99,13 @@ public struct ForwardPass: Sendable {
     ) throws -> (LayerReport, [Float]?) {
         let config = graph.config
         let D = config.hiddenSize, H = config.headCount, K = config.kvHeadCount, d = config.headDim
-        let F = layer.mlpGate.rows
         let attention = layer.attention
         let gate = try layerGate(layer)
 
         // Attention input: RMSNorm, then q (with any fused gate rows), k, v.
         var x = [Float](repeating: 0, count: T * D)
         rmsNorm(hidden, rows: T, size: D, weight: try decode(layer.inputNorm, expecting: D), into: &x)
-        let queryRows = attention.query.rows
+        let queryRows = attention.query.expression.rowCount
         let fused = try project(x, tokens: T, attention.query, bias: attention.queryBias, inputSize: D)
         var keys = try project(x, tokens: T, attention.key, bias: attention.keyBias, inputSize: D)
         let values = try project(x, tokens: T, attention.value, bias: attention.valueBias, inputSize: D)
@@ -121,36 +113,30 @@ public struct ForwardPass: Sendable {
         // Split query rows from gate rows (gate rows stay raw: no norm, no RoPE).
         var queries: [Float]
         var gateLogits: [Float]? = nil
-        let gateWidth = gate.granularity == .headwise ? H : H * d
+        let granularity: GateGranularity? = switch gate {
+        case .none: nil
+        case .separate(let granularity): granularity
+        case .fused: config.gate?.granularity
+        }
+        let gateWidth = granularity == .headwise ? H : H * d
         switch gate {
         case .none:
             queries = fused
-        case .fused(.qwen3Next, _):
-            // Per head h: [d query rows | d gate rows].
-            queries = [Float](repeating: 0, count: T * H * d)
-            var gates = [Float](repeating: 0, count: T * H * d)
-            for t in 0..<T {
-                for h in 0..<H {
-                    let source = t * queryRows + h * 2 * d
-                    for i in 0..<d {
-                        queries[(t * H + h) * d + i] = fused[source + i]
-                        gates[(t * H + h) * d + i] = fused[source + d + i]
-                    }
-                }
-            }
-            gateLogits = gates
-        case .fused(_, let granularity):
-            // Official code: per KV group j, [G*d query rows | G*d or G gate rows].
-            let G = H / K
-            let groupGates = granularity == .headwise ? G : G * d
-            let groupRows = G * d + groupGates
+        case .fused(let layout):
+            // Split each token's projection along the layout's runs (gate
+            // rows stay raw: no norm, no RoPE).
             queries = [Float](repeating: 0, count: T * H * d)
             var gates = [Float](repeating: 0, count: T * gateWidth)
             for t in 0..<T {
-                for j in 0..<K {
-                    let source = t * queryRows + j * groupRows
-                    for i in 0..<(G * d) { queries[t * H * d + j * G * d + i] = fused[source + i] }
-                    for i in 0..<groupGates { gates[t * gateWidth + j * groupGates + i] = fused[source + G * d + i] }
+                var source = t * queryRows
+                for run in layout.runs {
+                    switch run.part {
+                    case .query:
+                        queries.replaceSubrange((t * H * d + run.start)..<(t * H * d + run.start + run.count), with: fused[source..<(source + run.count)])
+                    case .gate:
+                        gates.replaceSubrange((t * gateWidth + run.start)..<(t * gateWidth + run.start + run.count), with: fused[source..<(source + run.count)])
+                    }
+                    source += run.count
                 }
             }
             gateLogits = gates
@@ -216,7 +202,7 @@ public struct ForwardPass: Sendable {
             for t in 0..<T {
                 var rowTotal: Float = 0
                 for h in 0..<H {
-                    if gate.granularity == .headwise {
+                    if granularity == .headwise {
                         let score = ForwardKernels.sigmoid(gateLogits[t * H + h])
                         rowTotal += score
                         for i in 0..<d { context[(t * H + h) * d + i] *= score }
@@ -237,14 +223,16 @@ public struct ForwardPass: Sendable {
         let attentionOutput = try project(context, tokens: T, attention.output, bias: attention.outputBias, inputSize: H * d)
         for i in hidden.indices { hidden[i] += attentionOutput[i] }
 
-        // MLP: down(silu(gate(x)) * up(x)), and the residual.
+        // The feed-forward block, and the residual.
         rmsNorm(hidden, rows: T, size: D, weight: try decode(layer.postAttentionNorm, expecting: D), into: &x)
-        var activation = try project(x, tokens: T, layer.mlpGate, bias: nil, inputSize: D)
-        let up = try project(x, tokens: T, layer.mlpUp, bias: nil, inputSize: D)
-        activation.withUnsafeMutableBufferPointer { g in
-            up.withUnsafeBufferPointer { u in ForwardKernels.swiGLU(gate: g, up: u) }
+        let down: [Float]
+        var routing: [Int]? = nil
+        switch layer.feedForward {
+        case .dense(let mlp):
+            down = try runMLP(x, tokens: T, mlp)
+        case .experts(let experts):
+            (down, routing) = try runExperts(x, tokens: T, experts)
         }
-        let down = try project(activation, tokens: T, layer.mlpDown, bias: nil, inputSize: F)
         var maxActivation: Float = 0
         for i in hidden.indices {
             hidden[i] += down[i]
@@ -252,8 +240,81 @@ public struct ForwardPass: Sendable {
         }
         if hidden.contains(where: \.isNaN) { maxActivation = .nan }
 
-        let report = LayerReport(index: layer.index, firstTokenAttention: firstTokenAttention, maxActivation: maxActivation, meanGateScore: meanGateScore)
+        var report = LayerReport(index: layer.index, firstTokenAttention: firstTokenAttention, maxActivation: maxActivation, meanGateScore: meanGateScore)
+        report.experts = routing
         return (report, probabilities)
+    }
+
+    /// `down(silu(gate(x)) * up(x))` for `tokens` rows of `x`.
+    func runMLP(_ x: [Float], tokens: Int, _ mlp: MLPTensors) throws -> [Float] {
+        let inputSize = graph.config.hiddenSize
+        var activation = try project(x, tokens: tokens, mlp.gate, bias: nil, inputSize: inputSize)
+        let up = try project(x, tokens: tokens, mlp.up, bias: nil, inputSize: inputSize)
+        guard up.count == activation.count else {
+            throw ForwardError.badTensor(path: graph.sourcePath, tensor: mlp.up.name, problem: "\(up.count / max(1, tokens)) rows, gate_proj has \(activation.count / max(1, tokens))")
+        }
+        activation.withUnsafeMutableBufferPointer { g in
+            up.withUnsafeBufferPointer { u in ForwardKernels.swiGLU(gate: g, up: u) }
+        }
+        return try project(activation, tokens: tokens, mlp.down, bias: nil, inputSize: activation.count / max(1, tokens))
+    }
+
+    /// A mixture of experts, as transformers routes it: router logits, a
+    /// softmax in F32, the top-k experts per token (descending probability,
+    /// lower index first on ties), their probabilities renormalised when the
+    /// config says so; each expert runs on the tokens routed to it, and its
+    /// output is added times its weight, experts in ascending order; then the
+    /// shared expert, scaled by `sigmoid(x · shared_expert_gate)`.
+    /// - Returns: the block's output `[T, D]` and the chosen experts `[T, k]`.
+    func runExperts(_ x: [Float], tokens T: Int, _ block: ExpertTensors) throws -> ([Float], [Int]) {
+        let config = graph.config
+        guard let settings = config.experts else {
+            throw ForwardError.badTensor(path: graph.sourcePath, tensor: block.router.name, problem: "experts without an expert configuration")
+        }
+        let D = config.hiddenSize, E = block.experts.count, k = settings.perToken
+        let logits = try project(x, tokens: T, block.router, bias: nil, inputSize: D)
+        guard logits.count == T * E, k <= E else {
+            throw ForwardError.badTensor(path: graph.sourcePath, tensor: block.router.name, problem: "\(logits.count / max(1, T)) router rows for \(E) experts")
+        }
+        var assigned = [[(token: Int, weight: Float)]](repeating: [], count: E)
+        var chosen = [Int](repeating: 0, count: T * k)
+        for t in 0..<T {
+            let row = logits[(t * E)..<((t + 1) * E)]
+            let maximum = row.max() ?? 0
+            var probabilities = row.map { expf($0 - maximum) }
+            let sum = probabilities.reduce(0, +)
+            for e in probabilities.indices { probabilities[e] /= sum }
+            let top = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] || (probabilities[$0] == probabilities[$1] && $0 < $1) }.prefix(k)
+            var weights = top.map { probabilities[$0] }
+            if settings.normalizesTopK {
+                let total = weights.reduce(0, +)
+                weights = weights.map { $0 / total }
+            }
+            for (slot, (expert, weight)) in zip(top, weights).enumerated() {
+                assigned[expert].append((t, weight))
+                chosen[t * k + slot] = expert
+            }
+        }
+        var output = [Float](repeating: 0, count: T * D)
+        for (expert, routed) in assigned.enumerated() where !routed.isEmpty {
+            var input = [Float](repeating: 0, count: routed.count * D)
+            for (row, entry) in routed.enumerated() {
+                input.replaceSubrange((row * D)..<((row + 1) * D), with: x[(entry.token * D)..<((entry.token + 1) * D)])
+            }
+            let result = try runMLP(input, tokens: routed.count, block.experts[expert])
+            for (row, entry) in routed.enumerated() {
+                for i in 0..<D { output[entry.token * D + i] += result[row * D + i] * entry.weight }
+            }
+        }
+        if let shared = block.shared, let sharedGate = block.sharedGate {
+            let result = try runMLP(x, tokens: T, shared)
+            let scale = try project(x, tokens: T, sharedGate, bias: nil, inputSize: D)
+            for t in 0..<T {
+                let factor = ForwardKernels.sigmoid(scale[t])
+                for i in 0..<D { output[t * D + i] += factor * result[t * D + i] }
+            }
+        }
+        return (output, chosen)
     }
 
     /// Which gate a layer has, from its tensors (the row count of q_proj or
@@ -281,7 +342,12 @@ public struct ForwardPass: Sendable {
         if spec.layout == .qwen3Next && spec.granularity == .headwise {
             throw ForwardError.badTensor(path: graph.sourcePath, tensor: attention.query.name, problem: "the qwen3-next layout is elementwise only")
         }
-        return .fused(spec.layout, spec.granularity)
+        guard let layout = FusedQueryLayout(spec, heads: config.headCount, kvHeads: config.kvHeadCount, headDim: config.headDim),
+            layout.rowCount == attention.query.rows
+        else {
+            throw ForwardError.badTensor(path: graph.sourcePath, tensor: attention.query.name, problem: "rows do not match the \(spec.layout.rawValue) layout")
+        }
+        return .fused(layout)
     }
 
     /// The RoPE cos and sin tables `[positions, rotaryDimensions / 2]`: the

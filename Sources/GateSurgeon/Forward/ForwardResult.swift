@@ -10,6 +10,9 @@ public struct LayerReport: Sendable, Equatable {
     /// The mean of sigmoid(X W_gate) over tokens, heads and dimensions; nil
     /// for an ungated layer.
     public var meanGateScore: Double?
+    /// For a mixture of experts, the experts each token was routed to,
+    /// `[T, k]` row-major, in descending router probability.
+    public var experts: [Int]?
 
     public init(index: Int, firstTokenAttention: Double?, maxActivation: Float, meanGateScore: Double?) {
         self.index = index

@@ -11,10 +11,10 @@ extension ModelConfig {
         guard let arch = gguf.architecture else {
             throw ModelError.invalidConfig(path: path, key: "general.architecture", problem: "missing")
         }
-        guard let architecture = Architecture.matching(ggufName: arch) else {
+        func value(_ key: String) -> GGUFValue? { gguf.value("\(arch).\(key)") }
+        guard let architecture = Architecture.matching(ggufName: arch, hasExperts: value("expert_count") != nil) else {
             throw ModelError.unknownArchitecture(path: path, name: arch)
         }
-        func value(_ key: String) -> GGUFValue? { gguf.value("\(arch).\(key)") }
         func int(_ key: String) throws(ModelError) -> Int {
             guard let number = value(key)?.intValue else {
                 throw ModelError.invalidConfig(path: path, key: "\(arch).\(key)", problem: "missing or not an integer")
@@ -47,8 +47,18 @@ extension ModelConfig {
         if value("rope.scaling.type")?.stringValue == "linear" {
             scaling = .linear(factor: try double("rope.scaling.factor") ?? 1)
         }
+        var experts: ExpertConfig?
+        if let layout = architecture.expertLayout {
+            let count = try int("expert_count")
+            experts = ExpertConfig(
+                count: count, perToken: try int("expert_used_count"),
+                intermediateSize: try optionalInt("expert_feed_forward_length") ?? int("feed_forward_length"),
+                normalizesTopK: layout.llamaCppNormalizesTopK,
+                sharedIntermediateSize: layout.hasSharedExpert ? try int("expert_shared_feed_forward_length") : nil)
+        }
         self.init(
-            family: architecture.family, hiddenSize: hidden, intermediateSize: try int("feed_forward_length"),
+            family: architecture.family, hiddenSize: hidden,
+            intermediateSize: try optionalInt("feed_forward_length") ?? experts?.intermediateSize ?? int("feed_forward_length"),
             layerCount: try int("block_count"), headCount: heads, kvHeadCount: try optionalInt("attention.head_count_kv") ?? heads,
             headDim: headDim, vocabSize: vocabulary, maxPositionEmbeddings: try optionalInt("context_length") ?? 4096,
             rmsNormEps: try double("attention.layer_norm_rms_epsilon") ?? 1e-6, ropeTheta: try double("rope.freq_base") ?? 10000,
@@ -59,6 +69,11 @@ extension ModelConfig {
         hasQueryKeyNorm = gguf.tensors.contains { $0.name == "blk.0.attn_q_norm.weight" }
         if let granularity = gguf.value(ModelConfig.ggufGateGranularityKey)?.stringValue.flatMap(GateGranularity.init(rawValue:)) {
             gate = GateSpec(layout: .separate, granularity: granularity)
+        }
+        self.experts = experts
+        if experts != nil, let dense = try optionalInt("feed_forward_length") {
+            // Recorded by config.json too, though every layer is experts.
+            json["intermediate_size"] = .int(Int64(dense))
         }
         architecture.readGGUFKeys(value, &self)
         try validate(path: path)

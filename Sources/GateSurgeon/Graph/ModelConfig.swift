@@ -83,8 +83,32 @@ public struct ModelConfig: Sendable {
     public var zeroCenteredNorms: Bool
     public var gate: GateSpec?
     public var initializerRange: Double
+    /// The mixture of experts, for families that have one.
+    public var experts: ExpertConfig?
     /// The config as read, for keys gatesurgeon passes through untouched.
     public var json: JSONObject
+
+    /// A mixture of experts' sizes and routing.
+    public struct ExpertConfig: Sendable, Equatable {
+        /// Experts per layer.
+        public var count: Int
+        /// Experts each token is routed to (top-k).
+        public var perToken: Int
+        /// The intermediate size of one expert.
+        public var intermediateSize: Int
+        /// Whether the top-k softmax weights are renormalised to sum to 1.
+        public var normalizesTopK: Bool
+        /// The intermediate size of the shared expert, when there is one.
+        public var sharedIntermediateSize: Int?
+
+        public init(count: Int, perToken: Int, intermediateSize: Int, normalizesTopK: Bool, sharedIntermediateSize: Int? = nil) {
+            self.count = count
+            self.perToken = perToken
+            self.intermediateSize = intermediateSize
+            self.normalizesTopK = normalizesTopK
+            self.sharedIntermediateSize = sharedIntermediateSize
+        }
+    }
 
     /// What gatesurgeon knows about the family.
     public var architecture: Architecture { family.architecture }
@@ -146,6 +170,7 @@ public struct ModelConfig: Sendable {
         public static let context = 1 << 30
         /// Elements of one weight matrix.
         public static let matrixElements = 1 << 40
+        public static let experts = 1 << 12
     }
 
     /// Checks every hyperparameter's range and their relations.
@@ -195,6 +220,15 @@ public struct ModelConfig: Sendable {
         case nil:
             break
         }
+        if let experts {
+            try check("num_experts", experts.count, 1...Limits.experts)
+            try check("num_experts_per_tok", experts.perToken, 1...experts.count)
+            try check("moe_intermediate_size", experts.intermediateSize, 1...Limits.dimension)
+            if let shared = experts.sharedIntermediateSize { try check("shared_expert_intermediate_size", shared, 1...Limits.dimension) }
+        }
+        guard architecture.isMixtureOfExperts == (experts != nil) else {
+            throw .invalidConfig(path: path, key: "num_experts", problem: architecture.isMixtureOfExperts ? "missing for a mixture-of-experts model" : "set for a dense model")
+        }
         guard initializerRange.isFinite, initializerRange >= 0 else {
             throw .invalidConfig(path: path, key: "initializer_range", problem: "\(initializerRange) must be a non-negative number")
         }
@@ -239,6 +273,22 @@ extension ModelConfig {
         }
         let heads = try int("num_attention_heads")
         let hidden = try int("hidden_size")
+        var experts: ExpertConfig?
+        if let layout = architecture.expertLayout {
+            guard let count = try optionalInt("num_local_experts") ?? optionalInt("num_experts") else {
+                throw ModelError.invalidConfig(path: path, key: "num_experts", problem: "missing for a mixture-of-experts model")
+            }
+            experts = ExpertConfig(
+                count: count, perToken: try int("num_experts_per_tok"), intermediateSize: try int(layout.expertSizeKey),
+                normalizesTopK: layout.normalizesTopK.resolve(object),
+                sharedIntermediateSize: layout.hasSharedExpert ? try int("shared_expert_intermediate_size") : nil)
+            if let step = try optionalInt("decoder_sparse_step"), step != 1 {
+                throw ModelError.unsupportedModel(path: path, problem: "decoder_sparse_step \(step) mixes dense and expert layers; only models with experts in every layer are supported")
+            }
+            if let dense = object["mlp_only_layers"]?.arrayValue, !dense.isEmpty {
+                throw ModelError.unsupportedModel(path: path, problem: "mlp_only_layers lists dense layers; only models with experts in every layer are supported")
+            }
+        }
         let headDim: Int
         if let explicit = try optionalInt("head_dim") {
             headDim = explicit
@@ -251,7 +301,8 @@ extension ModelConfig {
         // transformers 5 moved RoPE settings into `rope_parameters`.
         let ropeParameters = object["rope_parameters"]?.objectValue
         self.init(
-            family: architecture.family, hiddenSize: hidden, intermediateSize: try int("intermediate_size"),
+            family: architecture.family, hiddenSize: hidden,
+            intermediateSize: try optionalInt("intermediate_size") ?? experts?.intermediateSize ?? int("intermediate_size"),
             layerCount: try int("num_hidden_layers"), headCount: heads, kvHeadCount: try optionalInt("num_key_value_heads") ?? heads,
             headDim: headDim, vocabSize: try int("vocab_size"), maxPositionEmbeddings: try optionalInt("max_position_embeddings") ?? 4096,
             rmsNormEps: try double("rms_norm_eps", in: object) ?? 1e-6,
@@ -263,6 +314,7 @@ extension ModelConfig {
         attentionBias = architecture.queryKeyValueBias.resolve(object)
         outputBias = architecture.outputBias.resolve(object)
         hasQueryKeyNorm = architecture.queryKeyNorm.resolve(object)
+        self.experts = experts
         json = root
 
         if object["elementwise_attn_output_gate"]?.boolValue == true {
@@ -412,6 +464,21 @@ extension ModelConfig {
         }
         if case .configKey(let keys, _) = architecture.queryKeyValueBias, keys.contains("attention_bias") {
             object["attention_bias"] = .bool(attentionBias)
+        }
+        if let experts, let layout = architecture.expertLayout {
+            if layout.expertSizeKey != "intermediate_size" && json["intermediate_size"] == nil {
+                // Every layer is experts: no dense size to record.
+                object["intermediate_size"] = nil
+            }
+            object[layout.expertCountKey] = .int(Int64(experts.count))
+            object["num_experts_per_tok"] = .int(Int64(experts.perToken))
+            object[layout.expertSizeKey] = .int(Int64(experts.intermediateSize))
+            if case .configKey(let keys, _) = layout.normalizesTopK, let key = keys.first {
+                object[key] = .bool(experts.normalizesTopK)
+            }
+            if let shared = experts.sharedIntermediateSize {
+                object["shared_expert_intermediate_size"] = .int(Int64(shared))
+            }
         }
         return object
     }

@@ -46,21 +46,62 @@ public struct AttentionTensors: Sendable {
     public var gate: GraphTensor?
 }
 
+/// A SwiGLU MLP, `down(silu(gate(x)) * up(x))`: a dense layer's feed-forward
+/// block, one expert, or a shared expert.
+public struct MLPTensors: Sendable {
+    public var gate: GraphTensor
+    public var up: GraphTensor
+    public var down: GraphTensor
+
+    public init(gate: GraphTensor, up: GraphTensor, down: GraphTensor) {
+        self.gate = gate
+        self.up = up
+        self.down = down
+    }
+
+    public var tensors: [GraphTensor] { [gate, up, down] }
+}
+
+/// A mixture of experts: a router `[experts, hidden]` picks experts per
+/// token; a shared expert, when present, sees every token, scaled by
+/// `sigmoid(x · sharedGate)`.
+public struct ExpertTensors: Sendable {
+    public var router: GraphTensor
+    public var experts: [MLPTensors]
+    public var shared: MLPTensors?
+    public var sharedGate: GraphTensor?
+
+    public var tensors: [GraphTensor] {
+        [router] + experts.flatMap(\.tensors) + (shared?.tensors ?? []) + (sharedGate.map { [$0] } ?? [])
+    }
+}
+
+/// A layer's feed-forward block.
+public enum FeedForwardTensors: Sendable {
+    case dense(MLPTensors)
+    case experts(ExpertTensors)
+
+    public var tensors: [GraphTensor] {
+        switch self {
+        case .dense(let mlp): mlp.tensors
+        case .experts(let experts): experts.tensors
+        }
+    }
+}
+
 /// One decoder layer.
 public struct DecoderLayer: Sendable {
     public var index: Int
     public var inputNorm: GraphTensor
     public var attention: AttentionTensors
     public var postAttentionNorm: GraphTensor
-    public var mlpGate: GraphTensor
-    public var mlpUp: GraphTensor
-    public var mlpDown: GraphTensor
+    public var feedForward: FeedForwardTensors
 
     /// The layer's tensors in transformers' save order.
     public var tensors: [GraphTensor] {
         let a = attention
         return [inputNorm, a.query, a.queryBias, a.key, a.keyBias, a.value, a.valueBias, a.output, a.outputBias,
-                a.queryNorm, a.keyNorm, a.gate, postAttentionNorm, mlpGate, mlpUp, mlpDown].compactMap { $0 }
+                a.queryNorm, a.keyNorm, a.gate, postAttentionNorm].compactMap { $0 } + feedForward.tensors
     }
 }
 
@@ -127,9 +168,23 @@ extension ModelGraph {
             let config = try ModelConfig(gguf: gguf)
             var byName: [String: GraphTensor] = [:]
             var order: [String] = []
+            let architecture = config.architecture
             for tensor in gguf.tensors {
+                if let (layer, part) = architecture.stackedExpertComponents(of: tensor.name), let experts = config.experts {
+                    // llama.cpp stacks the experts: slab e of [E, rows, columns] is expert e.
+                    guard tensor.shape.count == 3, tensor.shape[0] == experts.count else {
+                        throw ModelError.wrongShape(path: checkpoint.path, tensor: tensor.name, expected: [experts.count, -1, -1], found: tensor.shape)
+                    }
+                    let rows = tensor.shape[1]
+                    for expert in 0..<experts.count {
+                        let name = architecture.expertTensorName(layer: layer, expert: expert, part: part)!
+                        let slice = TensorExpression.rows([.init(.stored(tensor), start: expert * rows, count: rows)])
+                        byName[name] = GraphTensor(name: name, shape: Array(tensor.shape.dropFirst()), dtype: tensor.dtype, expression: slice)
+                        order.append(name)
+                    }
+                    continue
+                }
                 let headwise = tensor.name.hasSuffix("attn_gate.weight") && tensor.shape.first == config.headCount
-                let architecture = config.architecture
                 let name = architecture.transformersName(forGGUF: tensor.name, headwiseGate: headwise) ?? tensor.name
                 var node = GraphTensor(tensor, name: name)
                 if architecture.permutesQueryKeyRows,
@@ -226,6 +281,7 @@ extension ModelGraph {
             remaining[name] == nil ? nil : try take(name, shape: shape)
         }
         let (D, d, H, K, F, V) = (config.hiddenSize, config.headDim, config.headCount, config.kvHeadCount, config.intermediateSize, config.vocabSize)
+        let architecture = config.architecture
 
         embedding = try take("model.embed_tokens.weight", shape: [V, D])
         finalNorm = try take("model.norm.weight", shape: [D])
@@ -253,7 +309,7 @@ extension ModelGraph {
         }
         var layers: [DecoderLayer] = []
         for index in 0..<config.layerCount {
-            let p = "model.layers.\(index)."
+            let p = "\(Architecture.transformersLayerPrefix)\(index)."
             let attention = AttentionTensors(
                 query: try take(p + "self_attn.q_proj.weight", shape: [queryRows, D]),
                 key: try take(p + "self_attn.k_proj.weight", shape: [K * d, D]),
@@ -267,14 +323,31 @@ extension ModelGraph {
                 keyNorm: config.hasQueryKeyNorm ? try take(p + "self_attn.k_norm.weight", shape: [d]) : nil,
                 gate: try takeOptional(p + "self_attn.gate_proj.weight", shape: [H * d, D])
                     ?? takeOptional(p + "self_attn.g_proj.weight", shape: [H, D]))
+            func mlp(_ prefix: String, size: Int, parts: (gate: String, up: String, down: String)) throws -> MLPTensors {
+                MLPTensors(gate: try take(prefix + parts.gate, shape: [size, D]), up: try take(prefix + parts.up, shape: [size, D]),
+                           down: try take(prefix + parts.down, shape: [D, size]))
+            }
+            let feedForward: FeedForwardTensors
+            if let layout = architecture.expertLayout, let experts = config.experts {
+                let shared = layout.hasSharedExpert
+                    ? try mlp(p + "mlp.shared_expert.", size: experts.sharedIntermediateSize ?? 0, parts: ("gate_proj.weight", "up_proj.weight", "down_proj.weight"))
+                    : nil
+                feedForward = .experts(ExpertTensors(
+                    router: try take(p + layout.router, shape: [experts.count, D]),
+                    experts: try (0..<experts.count).map { expert in
+                        try mlp(p + layout.expertPrefix + "\(expert).", size: experts.intermediateSize, parts: layout.expertParts)
+                    },
+                    shared: shared,
+                    sharedGate: layout.hasSharedExpert ? try take(p + "mlp.shared_expert_gate.weight", shape: [1, D]) : nil))
+            } else {
+                feedForward = .dense(try mlp(p + "mlp.", size: F, parts: ("gate_proj.weight", "up_proj.weight", "down_proj.weight")))
+            }
             layers.append(DecoderLayer(
                 index: index,
                 inputNorm: try take(p + "input_layernorm.weight", shape: [D]),
                 attention: attention,
                 postAttentionNorm: try take(p + "post_attention_layernorm.weight", shape: [D]),
-                mlpGate: try take(p + "mlp.gate_proj.weight", shape: [F, D]),
-                mlpUp: try take(p + "mlp.up_proj.weight", shape: [F, D]),
-                mlpDown: try take(p + "mlp.down_proj.weight", shape: [D, F])))
+                feedForward: feedForward))
         }
         self.layers = layers
         self.config = config

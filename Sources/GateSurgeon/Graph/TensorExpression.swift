@@ -75,12 +75,40 @@ public indirect enum TensorExpression: Sendable {
         var segments: [RowSegment] = []
         for row in order {
             let (source, sourceRow) = origins.isEmpty ? (self, row) : origins[row]
-            if let last = segments.last, last.start + last.count == sourceRow, last.source.isSameStorage(as: source) {
-                segments[segments.count - 1].count += 1
+            TensorExpression.append(RowSegment(source, start: sourceRow, count: 1), to: &segments)
+        }
+        return TensorExpression.collapsing(segments)
+    }
+
+    /// The rows of `parts`, one after another (expert matrices stacked into
+    /// llama.cpp's 3-D tensor, or a fused q_proj). Slices of one stored
+    /// tensor that line up again become that stored tensor, so GGUF experts
+    /// read and written back are copied byte for byte.
+    /// - Complexity: O(segments of the parts).
+    public static func concatenatingRows(_ parts: [TensorExpression]) -> TensorExpression {
+        var segments: [RowSegment] = []
+        for part in parts {
+            if case .rows(let inner) = part {
+                for segment in inner { append(segment, to: &segments) }
             } else {
-                segments.append(RowSegment(source, start: sourceRow, count: 1))
+                append(RowSegment(part, start: 0, count: part.rowCount), to: &segments)
             }
         }
+        return collapsing(segments)
+    }
+
+    /// Appends `segment`, merging it into the last one when it continues the same storage.
+    private static func append(_ segment: RowSegment, to segments: inout [RowSegment]) {
+        guard segment.count > 0 else { return }
+        if let last = segments.last, last.start + last.count == segment.start, last.source.isSameStorage(as: segment.source) {
+            segments[segments.count - 1].count += segment.count
+        } else {
+            segments.append(segment)
+        }
+    }
+
+    /// `.rows(segments)`, or the stored tensor itself when the segments are all of it in order.
+    private static func collapsing(_ segments: [RowSegment]) -> TensorExpression {
         if segments.count == 1, let only = segments.first, only.start == 0, only.count == only.source.rowCount,
             case .stored = only.source
         {

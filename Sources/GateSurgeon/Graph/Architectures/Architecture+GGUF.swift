@@ -17,12 +17,19 @@ extension Architecture {
             ("\(arch).block_count", .uint32(UInt32(config.layerCount))),
             ("\(arch).context_length", .uint32(UInt32(config.maxPositionEmbeddings))),
             ("\(arch).embedding_length", .uint32(UInt32(config.hiddenSize))),
-            ("\(arch).feed_forward_length", .uint32(UInt32(config.intermediateSize))),
-            ("\(arch).attention.head_count", .uint32(UInt32(config.headCount))),
-            ("\(arch).attention.head_count_kv", .uint32(UInt32(config.kvHeadCount))),
-            ("\(arch).rope.freq_base", .float32(Float(config.ropeTheta))),
-            ("\(arch).attention.layer_norm_rms_epsilon", .float32(Float(config.rmsNormEps))),
         ])
+        // Models whose every layer is experts have no dense size (Qwen3.5-MoE).
+        if !isMixtureOfExperts || textConfig["intermediate_size"] != nil || textConfig.count == 0 {
+            metadata["\(arch).feed_forward_length"] = .uint32(UInt32(config.intermediateSize))
+        }
+        metadata["\(arch).attention.head_count"] = .uint32(UInt32(config.headCount))
+        metadata["\(arch).attention.head_count_kv"] = .uint32(UInt32(config.kvHeadCount))
+        metadata["\(arch).rope.freq_base"] = .float32(Float(config.ropeTheta))
+        metadata["\(arch).attention.layer_norm_rms_epsilon"] = .float32(Float(config.rmsNormEps))
+        if let experts = config.experts {
+            metadata["\(arch).expert_count"] = .uint32(UInt32(experts.count))
+            metadata["\(arch).expert_used_count"] = .uint32(UInt32(experts.perToken))
+        }
         if textConfig["head_dim"] != nil {
             metadata["\(arch).attention.key_length"] = .uint32(UInt32(config.headDim))
             metadata["\(arch).attention.value_length"] = .uint32(UInt32(config.headDim))

@@ -40,6 +40,11 @@ public struct Architecture: Sendable {
     /// What is added to every RMSNorm weight in GGUF (llama.cpp stores
     /// Qwen3.5's zero-centred norms as plain weights, w + 1).
     public let ggufNormOffset: Float
+    /// llama.cpp's name of the norm before the feed-forward block.
+    public let ggufFeedForwardNormName: String
+
+    /// A dense SwiGLU MLP, or a mixture of experts.
+    public let feedForward: FeedForwardStyle
 
     /// The gate layouts this family's checkpoints can carry; the first is
     /// the default of `add-gate` for safetensors output.
@@ -54,6 +59,36 @@ public struct Architecture: Sendable {
     let ggufExtraKeys: @Sendable (ModelConfig) -> [(String, GGUFValue)]
     /// Reads this family's own GGUF keys (after the common ones) into `config`.
     let readGGUFKeys: @Sendable (_ value: (String) -> GGUFValue?, _ config: inout ModelConfig) -> Void
+
+    /// The feed-forward block of every layer.
+    public enum FeedForwardStyle: Sendable {
+        /// `down(silu(gate(x)) * up(x))` (`mlp.{gate,up,down}_proj`).
+        case dense
+        /// A router picks `num_experts_per_tok` of `num_experts` SwiGLU experts per token.
+        case mixtureOfExperts(ExpertLayout)
+    }
+
+    /// How a family stores and routes its experts.
+    public struct ExpertLayout: Sendable {
+        /// The router's name within a layer (`mlp.gate.weight`).
+        public let router: String
+        /// The prefix of expert e's tensors within a layer (`mlp.experts.`).
+        public let expertPrefix: String
+        /// Expert tensor names after `<prefix>E.`: gate, up, down.
+        public let expertParts: (gate: String, up: String, down: String)
+        /// Whether every token also goes through a shared expert scaled by
+        /// `sigmoid(x · shared_expert_gate)` (`mlp.shared_expert.*`).
+        public let hasSharedExpert: Bool
+        /// Whether the top-k softmax weights are renormalised to sum to 1.
+        public let normalizesTopK: ConfigRule
+        /// Whether llama.cpp renormalises them for this architecture (it
+        /// does not read `norm_topk_prob`: GGUF files carry no such key).
+        public let llamaCppNormalizesTopK: Bool
+        /// The config key that holds the expert count when writing config.json.
+        public let expertCountKey: String
+        /// The config key that holds an expert's intermediate size.
+        public let expertSizeKey: String
+    }
 
     /// Something an architecture decides per checkpoint from its config.
     public enum ConfigRule: Sendable {
@@ -83,8 +118,21 @@ public struct Architecture: Sendable {
         return all.first { architecture in classes.contains(architecture.transformersClass) }
     }
 
-    /// The architecture a GGUF file's `general.architecture` reads back as.
-    static func matching(ggufName: String) -> Architecture? {
-        all.first { $0.readsGGUF && $0.ggufName == ggufName }
+    /// The architecture a GGUF file's `general.architecture` reads back as
+    /// (llama.cpp's `llama` is Llama, or Mixtral when it has experts).
+    static func matching(ggufName: String, hasExperts: Bool) -> Architecture? {
+        all.first { $0.readsGGUF && $0.ggufName == ggufName && $0.isMixtureOfExperts == hasExperts }
+    }
+
+    /// Whether the feed-forward block is a mixture of experts.
+    public var isMixtureOfExperts: Bool {
+        if case .mixtureOfExperts = feedForward { return true }
+        return false
+    }
+
+    /// The expert layout, for a mixture of experts.
+    public var expertLayout: ExpertLayout? {
+        if case .mixtureOfExperts(let layout) = feedForward { return layout }
+        return nil
     }
 }

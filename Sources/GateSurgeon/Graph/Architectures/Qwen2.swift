@@ -14,6 +14,8 @@ extension Architecture {
         permutesQueryKeyRows: false,
         storesRopeFrequencies: false,
         ggufNormOffset: 0,
+        ggufFeedForwardNormName: "ffn_norm.weight",
+        feedForward: .dense,
         gateLayouts: [.separate, .gatedAttention],
         gatedByDefault: false,
         ggufExtraKeys: { _ in [] },

@@ -17,6 +17,8 @@ extension Architecture {
         permutesQueryKeyRows: false,
         storesRopeFrequencies: false,
         ggufNormOffset: 0,
+        ggufFeedForwardNormName: "ffn_norm.weight",
+        feedForward: .dense,
         gateLayouts: [.gatedAttention, .qwen3Next, .separate],
         gatedByDefault: false,
         ggufExtraKeys: { _ in [] },

@@ -18,8 +18,40 @@ extension Architecture {
         permutesQueryKeyRows: false,
         storesRopeFrequencies: false,
         ggufNormOffset: 1,
+        ggufFeedForwardNormName: "post_attention_norm.weight",
+        feedForward: .dense,
         gateLayouts: [.qwen3Next],
         gatedByDefault: true,
-        ggufExtraKeys: { _ in [] },
+        ggufExtraKeys: { config in qwen3_5ExtraKeys(config) },
         readGGUFKeys: { _, _ in })
+
+    /// `Qwen3_5TextModel.set_gguf_parameters` of llama.cpp's converter: the
+    /// linear-attention (`ssm.*`) sizes from the config's `linear_*` keys
+    /// (unused when every layer is full attention, but llama.cpp requires
+    /// them), which layers are recurrent, and the rotary sections.
+    static func qwen3_5ExtraKeys(_ config: ModelConfig) -> [(String, GGUFValue)] {
+        let text = config.json["text_config"]?.objectValue ?? config.json
+        func int(_ key: String, _ fallback: Int) -> Int { text[key]?.intValue.map { Int($0) } ?? fallback }
+        let valueHeads = int("linear_num_value_heads", 32)
+        let sections = (text["rope_parameters"]?["mrope_section"]?.arrayValue ?? []).compactMap { $0.intValue.map { Int32($0) } }
+        var keys: [(String, GGUFValue)] = []
+        if let experts = config.experts {
+            keys.append(("expert_feed_forward_length", .uint32(UInt32(experts.intermediateSize))))
+            if let shared = experts.sharedIntermediateSize {
+                keys.append(("expert_shared_feed_forward_length", .uint32(UInt32(shared))))
+            }
+        }
+        keys += [
+            ("ssm.conv_kernel", .uint32(UInt32(int("linear_conv_kernel_dim", 4)))),
+            ("ssm.state_size", .uint32(UInt32(int("linear_key_head_dim", 128)))),
+            ("ssm.group_count", .uint32(UInt32(int("linear_num_key_heads", 16)))),
+            ("ssm.time_step_rank", .uint32(UInt32(valueHeads))),
+            ("ssm.inner_size", .uint32(UInt32(int("linear_value_head_dim", 128) * valueHeads))),
+            ("attention.recurrent_layers", .array(elementType: .bool, values: Array(repeating: .bool(false), count: config.layerCount))),
+            ("full_attention_interval", .uint32(UInt32(int("full_attention_interval", 4)))),
+            ("rope.dimension_count", .uint32(UInt32(config.rotaryDimensions))),
+            ("rope.dimension_sections", .array(elementType: .int32, values: ((sections.isEmpty ? [11, 11, 10] : sections) + [0, 0, 0, 0]).prefix(4).map { .int32($0) })),
+        ]
+        return keys
+    }
 }

@@ -1,0 +1,32 @@
+/// Qwen2-MoE (transformers `Qwen2MoeForCausalLM`, Qwen1.5-MoE): Qwen2
+/// attention (q/k/v biases), experts plus a shared expert scaled by
+/// `sigmoid(x · shared_expert_gate)`. Top-k weights are renormalised only
+/// with `norm_topk_prob`; llama.cpp never renormalises for `qwen2moe`.
+extension Architecture {
+    public static let qwen2Moe = Architecture(
+        family: .qwen2Moe,
+        modelTypes: ["qwen2_moe"],
+        transformersClass: "Qwen2MoeForCausalLM",
+        ggufName: "qwen2moe",
+        readsGGUF: true,
+        queryKeyValueBias: .configKey(["qkv_bias"], fallback: true),
+        outputBias: .never,
+        queryKeyNorm: .never,
+        zeroCenteredNorms: false,
+        defaultPartialRotaryFactor: 1,
+        permutesQueryKeyRows: false,
+        storesRopeFrequencies: false,
+        ggufNormOffset: 0,
+        ggufFeedForwardNormName: "ffn_norm.weight",
+        feedForward: .mixtureOfExperts(ExpertLayout(
+            router: "mlp.gate.weight", expertPrefix: "mlp.experts.", expertParts: ("gate_proj.weight", "up_proj.weight", "down_proj.weight"),
+            hasSharedExpert: true, normalizesTopK: .configKey(["norm_topk_prob"], fallback: false), llamaCppNormalizesTopK: false,
+            expertCountKey: "num_experts", expertSizeKey: "moe_intermediate_size")),
+        gateLayouts: [.separate],
+        gatedByDefault: false,
+        ggufExtraKeys: { config in
+            [("expert_feed_forward_length", .uint32(UInt32(config.experts?.intermediateSize ?? 0))),
+             ("expert_shared_feed_forward_length", .uint32(UInt32(config.experts?.sharedIntermediateSize ?? 0)))]
+        },
+        readGGUFKeys: { _, _ in })
+}

@@ -94,7 +94,8 @@ struct AddGateCommand: ConsoleCommand {
         let transaction = OutputTransaction(inputs: graph.inputPaths + outputOptions.inputs, replacing: outputOptions.force)
         try transaction.check(target)
         let format = target.checkpointFormat
-        let chosenLayout = layout ?? (format == .gguf ? .separate : GateInsertion.defaultLayout(for: graph.config.family))
+        let gatingSomeLayers = layers.map { $0.count != graph.config.layerCount } ?? false
+        let chosenLayout = layout ?? GateInsertion.defaultLayout(for: graph.config.family, format: format, gatingSomeLayers: gatingSomeLayers)
         if format == .gguf && chosenLayout != .separate {
             throw ValidationError("GGUF output carries the gate as blk.N.attn_gate (--layout separate); \(chosenLayout.rawValue) is a safetensors layout")
         }

@@ -24,7 +24,7 @@ enum ErrorMessages {
             }
         case let error as GateInsertionError:
             switch error {
-            case .layoutNeedsFamily, .partialLayersUnsupported: return "\(error); use --layout separate"
+            case .layoutUnsupported, .partialLayersUnsupported, .cannotConvert: return "\(error); choose another --layout (separate works for every model)"
             case .headwiseUnsupported: return "\(error); use --granularity elementwise or another --layout"
             default: return "\(error)"
             }

@@ -3,48 +3,89 @@ import GateSurgeonCommands
 import JSON
 import Testing
 
-/// add-gate against reference gated checkpoints that the fixtures generator
-/// built from fixtures/models/qwen3 with torch (zero gate, o_proj * 2) and,
-/// for the qwen3-next layout, loaded and saved with transformers'
-/// Qwen3_5ForCausalLM.
+/// add-gate against reference gated checkpoints built by the fixtures
+/// generator with torch (zero gate, o_proj * 2): the paper's official code's
+/// layout for every dense family (loaded strictly by that code, logits equal
+/// to transformers'), transformers' Qwen3.5 and Qwen3.5-MoE for the
+/// qwen3-next layout, and the separate layout.
 @Suite struct AddGateTests {
-    static let references: [(String, [String])] = [
-        ("qwen3-gated-attention-elementwise", ["--layout", "gated-attention"]),
-        ("qwen3-gated-attention-headwise", ["--layout", "gated-attention", "--granularity", "headwise"]),
-        ("qwen3-next", ["--layout", "qwen3-next"]),
-        ("qwen3-separate-elementwise", ["--layout", "separate"]),
-        ("qwen3-separate-headwise", ["--layout", "separate", "--granularity", "headwise"]),
+    struct Reference: Sendable, CustomStringConvertible {
+        var model: String
+        var reference: String
+        var options: [String]
+        /// Keys of config.json the reference's runtime reads.
+        var keys: [String]
+        /// Tensors whose values are fresh random weights, not a reference's.
+        var random: Set<String> = []
+        var description: String { reference }
+    }
+
+    static let officialKeys = ["architectures", "model_type", "elementwise_attn_output_gate", "headwise_attn_output_gate", "use_qk_norm",
+                               "qkv_bias", "head_dim", "num_attention_heads", "num_key_value_heads", "hidden_size", "intermediate_size",
+                               "num_hidden_layers", "vocab_size", "rms_norm_eps", "rope_theta", "rope_scaling", "use_sliding_window",
+                               "sliding_window", "max_window_layers", "tie_word_embeddings", "max_position_embeddings"]
+    static let qwen35Keys = ["architectures", "model_type", "attn_output_gate", "layer_types", "rope_parameters", "head_dim",
+                             "num_attention_heads", "num_key_value_heads", "num_experts", "num_experts_per_tok", "moe_intermediate_size",
+                             "shared_expert_intermediate_size"]
+
+    static let references: [Reference] = ["llama", "mistral", "qwen2", "qwen3"].flatMap { model in
+        ["elementwise", "headwise"].map { granularity in
+            Reference(model: model, reference: "official/\(model)-\(granularity)", options: ["--granularity", granularity], keys: officialKeys)
+        }
+    } + [
+        Reference(model: "qwen3", reference: "qwen3-next", options: ["--layout", "qwen3-next"], keys: qwen35Keys),
+        Reference(model: "qwen3_moe", reference: "qwen3_moe-to-qwen3_5_moe", options: [], keys: qwen35Keys,
+                  random: ["mlp.shared_expert.gate_proj.weight", "mlp.shared_expert.up_proj.weight"]),
+        Reference(model: "qwen3", reference: "qwen3-separate-elementwise", options: ["--layout", "separate"], keys: ["architectures", "model_type"]),
+        Reference(model: "qwen3", reference: "qwen3-separate-headwise", options: ["--layout", "separate", "--granularity", "headwise"],
+                  keys: ["architectures", "model_type"]),
     ]
 
-    /// Tensor for tensor, bit for bit: same names, shapes, dtypes and bytes.
+    /// Tensor for tensor, bit for bit: same names, shapes, dtypes and bytes;
+    /// the config keys the runtime reads; tokenizer files carried along; and
+    /// the output computes what the input did (exactly: zero gates, o_proj x2).
     @Test(arguments: references)
-    func matchesTheReferenceCheckpoint(reference: String, options: [String]) throws {
+    func matchesTheReferenceCheckpoint(case reference: Reference) throws {
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
-        let output = Paths.join(directory, "gated")
-        try CLI.succeed(["add-gate", Fixtures.path("models/qwen3"), output] + options)
-        let ours = try SafetensorsCheckpoint(directory: output)
-        let expected = try SafetensorsFile(path: Fixtures.path("reference/gated/\(reference)/model.safetensors"))
+        let output = Paths.join(directory, "gated/")
+        try CLI.succeed(["add-gate", Fixtures.path("models/\(reference.model)"), output, "--verify"] + reference.options)
+        let ours = try Checkpoint(path: output)
+        let expected = try Checkpoint(path: Fixtures.path("reference/gated/\(reference.reference)"))
         #expect(Set(ours.tensors.map(\.name)) == Set(expected.tensors.map(\.name)))
         for tensor in expected.tensors {
             let mine = try #require(ours.tensors.first { $0.name == tensor.name })
             #expect(mine.shape == tensor.shape, "\(tensor.name)")
             #expect(mine.dtype == tensor.dtype, "\(tensor.name)")
-            #expect(mine.withBytes { Array($0) } == tensor.withBytes { Array($0) }, "\(tensor.name)")
+            if reference.random.contains(where: { tensor.name.hasSuffix($0) }) {
+                // Fresh N(0, initializer_range) weights where the reference has zeros.
+                let values = try TensorExpression.stored(mine).allValues()
+                #expect(values.contains { $0 != 0 } && values.allSatisfy { $0.isFinite }, "\(tensor.name)")
+            } else {
+                #expect(mine.withBytes { Array($0) } == tensor.withBytes { Array($0) }, "\(tensor.name)")
+            }
         }
-        // The keys each runtime reads agree with the reference config.
         let config = try JSONValue.parse(try Paths.readFile(Paths.join(output, "config.json")))
-        let reference = try JSONValue.parse(try Paths.readFile(Fixtures.path("reference/gated/\(reference)/config.json")))
-        for key in ["architectures", "model_type", "attn_output_gate", "elementwise_attn_output_gate", "headwise_attn_output_gate",
-                    "use_qk_norm", "qkv_bias", "layer_types", "rope_parameters", "head_dim", "num_attention_heads", "num_key_value_heads"]
-        where reference[key] != nil {
-            #expect(config[key] == reference[key], "config key \(key)")
+        let expectedConfig = try JSONValue.parse(try Paths.readFile(Fixtures.path("reference/gated/\(reference.reference)/config.json")))
+        for key in reference.keys where expectedConfig[key] != nil {
+            #expect(config[key] == expectedConfig[key], "config key \(key)")
         }
-        // Tokenizer files travel with a directory output.
         #expect(Paths.exists(Paths.join(output, "tokenizer.json")))
-        // The output is a model gatesurgeon recognizes as gated.
-        let regated = try ModelGraph(checkpoint: try Checkpoint(path: output))
-        #expect(regated.config.gate != nil)
+        #expect(try ModelGraph(checkpoint: ours).config.gate != nil)
+    }
+
+    /// The official-layout outputs run in gatesurgeon as the official code ran
+    /// them: its logits (transformers 4.51.3, its Qwen3ForCausalLM) to 1e-4,
+    /// as for every model (the official code divides attention scores by
+    /// sqrt(head_dim) where transformers multiplies: ~2e-6 apart).
+    @Test(arguments: ["llama", "mistral", "qwen2", "qwen3"].flatMap { model in ["elementwise", "headwise"].map { "\(model)-\($0)" } })
+    func officialLayoutRunsAsTheOfficialCode(name: String) throws {
+        let reference = try ForwardFixtures.tensors("reference/logits/official-\(name).safetensors")
+        let graph = try ForwardFixtures.graph("reference/gated/official/\(name)")
+        #expect(graph.config.family == .qwen3)
+        let result = try ForwardPass(graph: graph).run(tokens: ForwardFixtures.tokens)
+        #expect(ForwardFixtures.maxAbsDifference(result.logits, try #require(reference["logits"]).values) <= 1e-4)
+        for report in result.layers { #expect(report.meanGateScore == 0.5) }
     }
 
     /// A single-file output carries its config in its own metadata: nothing
@@ -103,7 +144,9 @@ import Testing
         (["reference/gated/qwen3-next"], "already gated"),
         (["reference/gated/qwen3-gated-attention-headwise"], "already gated"),
         (["reference/gated/qwen3-separate-elementwise"], "already gated"),
-        (["models/llama", "--layout", "qwen3-next"], "needs a Qwen3"),
+        (["models/llama", "--layout", "qwen3-next"], "cannot carry a llama model"),
+        (["models/mixtral", "--layout", "gated-attention"], "cannot carry a mixtral model"),
+        (["models/qwen3_moe-norm_topk_false", "--layout", "qwen3-next"], "always renormalises the top-k expert weights"),
         (["models/qwen3", "--layout", "gated-attention", "--layers", "0"], "gates every layer"),
         (["models/qwen3", "--layout", "qwen3-next", "--granularity", "headwise"], "elementwise gates only"),
         (["models/qwen3", "--layers", "0-5", "--layout", "separate"], "layers 0-1"),

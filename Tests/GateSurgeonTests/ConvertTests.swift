@@ -22,30 +22,45 @@ import Testing
     /// architecture and tokenizer metadata as the converter's file.
     @Test(arguments: cases)
     func safetensorsToGGUFMatchesLlamaCpp(model: String, outtype: String, options: [String], type: DType) throws {
-        try #require(ElementConversion.canEncode(type), "encoding \(type) is not available")
+        try Self.expectConverterParity(model: model, outtype: outtype, options: options)
+    }
+
+    /// Converts `models/<model>` with `options` and compares with
+    /// `gguf/<model>-<outtype>.gguf`.
+    static func expectConverterParity(model: String, outtype: String, options: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
         let output = Paths.join(directory, "\(model).gguf")
         try CLI.succeed(["convert", Fixtures.path("models/\(model)"), output] + options)
-        let ours = try GGUFFile(path: output)
-        let reference = try GGUFFile(path: Fixtures.path("gguf/\(model)-\(outtype).gguf"))
         // llama-q8_0.gguf is llama-quantize's output (fixtures/gguf/quantize-types.json),
         // which orders tensors its own way; the converter's files keep the source order.
         let fromQuantize = try Fixtures.json("gguf/quantize-types.json")["\(model)-\(outtype).gguf"] != nil
-        if fromQuantize {
-            #expect(Set(ours.tensors.map(\.name)) == Set(reference.tensors.map(\.name)))
+        let reference = Fixtures.path("gguf/\(model)-\(outtype).gguf")
+        try expectSameTensors(output, reference, ordered: !fromQuantize, sourceLocation: sourceLocation)
+        let ours = try GGUFFile(path: output)
+        let expected = try GGUFFile(path: reference)
+        let architecture = try #require(expected.architecture)
+        for (key, value) in expected.metadata where key.hasPrefix(architecture + ".") || key.hasPrefix("tokenizer.") || key == "general.file_type" || key == "general.architecture" {
+            #expect(ours.value(key) == value, "metadata \(key)", sourceLocation: sourceLocation)
+        }
+        let ourKeys = ours.metadata.keys.filter { $0.hasPrefix(architecture + ".") }
+        #expect(ourKeys == expected.metadata.keys.filter { $0.hasPrefix(architecture + ".") }, "the same keys in the same order", sourceLocation: sourceLocation)
+    }
+
+    /// Same tensor names (in order when `ordered`), types, shapes and bytes.
+    static func expectSameTensors(_ path: String, _ referencePath: String, ordered: Bool, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let ours = try GGUFFile(path: path)
+        let reference = try GGUFFile(path: referencePath)
+        if ordered {
+            #expect(ours.tensors.map(\.name) == reference.tensors.map(\.name), sourceLocation: sourceLocation)
         } else {
-            #expect(ours.tensors.map(\.name) == reference.tensors.map(\.name))
+            #expect(Set(ours.tensors.map(\.name)) == Set(reference.tensors.map(\.name)), sourceLocation: sourceLocation)
         }
         for expected in reference.tensors {
-            let mine = try #require(ours.tensors.first { $0.name == expected.name })
-            #expect(mine.dtype == expected.dtype, "\(expected.name)")
-            #expect(mine.shape == expected.shape, "\(expected.name)")
-            #expect(mine.withBytes { Array($0) } == expected.withBytes { Array($0) }, "\(expected.name) data")
-        }
-        let architecture = try #require(reference.architecture)
-        for (key, value) in reference.metadata where key.hasPrefix(architecture + ".") || key.hasPrefix("tokenizer.") || key == "general.file_type" || key == "general.architecture" {
-            #expect(ours.value(key) == value, "metadata \(key)")
+            let mine = try #require(ours.tensors.first { $0.name == expected.name }, sourceLocation: sourceLocation)
+            #expect(mine.dtype == expected.dtype, "\(expected.name)", sourceLocation: sourceLocation)
+            #expect(mine.shape == expected.shape, "\(expected.name)", sourceLocation: sourceLocation)
+            #expect(mine.withBytes { Array($0) } == expected.withBytes { Array($0) }, "\(expected.name) data", sourceLocation: sourceLocation)
         }
     }
 

@@ -280,6 +280,15 @@ extension ModelGraph {
         func takeOptional(_ name: String, shape: [Int]?) throws -> GraphTensor? {
             remaining[name] == nil ? nil : try take(name, shape: shape)
         }
+        // A [1, n] weight, which llama-quantize stores as [n] (ggml counts no outer 1s).
+        func takeRow(_ name: String, length: Int) throws -> GraphTensor {
+            var tensor = try take(name, shape: nil)
+            guard tensor.shape == [1, length] || tensor.shape == [length] else {
+                throw ModelError.wrongShape(path: path, tensor: name, expected: [1, length], found: tensor.shape)
+            }
+            tensor.shape = [1, length]
+            return tensor
+        }
         let (D, d, H, K, F, V) = (config.hiddenSize, config.headDim, config.headCount, config.kvHeadCount, config.intermediateSize, config.vocabSize)
         let architecture = config.architecture
 
@@ -338,7 +347,7 @@ extension ModelGraph {
                         try mlp(p + layout.expertPrefix + "\(expert).", size: experts.intermediateSize, parts: layout.expertParts)
                     },
                     shared: shared,
-                    sharedGate: layout.hasSharedExpert ? try take(p + "mlp.shared_expert_gate.weight", shape: [1, D]) : nil))
+                    sharedGate: layout.hasSharedExpert ? try takeRow(p + "mlp.shared_expert_gate.weight", length: D) : nil))
             } else {
                 feedForward = .dense(try mlp(p + "mlp.", size: F, parts: ("gate_proj.weight", "up_proj.weight", "down_proj.weight")))
             }

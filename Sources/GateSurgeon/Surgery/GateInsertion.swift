@@ -12,23 +12,27 @@ public enum GateInitialization: Sendable, Equatable {
 /// Why a gate cannot be added.
 public enum GateInsertionError: Error, Sendable, CustomStringConvertible {
     case alreadyGated(path: String, evidence: String)
-    case layoutNeedsFamily(layout: GateLayout, family: ModelFamily, needed: String)
+    case layoutUnsupported(layout: GateLayout, family: ModelFamily, supported: [GateLayout])
     case partialLayersUnsupported(layout: GateLayout)
     case layerOutOfRange(layer: Int, layerCount: Int)
     case headwiseUnsupported(layout: GateLayout)
+    /// The target layout's runtime computes something the source cannot express (or vice versa).
+    case cannotConvert(path: String, layout: GateLayout, reason: String)
 
     public var description: String {
         switch self {
         case .alreadyGated(let path, let evidence):
             "\(path): already gated (\(evidence)); refusing to add a second gate"
-        case .layoutNeedsFamily(let layout, let family, let needed):
-            "the \(layout.rawValue) layout needs \(needed) model; this is \(family.rawValue)"
+        case .layoutUnsupported(let layout, let family, let supported):
+            "the \(layout.rawValue) layout cannot carry a \(family.rawValue) model (its layouts: \(supported.map(\.rawValue).joined(separator: ", ")))"
         case .partialLayersUnsupported(let layout):
             "the \(layout.rawValue) layout gates every layer (its config has one switch for all layers); only the separate layout gates some"
         case .layerOutOfRange(let layer, let layerCount):
             "there is no layer \(layer): the model has layers 0-\(layerCount - 1)"
         case .headwiseUnsupported(let layout):
             "the \(layout.rawValue) layout has elementwise gates only"
+        case .cannotConvert(let path, let layout, let reason):
+            "\(path): cannot be written in the \(layout.rawValue) layout: \(reason)"
         }
     }
 }
@@ -44,7 +48,15 @@ public struct GateInsertionSummary: Sendable {
 
 /// Inserts freshly initialized attention output gates (Gated Attention,
 /// Qiu et al. 2025: each head's SDPA output times sigmoid(X W_gate), before
-/// o_proj) into an ungated model graph.
+/// o_proj) into an ungated model graph, in one of three layouts:
+///
+/// - `gated-attention`: the paper's official code, whose Qwen3 class is a
+///   Llama, Mistral or Qwen2 layer too once `use_qk_norm` and `qkv_bias` are
+///   set; the output is a checkpoint of that class (`model_type` qwen3).
+/// - `qwen3-next`: Qwen3 becomes transformers' Qwen3.5, Qwen3-MoE its
+///   Qwen3.5-MoE (every Qwen3.5 part the source lacks added so that it
+///   changes nothing).
+/// - `separate`: one new tensor per layer, for any family and any layers.
 public struct GateInsertion: Sendable {
     public var layout: GateLayout
     public var granularity: GateGranularity
@@ -64,10 +76,12 @@ public struct GateInsertion: Sendable {
         self.layers = layers
     }
 
-    /// The layout used when none is given: the paper's own for Qwen3, a
-    /// separate tensor (which every architecture can carry) otherwise.
-    public static func defaultLayout(for family: ModelFamily) -> GateLayout {
-        family == .qwen3 ? .gatedAttention : .separate
+    /// The layout used when none is given: the family's first (one a
+    /// training framework loads), unless only some layers are gated or the
+    /// output is GGUF, which only the separate layout can carry.
+    public static func defaultLayout(for family: ModelFamily, format: CheckpointFormat, gatingSomeLayers: Bool) -> GateLayout {
+        if format == .gguf || gatingSomeLayers { return .separate }
+        return family.architecture.gateLayouts.first ?? .separate
     }
 
     /// Checks the request against the model before any work is done.
@@ -84,22 +98,29 @@ public struct GateInsertion: Sendable {
                 throw GateInsertionError.partialLayersUnsupported(layout: layout)
             }
         }
-        switch layout {
-        case .gatedAttention where config.family != .qwen3:
-            throw GateInsertionError.layoutNeedsFamily(layout: layout, family: config.family, needed: "a Qwen3")
-        case .qwen3Next where config.family != .qwen3:
-            throw GateInsertionError.layoutNeedsFamily(layout: layout, family: config.family, needed: "a Qwen3 (q/k-norm)")
-        case .qwen3Next where granularity == .headwise:
+        let supported = config.architecture.gateLayouts
+        guard supported.contains(layout) else {
+            throw GateInsertionError.layoutUnsupported(layout: layout, family: config.family, supported: supported)
+        }
+        if layout == .qwen3Next && granularity == .headwise {
             throw GateInsertionError.headwiseUnsupported(layout: layout)
-        default:
-            break
+        }
+        if layout == .gatedAttention {
+            // The official code windows every layer when `sliding_window` is set; Qwen's
+            // per-layer windows (above `max_window_layers`) have no equivalent there.
+            if config.family != .mistral, config.json["use_sliding_window"]?.boolValue == true {
+                throw GateInsertionError.cannotConvert(path: graph.sourcePath, layout: layout, reason: "its sliding window covers only some layers, which the official code cannot express")
+            }
+        }
+        if layout == .qwen3Next, let experts = config.experts, !experts.normalizesTopK {
+            throw GateInsertionError.cannotConvert(path: graph.sourcePath, layout: layout, reason: "Qwen3.5-MoE always renormalises the top-k expert weights and this model does not (norm_topk_prob false)")
         }
     }
 
     static func evidence(for gate: GateSpec, config: ModelConfig) -> String {
         switch gate.layout {
         case .gatedAttention: "config.json sets \(gate.granularity == .elementwise ? "elementwise" : "headwise")_attn_output_gate"
-        case .qwen3Next: config.family == .qwen3_5 ? "model_type \(config.family.rawValue) with attn_output_gate" : "config.json sets attn_output_gate"
+        case .qwen3Next: config.architecture.gatedByDefault ? "model_type \(config.family.rawValue), whose attention is gated" : "config.json sets attn_output_gate"
         case .separate: "it has \(gate.granularity == .elementwise ? "self_attn.gate_proj" : "self_attn.g_proj") tensors"
         }
     }
@@ -111,40 +132,33 @@ public struct GateInsertion: Sendable {
         var result = graph
         var summary = GateInsertionSummary()
         let config = graph.config
-        let (H, K, d, D) = (config.headCount, config.kvHeadCount, config.headDim, config.hiddenSize)
-        let G = H / K
+        let spec = GateSpec(layout: layout, granularity: granularity, layers: layers.flatMap { $0.count == config.layerCount ? nil : $0 })
+        let fused = FusedQueryLayout(spec, heads: config.headCount, kvHeads: config.kvHeadCount, headDim: config.headDim)
         let gateRows = config.gateRows(granularity)
-        let perHead = granularity == .elementwise ? d : 1
+        let D = config.hiddenSize
 
         for index in graph.layers.indices where layers?.contains(index) ?? true {
             var layer = graph.layers[index]
             let query = layer.attention.query
-            let gate = gateExpression(rows: gateRows, columns: D, layer: index)
-            let prefix = "model.layers.\(index).self_attn."
-            switch layout {
-            case .gatedAttention, .qwen3Next:
-                // Interleave query rows and gate rows: per KV group for the
-                // official code, per head for Qwen3-Next.
-                let (blocks, queryBlock, gateBlock) = layout == .gatedAttention ? (K, G * d, G * perHead) : (H, d, d)
-                var segments: [TensorExpression.RowSegment] = []
-                for block in 0..<blocks {
-                    segments.append(.init(query.expression, start: block * queryBlock, count: queryBlock))
-                    segments.append(.init(gate, start: block * gateBlock, count: gateBlock))
-                }
-                layer.attention.query = GraphTensor(name: query.name, shape: [H * d + gateRows, D], dtype: query.dtype, expression: .rows(segments))
+            let gate = fresh(rows: gateRows, columns: D, stream: UInt64(index))
+            if let fused {
+                layer.attention.query = GraphTensor(
+                    name: query.name, shape: [fused.rowCount, D], dtype: query.dtype,
+                    expression: .concatenatingRows(fused.runs.map { run in
+                        TensorExpression.rows([.init(run.part == .query ? query.expression : gate, start: run.start, count: run.count)])
+                    }))
                 summary.tensorsChanged.append(query.name)
                 if let bias = layer.attention.queryBias {
+                    // Gate rows get zero biases.
                     let values = try bias.values()
-                    var fused: [Float] = []
-                    for block in 0..<blocks {
-                        fused += values[(block * queryBlock)..<((block + 1) * queryBlock)]
-                        fused += [Float](repeating: 0, count: gateBlock)
+                    let fusedBias = fused.runs.flatMap { run in
+                        run.part == .query ? Array(values[run.start..<(run.start + run.count)]) : [Float](repeating: 0, count: run.count)
                     }
-                    layer.attention.queryBias = GraphTensor(name: bias.name, shape: [fused.count], dtype: bias.dtype, expression: .values(fused, rowCount: 1))
+                    layer.attention.queryBias = GraphTensor(name: bias.name, shape: [fusedBias.count], dtype: bias.dtype, expression: .values(fusedBias, rowCount: 1))
                     summary.tensorsChanged.append(bias.name)
                 }
-            case .separate:
-                let name = prefix + (granularity == .elementwise ? "gate_proj.weight" : "g_proj.weight")
+            } else {
+                let name = "\(Architecture.transformersLayerPrefix)\(index).self_attn." + (granularity == .elementwise ? "gate_proj.weight" : "g_proj.weight")
                 layer.attention.gate = GraphTensor(name: name, shape: [gateRows, D], dtype: query.dtype, expression: gate)
                 summary.tensorsAdded.append(name)
             }
@@ -157,78 +171,165 @@ public struct GateInsertion: Sendable {
             summary.gatedLayers.append(index)
             result.layers[index] = layer
         }
-
-        result.config.gate = GateSpec(layout: layout, granularity: granularity, layers: layers.flatMap { $0.count == config.layerCount ? nil : $0 })
-        if layout == .qwen3Next {
-            result = GateInsertion.convertToQwen35(result)
+        result.config.gate = spec
+        switch layout {
+        case .gatedAttention:
+            result = try GateInsertion.officialCodeCheckpoint(result, summary: &summary)
+        case .qwen3Next:
+            result = GateInsertion.qwen3_5Checkpoint(result, summary: &summary, initialization: initialization)
+        case .separate:
+            result.config.json = GateInsertion.separateLayoutConfig(result.config)
         }
-        result.config.json = GateInsertion.updatedConfig(result.config, layout: layout, granularity: granularity)
         return (result, summary)
     }
 
-    private func gateExpression(rows: Int, columns: Int, layer: Int) -> TensorExpression {
+    /// Zeros, or N(0, std) values keyed by the seed and `stream`.
+    private func fresh(rows: Int, columns: Int, stream: UInt64) -> TensorExpression {
         switch initialization {
         case .zero:
             return .zeros(rowCount: rows, rowElements: columns)
         case .normal(let std, let seed):
-            return .normal(rowCount: rows, rowElements: columns, std: std, seed: seed, stream: UInt64(layer))
+            return .normal(rowCount: rows, rowElements: columns, std: std, seed: seed, stream: stream)
         }
     }
 
-    /// Qwen3 -> Qwen3.5: every RMSNorm weight w is stored as w - 1 (Qwen3.5
-    /// multiplies by 1 + w).
-    static func convertToQwen35(_ graph: ModelGraph) -> ModelGraph {
+    /// A checkpoint of the official code's `Qwen3ForCausalLM`: a Qwen3 layer
+    /// with `use_qk_norm` and `qkv_bias` switched as the source layer needs
+    /// (`qkv_bias` gives o_proj a bias too: zeros where the source has none),
+    /// and its config in the form that code reads (transformers 4.5x keys).
+    static func officialCodeCheckpoint(_ graph: ModelGraph, summary: inout GateInsertionSummary) throws -> ModelGraph {
+        var result = graph
+        var config = graph.config
+        let biased = config.attentionBias || config.outputBias
+        if biased {
+            for index in result.layers.indices where result.layers[index].attention.outputBias == nil {
+                let name = "\(Architecture.transformersLayerPrefix)\(index).self_attn.o_proj.bias"
+                let output = result.layers[index].attention.output
+                result.layers[index].attention.outputBias = GraphTensor(name: name, shape: [config.hiddenSize], dtype: output.dtype,
+                                                                        expression: .zeros(rowCount: 1, rowElements: config.hiddenSize))
+                summary.tensorsAdded.append(name)
+            }
+        }
+        var json = config.json
+        json["architectures"] = .array([.string(Architecture.qwen3.transformersClass)])
+        json["model_type"] = .string(Architecture.qwen3.modelTypes[0])
+        json["elementwise_attn_output_gate"] = .bool(config.gate?.granularity == .elementwise)
+        json["headwise_attn_output_gate"] = .bool(config.gate?.granularity == .headwise)
+        json["use_qk_norm"] = .bool(config.hasQueryKeyNorm)
+        json["qkv_bias"] = .bool(biased)
+        json["attention_bias"] = .bool(false)
+        json["head_dim"] = .int(Int64(config.headDim))
+        // transformers 4.5x reads RoPE from rope_theta and rope_scaling.
+        json["rope_parameters"] = nil
+        json["rope_theta"] = .double(config.ropeTheta)
+        switch config.ropeScaling {
+        case .llama3(let factor, let low, let high, let original):
+            json["rope_scaling"] = .object([
+                "factor": .double(factor), "high_freq_factor": .double(high), "low_freq_factor": .double(low),
+                "original_max_position_embeddings": .int(Int64(original)), "rope_type": .string("llama3"),
+            ])
+        case .linear(let factor):
+            json["rope_scaling"] = .object(["factor": .double(factor), "rope_type": .string("linear")])
+        case nil:
+            json["rope_scaling"] = .null
+        }
+        // A Mistral window applies to every layer, as the official eager path does when it is set.
+        if config.family == .mistral, let window = json["sliding_window"]?.intValue {
+            json["use_sliding_window"] = .bool(true)
+            json["sliding_window"] = .int(window)
+            json["max_window_layers"] = .int(0)
+        } else {
+            json["use_sliding_window"] = .bool(false)
+            json["sliding_window"] = .null
+            if json["max_window_layers"] == nil { json["max_window_layers"] = .int(28) }
+        }
+        config.family = .qwen3
+        config.attentionBias = biased
+        config.outputBias = biased
+        config.json = JSONObject(json.keys.sorted().map { ($0, json[$0]!) })
+        result.config = config
+        return result
+    }
+
+    /// Qwen3 -> Qwen3.5, Qwen3-MoE -> Qwen3.5-MoE: every RMSNorm weight w is
+    /// stored as w - 1 (Qwen3.5 multiplies by 1 + w), RoPE rotates whole
+    /// heads, every layer is full attention. Qwen3.5-MoE's shared expert is
+    /// added so that it adds exactly nothing and can still learn: down_proj
+    /// zero (its output is 0), gate_proj and up_proj N(0, initializer_range)
+    /// (so down_proj receives gradient), its sigmoid gate zero.
+    static func qwen3_5Checkpoint(_ graph: ModelGraph, summary: inout GateInsertionSummary, initialization: GateInitialization) -> ModelGraph {
         var result = graph
         func shift(_ tensor: inout GraphTensor) {
-            tensor.expression = .offset(tensor.expression, by: -1)
+            tensor.expression = tensor.expression.offset(by: -1)
+            summary.tensorsChanged.append(tensor.name)
         }
         shift(&result.finalNorm)
+        let D = graph.config.hiddenSize
+        let seed: UInt64 = if case .normal(_, let seed) = initialization { seed } else { 0 }
         for index in result.layers.indices {
             shift(&result.layers[index].inputNorm)
             shift(&result.layers[index].postAttentionNorm)
             if result.layers[index].attention.queryNorm != nil { shift(&result.layers[index].attention.queryNorm!) }
             if result.layers[index].attention.keyNorm != nil { shift(&result.layers[index].attention.keyNorm!) }
+            if case .experts(var experts) = result.layers[index].feedForward, experts.shared == nil, let size = graph.config.experts?.intermediateSize {
+                let prefix = "\(Architecture.transformersLayerPrefix)\(index).mlp.shared_expert"
+                let dtype = experts.router.dtype
+                let std = Float(graph.config.initializerRange)
+                func tensor(_ name: String, _ shape: [Int], _ expression: TensorExpression) -> GraphTensor {
+                    summary.tensorsAdded.append(name)
+                    summary.parametersAdded += shape.reduce(1, *)
+                    return GraphTensor(name: name, shape: shape, dtype: dtype, expression: expression)
+                }
+                // Streams past the layers' gate streams keep every initialization distinct.
+                let stream = UInt64(graph.layers.count + 2 * index)
+                experts.shared = MLPTensors(
+                    gate: tensor(prefix + ".gate_proj.weight", [size, D], .normal(rowCount: size, rowElements: D, std: std, seed: seed, stream: stream)),
+                    up: tensor(prefix + ".up_proj.weight", [size, D], .normal(rowCount: size, rowElements: D, std: std, seed: seed, stream: stream + 1)),
+                    down: tensor(prefix + ".down_proj.weight", [D, size], .zeros(rowCount: D, rowElements: size)))
+                experts.sharedGate = tensor(prefix + "_gate.weight", [1, D], .zeros(rowCount: 1, rowElements: D))
+                result.layers[index].feedForward = .experts(experts)
+            }
         }
-        result.config.family = .qwen3_5
-        result.config.zeroCenteredNorms = true
-        result.config.partialRotaryFactor = 1.0
+        var config = result.config
+        let target: Architecture = config.experts == nil ? .qwen3_5 : .qwen3_5Moe
+        config.family = target.family
+        config.zeroCenteredNorms = true
+        config.partialRotaryFactor = 1.0
+        if var experts = config.experts, experts.sharedIntermediateSize == nil {
+            experts.sharedIntermediateSize = experts.intermediateSize
+            config.experts = experts
+        }
+        var json = config.json
+        json["architectures"] = .array([.string(target.transformersClass)])
+        json["model_type"] = .string(target.modelTypes[0])
+        json["attn_output_gate"] = .bool(true)
+        json["layer_types"] = .array(Array(repeating: .string("full_attention"), count: config.layerCount))
+        var rope = json["rope_parameters"]?.objectValue ?? JSONObject()
+        if rope["rope_type"] == nil { rope["rope_type"] = .string("default") }
+        if rope["rope_theta"] == nil { rope["rope_theta"] = .double(config.ropeTheta) }
+        rope["partial_rotary_factor"] = .double(1.0)
+        json["rope_parameters"] = .object(JSONObject(rope.keys.sorted().map { ($0, rope[$0]!) }))
+        var dropped = ["rope_theta", "rope_scaling", "partial_rotary_factor", "max_window_layers", "sliding_window", "use_sliding_window"]
+        if let experts = config.experts {
+            dropped += ["decoder_sparse_step", "intermediate_size", "mlp_only_layers", "norm_topk_prob", "num_local_experts"]
+            json["num_experts"] = .int(Int64(experts.count))
+        }
+        for key in dropped { json[key] = nil }
+        json["head_dim"] = .int(Int64(config.headDim))
+        config.json = JSONObject(json.keys.sorted().map { ($0, json[$0]!) })
+        result.config = config
         return result
     }
 
-    /// The config.json keys each runtime reads to find the gate.
-    static func updatedConfig(_ config: ModelConfig, layout: GateLayout, granularity: GateGranularity) -> JSONObject {
+    /// The separate layout's tensors say what is there; these keys only
+    /// inform readers. The official code's `*_attn_output_gate` keys are not
+    /// set: they would make it expect gate rows inside q_proj.
+    static func separateLayoutConfig(_ config: ModelConfig) -> JSONObject {
         var json = config.json
-        switch layout {
-        case .gatedAttention:
-            // The official modeling_qwen3.py reads these; it has no default for qkv_bias.
-            json[granularity == .elementwise ? "elementwise_attn_output_gate" : "headwise_attn_output_gate"] = .bool(true)
-            json["use_qk_norm"] = .bool(true)
-            json["qkv_bias"] = .bool(config.attentionBias)
-        case .qwen3Next:
-            json["architectures"] = .array([.string(Architecture.qwen3_5.transformersClass)])
-            json["model_type"] = .string(Architecture.qwen3_5.modelTypes[0])
-            json["attn_output_gate"] = .bool(true)
-            json["layer_types"] = .array(Array(repeating: .string("full_attention"), count: config.layerCount))
-            var rope = json["rope_parameters"]?.objectValue ?? JSONObject()
-            if rope["rope_type"] == nil { rope["rope_type"] = .string("default") }
-            if rope["rope_theta"] == nil { rope["rope_theta"] = .double(config.ropeTheta) }
-            rope["partial_rotary_factor"] = .double(1.0)
-            var ordered = JSONObject()
-            for key in rope.keys.sorted() { ordered[key] = rope[key] }
-            json["rope_parameters"] = .object(ordered)
-            for key in ["rope_theta", "rope_scaling", "partial_rotary_factor", "max_window_layers", "sliding_window", "use_sliding_window"] {
-                json[key] = nil
-            }
-            json["head_dim"] = .int(Int64(config.headDim))
-        case .separate:
-            // The gate tensors themselves say what is there; these keys only
-            // inform readers. The official code's *_attn_output_gate keys are
-            // not set: they would make it expect gate rows inside q_proj.
-            json["attn_output_gate_layout"] = .string("separate")
-            json["attn_output_gate_granularity"] = .string(granularity.rawValue)
-            if let layers = config.gate?.layers {
-                json["attn_output_gate_layers"] = .array(layers.sorted().map { .int(Int64($0)) })
-            }
+        json["attn_output_gate_layout"] = .string("separate")
+        json["attn_output_gate_granularity"] = .string(config.gate?.granularity.rawValue ?? "elementwise")
+        if let layers = config.gate?.layers {
+            json["attn_output_gate_layers"] = .array(layers.sorted().map { .int(Int64($0)) })
         }
         return JSONObject(json.keys.sorted().map { ($0, json[$0]!) })
     }

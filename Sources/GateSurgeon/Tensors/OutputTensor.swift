@@ -26,8 +26,9 @@ public struct OutputTensor: Sendable {
 
     /// A stored tensor copied byte for byte from its mapping, in chunks whose
     /// pages are released after writing, so a copy never holds the model.
-    public static func copying(_ tensor: StoredTensor, as name: String? = nil) -> OutputTensor {
-        OutputTensor(name: name ?? tensor.name, dtype: tensor.dtype, shape: tensor.shape, byteCount: tensor.byteCount) { output in
+    /// - Parameter shape: the shape to declare, when it differs only by sizes of 1.
+    public static func copying(_ tensor: StoredTensor, as name: String? = nil, shape: [Int]? = nil) -> OutputTensor {
+        OutputTensor(name: name ?? tensor.name, dtype: tensor.dtype, shape: shape ?? tensor.shape, byteCount: tensor.byteCount) { output in
             let chunk = 1 << 26
             var start = tensor.byteRange.lowerBound
             while start < tensor.byteRange.upperBound {

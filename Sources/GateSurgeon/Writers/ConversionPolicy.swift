@@ -47,7 +47,12 @@ public struct ConversionPolicy: Sendable {
             return Decision(dtype: storable(tensor.dtype, in: format), fallbackNote: nil)
         }
         guard tensor.dtype.isFloatingPoint else { return Decision(dtype: tensor.dtype, fallbackNote: nil) }
-        let isMatrix = tensor.shape.count >= 2
+        // ggml counts dimensions without outer sizes of 1 ([1, D] is a
+        // vector), and llama.cpp keeps expert routers in F32 at every type.
+        let isMatrix = tensor.shape.drop { $0 == 1 }.count >= 2
+        if format == .gguf, names.contains(where: { $0.hasSuffix("ffn_gate_inp.weight") }) {
+            return Decision(dtype: .f32, fallbackNote: nil)
+        }
         if let quantization, isMatrix {
             var requested = quantization
             if names.contains(where: { $0 == "model.embed_tokens.weight" || $0 == "token_embd.weight" }), let embeddingType { requested = embeddingType }

@@ -62,6 +62,10 @@ public struct WriteSummary: Sendable {
 public enum WriteWarning: Sendable, Equatable {
     /// The GGUF file has no `tokenizer.*` metadata, which llama.cpp needs.
     case noTokenizer
+    /// The model renormalises its top-k expert weights (or not) and
+    /// llama.cpp, which reads no such setting, does the opposite for the
+    /// architecture: llama.cpp will compute something else.
+    case topKNormalizationDiffers(model: Bool, llamaCpp: Bool)
 }
 
 /// Collects what narrowing conversions lost while tensors stream out
@@ -86,14 +90,33 @@ final class ConversionLog: Sendable {
 /// Serializes a model graph as safetensors (file or model directory) or GGUF.
 public enum ModelWriter {
     /// Decides the output name, type and producing expression of every tensor.
+    ///
+    /// In GGUF, each layer's experts become llama.cpp's stacked 3-D tensors
+    /// (`ffn_{gate,up,down}_exps`), placed where the converter puts them:
+    /// at the last expert tensor of their part in source order.
     public static func plan(_ graph: ModelGraph, format: CheckpointFormat, policy: ConversionPolicy) -> [PlannedTensor] {
         var planned: [PlannedTensor] = []
-        for tensor in orderedTensors(graph) {
+        let architecture = graph.config.architecture
+        var pendingExperts: [String: [Int: GraphTensor]] = [:]
+        for var tensor in orderedTensors(graph) {
+            if format == .gguf, let expertCount = graph.config.experts?.count,
+                let (layer, expert, part) = architecture.expertComponents(of: tensor.name)
+            {
+                let key = architecture.ggufExpertName(layer: layer, part: part)
+                pendingExperts[key, default: [:]][expert] = tensor
+                guard let members = pendingExperts[key], members.count == expertCount else { continue }
+                let ordered = (0..<expertCount).compactMap { members[$0] }
+                let stackedName = architecture.expertTensorName(layer: layer, expert: 0, part: part)!.replacingFirst(".0.", with: ".*.")
+                tensor = GraphTensor(name: stackedName, shape: [expertCount] + tensor.shape, dtype: tensor.dtype,
+                                     expression: .concatenatingRows(ordered.map(\.expression)))
+                let decision = policy.decide(for: tensor, ggufName: key, format: format)
+                planned.append(PlannedTensor(tensor: tensor, outputName: key, ggufName: key, decision: decision, expression: tensor.expression))
+                continue
+            }
             if format == .safetensors && tensor.name == "rope_freqs.weight" {
                 // llama.cpp's encoding of llama3 RoPE scaling; config.json carries it.
                 continue
             }
-            let architecture = graph.config.architecture
             let ggufName = architecture.ggufName(forTransformers: tensor.name)
             let outputName = format == .gguf ? (ggufName ?? tensor.name) : tensor.name
             var expression = tensor.expression
@@ -106,6 +129,12 @@ public enum ModelWriter {
             }
             if format == .gguf && architecture.ggufNormOffset != 0 && Architecture.isNorm(tensor.name) {
                 expression = expression.offset(by: architecture.ggufNormOffset)
+            }
+            if format == .gguf && graph.sourceFormat == .gguf {
+                // GGUF to GGUF is llama-quantize's job, which writes shapes as ggml counts
+                // dimensions: without outer sizes of 1 ([1, n] becomes [n]).
+                let trimmed = Array(tensor.shape.drop { $0 == 1 })
+                tensor.shape = trimmed.isEmpty ? [1] : trimmed
             }
             let decision = policy.decide(for: tensor, ggufName: ggufName, format: format)
             planned.append(PlannedTensor(tensor: tensor, outputName: outputName, ggufName: ggufName, decision: decision, expression: expression))
@@ -152,7 +181,7 @@ public enum ModelWriter {
         let name = planned.outputName
         let rowLength = planned.tensor.shape.last ?? 1
         if case .stored(let stored) = expression, stored.dtype == dtype {
-            return .copying(stored, as: name)
+            return .copying(stored, as: name, shape: planned.tensor.shape)
         }
         return OutputTensor(name: name, dtype: dtype, shape: planned.tensor.shape, byteCount: planned.byteCount) { output in
             // Drop the source pages once the tensor is written, so resident
@@ -226,7 +255,13 @@ public enum ModelWriter {
             contents.ggufMetadata = try GGUFMetadataBuilder.metadata(
                 for: graph, plan: plan, requested: options.policy.quantization ?? options.policy.dtype, tokenizerSource: options.tokenizerSource)
         }
-        return try emit(contents, to: target, options: options, in: transaction, progress: progress)
+        var summary = try emit(contents, to: target, options: options, in: transaction, progress: progress)
+        if format == .gguf, let experts = graph.config.experts, let layout = graph.config.architecture.expertLayout,
+            experts.normalizesTopK != layout.llamaCppNormalizesTopK
+        {
+            summary.warnings.append(.topKNormalizationDiffers(model: experts.normalizesTopK, llamaCpp: layout.llamaCppNormalizesTopK))
+        }
+        return summary
     }
 
     /// Everything one output consists of, whatever produced it: a model
@@ -333,5 +368,13 @@ public enum ModelWriter {
             files.append((name, path))
         }
         return files
+    }
+}
+
+extension String {
+    /// The string with its first occurrence of `target` replaced.
+    func replacingFirst(_ target: String, with replacement: String) -> String {
+        guard let range = firstRange(of: target) else { return self }
+        return String(self[..<range.lowerBound]) + replacement + String(self[range.upperBound...])
     }
 }

@@ -99,6 +99,8 @@ enum WriteReport {
             switch warning {
             case .noTokenizer:
                 lines.append("the GGUF carries no tokenizer, which llama.cpp needs to load it; pass --tokenizer-from FILE.gguf")
+            case .topKNormalizationDiffers(let model, let llamaCpp):
+                lines.append("this model \(model ? "renormalises" : "does not renormalise") its top-k expert weights, and llama.cpp \(llamaCpp ? "always does" : "never does") for this architecture: llama.cpp will compute something else (gatesurgeon's forward pass follows the config)")
             }
         }
         for overflow in summary.overflows {

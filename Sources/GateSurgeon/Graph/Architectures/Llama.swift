@@ -17,7 +17,7 @@ extension Architecture {
         ggufNormOffset: 0,
         ggufFeedForwardNormName: "ffn_norm.weight",
         feedForward: .dense,
-        gateLayouts: [.separate, .gatedAttention],
+        gateLayouts: [.gatedAttention, .separate],
         gatedByDefault: false,
         ggufExtraKeys: llamaExtraKeys,
         readGGUFKeys: { _, _ in })
@@ -39,7 +39,7 @@ extension Architecture {
         ggufNormOffset: 0,
         ggufFeedForwardNormName: "ffn_norm.weight",
         feedForward: .dense,
-        gateLayouts: [.separate, .gatedAttention],
+        gateLayouts: [.gatedAttention, .separate],
         gatedByDefault: false,
         ggufExtraKeys: llamaExtraKeys,
         readGGUFKeys: { _, _ in })

@@ -16,7 +16,7 @@ extension Architecture {
         ggufNormOffset: 0,
         ggufFeedForwardNormName: "ffn_norm.weight",
         feedForward: .dense,
-        gateLayouts: [.separate, .gatedAttention],
+        gateLayouts: [.gatedAttention, .separate],
         gatedByDefault: false,
         ggufExtraKeys: { _ in [] },
         readGGUFKeys: { _, _ in })

@@ -27,11 +27,11 @@ import Testing
 
     /// Converts `models/<model>` with `options` and compares with
     /// `gguf/<model>-<outtype>.gguf`.
-    static func expectConverterParity(model: String, outtype: String, options: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+    static func expectConverterParity(model: String, source: String? = nil, outtype: String, options: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
         let output = Paths.join(directory, "\(model).gguf")
-        try CLI.succeed(["convert", Fixtures.path("models/\(model)"), output] + options)
+        try CLI.succeed(["convert", Fixtures.path(source ?? "models/\(model)"), output] + options)
         // llama-q8_0.gguf is llama-quantize's output (fixtures/gguf/quantize-types.json),
         // which orders tensors its own way; the converter's files keep the source order.
         let fromQuantize = try Fixtures.json("gguf/quantize-types.json")["\(model)-\(outtype).gguf"] != nil

@@ -445,22 +445,34 @@ extension ModelConfig {
         object["vocab_size"] = .int(Int64(vocabSize))
         object["max_position_embeddings"] = .int(Int64(maxPositionEmbeddings))
         object["rms_norm_eps"] = .double(rmsNormEps)
-        if object["rope_parameters"] == nil {
-            object["rope_theta"] = .double(ropeTheta)
-        }
         object["tie_word_embeddings"] = .bool(tieWordEmbeddings)
-        if object["rope_parameters"] == nil && object["rope_scaling"] == nil {
-            switch ropeScaling {
-            case .llama3(let factor, let low, let high, let original):
-                object["rope_scaling"] = .object([
-                    "rope_type": .string("llama3"), "factor": .double(factor), "low_freq_factor": .double(low),
-                    "high_freq_factor": .double(high), "original_max_position_embeddings": .int(Int64(original)),
-                ])
-            case .linear(let factor):
-                object["rope_scaling"] = .object(["rope_type": .string("linear"), "factor": .double(factor)])
-            case nil:
-                break
+        let partialRotary = partialRotaryFactor != 1 || architecture.defaultPartialRotaryFactor != 1
+        if var rope = object["rope_parameters"]?.objectValue ?? (partialRotary && ropeScaling == nil ? JSONObject() : nil) {
+            // transformers 5: every RoPE setting in `rope_parameters`.
+            if rope["rope_type"] == nil { rope["rope_type"] = .string("default") }
+            rope["rope_theta"] = .double(ropeTheta)
+            if partialRotary { rope["partial_rotary_factor"] = .double(partialRotaryFactor) }
+            object["rope_parameters"] = .object(JSONObject(rope.keys.sorted().map { ($0, rope[$0]!) }))
+        } else {
+            object["rope_theta"] = .double(ropeTheta)
+            if object["rope_scaling"] == nil {
+                switch ropeScaling {
+                case .llama3(let factor, let low, let high, let original):
+                    object["rope_scaling"] = .object([
+                        "rope_type": .string("llama3"), "factor": .double(factor), "low_freq_factor": .double(low),
+                        "high_freq_factor": .double(high), "original_max_position_embeddings": .int(Int64(original)),
+                    ])
+                case .linear(let factor):
+                    object["rope_scaling"] = .object(["rope_type": .string("linear"), "factor": .double(factor)])
+                case nil:
+                    break
+                }
             }
+        }
+        if architecture.gatedByDefault {
+            // Qwen3.5: the gate is the family's own; every layer is full attention here.
+            object["attn_output_gate"] = .bool(gate != nil)
+            object["layer_types"] = .array(Array(repeating: .string("full_attention"), count: layerCount))
         }
         if case .configKey(let keys, _) = architecture.queryKeyValueBias, keys.contains("attention_bias") {
             object["attention_bias"] = .bool(attentionBias)

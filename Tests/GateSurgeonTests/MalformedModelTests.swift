@@ -33,6 +33,17 @@ import Testing
         ("unknown model type", { $0["model_type"] = .string("bert"); $0["architectures"] = .array([.string("BertModel")]) }, "architecture 'bert' is not one gatesurgeon models"),
         ("unsupported rope", { $0["rope_parameters"] = .object(["rope_type": .string("yarn"), "rope_theta": .double(10000)]) }, "rope type 'yarn'"),
         ("shape disagrees", { $0["intermediate_size"] = .int(96) }, "has shape [64, 32], expected [96, 32]"),
+        // Values a valid file carries that once indexed, allocated or looped unchecked.
+        ("rotary factor above 1", { $0["partial_rotary_factor"] = .double(2.5) }, "'partial_rotary_factor': 2.5 is not in (0, 1]"),
+        ("huge rotary factor", { $0["partial_rotary_factor"] = .double(1e300) }, "'partial_rotary_factor'"),
+        ("huge head_dim", { $0["head_dim"] = .int(1 << 40) }, "'head_dim'"),
+        ("huge head count", { $0["num_attention_heads"] = .int(1 << 62) }, "'num_attention_heads'"),
+        ("huge context", { $0["max_position_embeddings"] = .int(1 << 62) }, "'max_position_embeddings'"),
+        ("negative layers", { $0["num_hidden_layers"] = .int(-2) }, "'num_hidden_layers'"),
+        ("rope factor not a number", { $0["rope_parameters"] = .object(["rope_type": .string("linear"), "factor": .string("big"), "rope_theta": .double(10000)]) }, "factor must be a finite number"),
+        ("rope factor missing", { $0["rope_parameters"] = .object(["rope_type": .string("linear"), "rope_theta": .double(10000)]) }, "linear scaling needs factor"),
+        ("zero rope theta", { $0["rope_parameters"] = .object(["rope_type": .string("default"), "rope_theta": .double(0)]) }, "'rope_theta'"),
+        ("llama3 original context huge", { $0["rope_parameters"] = .object(["rope_type": .string("llama3"), "factor": .double(8), "original_max_position_embeddings": .int(1 << 62), "rope_theta": .double(10000)]) }, "original_max_position_embeddings 4.611686018427388e+18 is out of range"),
     ]
 
     @Test(arguments: 0..<configCases.count)

@@ -130,3 +130,18 @@ import Testing
         #expect(!fine.errorOutput.contains("renormalise"))
     }
 }
+
+/// add-gate on mixture-of-experts models in the separate layout, the one
+/// every family carries: exact, GGUF included.
+@Suite struct MixtureOfExpertsGateTests {
+    @Test(arguments: [
+        ["models/mixtral", "gated/"], ["models/qwen2_moe", "gated/", "--granularity", "headwise"],
+        ["models/qwen3_moe", "gated/", "--layout", "separate"], ["gguf/qwen2_moe-q8_0.gguf", "gated.gguf"],
+    ])
+    func separateGatesVerifyExactly(arguments: [String]) throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let outcome = try CLI.succeed(["add-gate", Fixtures.path(arguments[0]), Paths.join(directory, arguments[1]), "--verify"] + arguments.dropFirst(2))
+        #expect(outcome.output.contains("computes exactly what the input computed"), "\(outcome.output)")
+    }
+}

@@ -341,19 +341,31 @@ extension ModelConfig {
     static func ropeScaling(from object: JSONObject?, path: String) throws -> RopeScaling? {
         guard let object else { return nil }
         let type = object["rope_type"]?.stringValue ?? object["type"]?.stringValue ?? "default"
+        // A key that is present must hold a finite number.
+        func number(_ key: String, default fallback: Double? = nil) throws -> Double {
+            guard let value = object[key], !value.isNull else {
+                guard let fallback else {
+                    throw ModelError.invalidConfig(path: path, key: "rope_scaling", problem: "\(type) scaling needs \(key)")
+                }
+                return fallback
+            }
+            guard let number = value.doubleValue, number.isFinite else {
+                throw ModelError.invalidConfig(path: path, key: "rope_scaling", problem: "\(key) must be a finite number, not \(value.serialized())")
+            }
+            return number
+        }
         switch type {
         case "default": return nil
         case "llama3":
-            guard let factor = object["factor"]?.doubleValue,
-                let original = object["original_max_position_embeddings"]?.intValue
-            else {
-                throw ModelError.invalidConfig(path: path, key: "rope_scaling", problem: "llama3 scaling needs factor and original_max_position_embeddings")
+            let original = try number("original_max_position_embeddings")
+            guard original >= 1, original <= Double(Limits.context), original.rounded() == original else {
+                throw ModelError.invalidConfig(path: path, key: "rope_scaling", problem: "original_max_position_embeddings \(original) is out of range")
             }
             return .llama3(
-                factor: factor, lowFrequencyFactor: object["low_freq_factor"]?.doubleValue ?? 1,
-                highFrequencyFactor: object["high_freq_factor"]?.doubleValue ?? 4, originalContext: Int(original))
+                factor: try number("factor"), lowFrequencyFactor: try number("low_freq_factor", default: 1),
+                highFrequencyFactor: try number("high_freq_factor", default: 4), originalContext: Int(original))
         case "linear":
-            return .linear(factor: object["factor"]?.doubleValue ?? 1)
+            return .linear(factor: try number("factor"))
         default:
             throw ModelError.invalidConfig(path: path, key: "rope_scaling", problem: "rope type '\(type)' is not supported (default, linear, llama3 are)")
         }

@@ -190,12 +190,13 @@ extension ModelGraph {
                 if architecture.permutesQueryKeyRows,
                     name.hasSuffix("self_attn.q_proj.weight") || name.hasSuffix("self_attn.k_proj.weight")
                 {
+                    // Checked against the (validated) config before the permutation sizes an allocation.
                     let heads = name.hasSuffix("q_proj.weight") ? config.headCount : config.kvHeadCount
-                    let rows = node.expression.rowCount
-                    guard tensor.shape.count == 2, rows % heads == 0, (rows / heads) % 2 == 0 else {
-                        throw ModelError.wrongShape(path: checkpoint.path, tensor: tensor.name, expected: [heads * config.headDim, config.hiddenSize], found: tensor.shape)
+                    let expected = [heads * config.headDim, config.hiddenSize]
+                    guard tensor.shape == expected, config.headDim % 2 == 0 else {
+                        throw ModelError.wrongShape(path: checkpoint.path, tensor: tensor.name, expected: expected, found: tensor.shape)
                     }
-                    node.expression = node.expression.gatheringRows(Architecture.inverseRopeRowPermutation(rows: rows, heads: heads))
+                    node.expression = node.expression.gatheringRows(Architecture.inverseRopeRowPermutation(rows: expected[0], heads: heads))
                 }
                 if architecture.ggufNormOffset != 0, Architecture.isNorm(name) {
                     node.expression = node.expression.offset(by: -architecture.ggufNormOffset)

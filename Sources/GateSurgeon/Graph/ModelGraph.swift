@@ -215,6 +215,21 @@ extension ModelGraph {
         }
     }
 
+    /// A graph built in memory from tensors named the transformers way
+    /// (`model.layers.0.self_attn.q_proj.weight`), checked against `config`
+    /// as a checkpoint's would be. Tensors the config does not use are kept
+    /// as passthrough.
+    public init(config: ModelConfig, tensors: [GraphTensor], name: String = "(in memory)") throws {
+        try config.validate(path: name)
+        var byName: [String: GraphTensor] = [:]
+        for tensor in tensors {
+            guard byName.updateValue(tensor, forKey: tensor.name) == nil else {
+                throw ModelError.unsupportedModel(path: name, problem: "tensor '\(tensor.name)' is given twice")
+            }
+        }
+        try self.init(config: config, tensors: byName, order: tensors.map(\.name), path: name)
+    }
+
     /// The files this graph reads: its checkpoint and its config.
     public var inputPaths: [String] {
         [sourcePath] + (configOrigin.path.map { [$0] } ?? [])

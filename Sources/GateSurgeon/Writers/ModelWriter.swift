@@ -335,6 +335,7 @@ public enum ModelWriter {
 
     /// Writes `graph` to `path` in a transaction of its own, refusing to
     /// touch the graph's inputs or (unless `replacing`) an existing output.
+    @discardableResult
     public static func write(_ graph: ModelGraph, to path: String, options: WriteOptions = WriteOptions(), replacing: Bool = false) throws -> WriteSummary {
         let target = try OutputTarget(path, fileExtensions: ["safetensors", "gguf"], allowsDirectory: true)
         let transaction = OutputTransaction(inputs: graph.inputPaths, replacing: replacing)

@@ -63,6 +63,26 @@ struct QuantizationImportanceTests {
         #expect(differing.isEmpty, "\(differing.count) of \(expected.count / dtype.blockBytes) blocks differ: \(differing.prefix(10))")
     }
 
+    /// TQ1_0, TQ2_0 and MXFP4 (which ggml quantizes without the importance)
+    /// give ggml's bytes, and those decode to gguf-py's floats bit for bit.
+    @Test(arguments: [DType.tq1_0, .tq2_0, .mxfp4])
+    func ternaryAndMXFP4MatchGGML(_ dtype: DType) throws {
+        let file = try ReferenceFixtures.quantImportance.get()
+        let source = try file.floats(of: "source")
+        let name = dtype.name.lowercased()
+        let expected = try file.bytes(of: "\(name).bytes").bytes
+        let actual = try encoded(source, as: dtype, rowLength: 512).bytes
+        try #require(actual.count == expected.count)
+        let differing = differingBlocks(actual, expected, blockBytes: dtype.blockBytes)
+        #expect(differing.isEmpty, "\(differing.count) of \(expected.count / dtype.blockBytes) blocks differ: \(differing.prefix(10))")
+        let reference = try file.floats(of: "\(name).dequant")
+        var decoded = [Float](repeating: 0, count: reference.count)
+        try expected.withUnsafeBytes { source in
+            try decoded.withUnsafeMutableBufferPointer { try ElementConversion.decode(source, as: dtype, into: $0) }
+        }
+        #expect(decoded.indices.allSatisfy { decoded[$0].bitPattern == reference[$0].bitPattern })
+    }
+
     /// ggml's lattice blocks decode to gguf-py's floats bit for bit.
     @Test(arguments: latticeTypes)
     func latticeDequantizationMatchesGGUFPy(_ dtype: DType) throws {

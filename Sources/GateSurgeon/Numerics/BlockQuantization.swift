@@ -21,7 +21,7 @@ enum BlockQuantization {
     static func canQuantize(_ dtype: DType) -> Bool {
         switch dtype {
         case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL, .iq4_XS,
-            .iq2_XXS, .iq2_XS, .iq2_S, .iq3_XXS, .iq3_S, .iq1_S, .iq1_M:
+            .iq2_XXS, .iq2_XS, .iq2_S, .iq3_XXS, .iq3_S, .iq1_S, .iq1_M, .tq1_0, .tq2_0, .mxfp4:
             true
         default: false
         }
@@ -36,9 +36,19 @@ enum BlockQuantization {
         }
     }
 
-    /// Block types whose search ggml aborts on for non-finite inputs (the
-    /// lattice types); `ElementConversion` refuses such inputs for them.
+    /// Block types `ElementConversion` quantizes only from finite values:
+    /// the lattice types, whose searches ggml aborts on for NaN and
+    /// infinities, and the ternary and MXFP4 types, whose results for them
+    /// rest on unspecified C conversions.
     static func needsFiniteInput(_ dtype: DType) -> Bool {
+        switch dtype {
+        case .iq2_XXS, .iq2_XS, .iq2_S, .iq3_XXS, .iq3_S, .iq1_S, .iq1_M, .tq1_0, .tq2_0, .mxfp4: true
+        default: false
+        }
+    }
+
+    /// The lattice types (slow searches, smaller parallel chunks).
+    static func isLatticeType(_ dtype: DType) -> Bool {
         switch dtype {
         case .iq2_XXS, .iq2_XS, .iq2_S, .iq3_XXS, .iq3_S, .iq1_S, .iq1_M: true
         default: false
@@ -47,7 +57,7 @@ enum BlockQuantization {
 
     /// Blocks per parallel chunk: about 64K elements, 16K for the slow lattice searches.
     static func grain(_ dtype: DType) -> Int {
-        max(1, (needsFiniteInput(dtype) ? 1 << 14 : 1 << 16) / dtype.blockSize)
+        max(1, (isLatticeType(dtype) ? 1 << 14 : 1 << 16) / dtype.blockSize)
     }
 
     /// Dequantizes `blocks` blocks of `dtype` from `source` into `destination`.
@@ -151,7 +161,7 @@ enum BlockQuantization {
             }
         }
         switch dtype {
-        case .q8_0: quantize(source, as: dtype, into: destination, blocks: blocks)
+        case .q8_0, .tq1_0, .tq2_0, .mxfp4: quantize(source, as: dtype, into: destination, blocks: blocks)
         case .q4_0: runRows { Quantize.q4_0($0, $1, importance: $2, rowSigma2: $3) }
         case .q5_0: runRows { Quantize.q5_0($0, $1, importance: $2, rowSigma2: $3) }
         case .q4_1: runRows { Quantize.q4_1OrQ5_1($0, $1, importance: $2, rowSigma2: $3, nmax: 15) }
@@ -221,6 +231,9 @@ enum BlockQuantization {
         case .q6_K: run(Quantize.q6_K)
         case .iq4_NL: run(Quantize.iq4_NL)
         case .iq4_XS: run(Quantize.iq4_XS)
+        case .tq1_0: run(Quantize.tq1_0)
+        case .tq2_0: run(Quantize.tq2_0)
+        case .mxfp4: run(Quantize.mxfp4)
         case .iq2_S: run { Quantize.iq2_S($0, $1, importance: nil) }
         case .iq3_XXS: run { Quantize.iq3_XXS($0, $1, importance: nil) }
         case .iq3_S: run { Quantize.iq3_S($0, $1, importance: nil) }

@@ -20,7 +20,7 @@ func differingBlocks(_ actual: [UInt8], _ expected: [UInt8], blockBytes: Int) ->
 /// Encodes `values` as `dtype` with `importance`, with the code under test.
 func encoded(_ values: [Float], as dtype: DType, rowLength: Int, importance: [Float]) throws -> [UInt8] {
     var bytes = [UInt8](repeating: 0, count: try #require(dtype.byteCount(elements: values.count)))
-    try values.withUnsafeBufferPointer { source in
+    _ = try values.withUnsafeBufferPointer { source in
         try importance.withUnsafeBufferPointer { weights in
             try bytes.withUnsafeMutableBytes {
                 try ElementConversion.encode(source, as: dtype, into: $0, rowLength: rowLength, importance: weights)

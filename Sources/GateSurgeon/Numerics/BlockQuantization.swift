@@ -10,7 +10,8 @@ enum BlockQuantization {
     static func canDequantize(_ dtype: DType) -> Bool {
         switch dtype {
         case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .q8_K,
-            .iq4_NL, .iq4_XS, .tq1_0, .tq2_0, .mxfp4:
+            .iq4_NL, .iq4_XS, .tq1_0, .tq2_0, .mxfp4,
+            .iq2_XXS, .iq2_XS, .iq2_S, .iq3_XXS, .iq3_S, .iq1_S, .iq1_M:
             true
         default: false
         }
@@ -19,13 +20,45 @@ enum BlockQuantization {
     /// Block types `Quantize` writes.
     static func canQuantize(_ dtype: DType) -> Bool {
         switch dtype {
-        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL, .iq4_XS: true
+        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL, .iq4_XS,
+            .iq2_XXS, .iq2_XS, .iq2_S, .iq3_XXS, .iq3_S, .iq1_S, .iq1_M, .tq1_0, .tq2_0, .mxfp4:
+            true
         default: false
         }
     }
 
-    /// Blocks per parallel chunk: about 64K elements.
-    static func grain(_ dtype: DType) -> Int { max(1, (1 << 16) / dtype.blockSize) }
+    /// Block types ggml cannot quantize without an importance vector
+    /// (`ggml_quantize_requires_imatrix`).
+    static func requiresImportance(_ dtype: DType) -> Bool {
+        switch dtype {
+        case .iq2_XXS, .iq2_XS, .iq1_S: true
+        default: false
+        }
+    }
+
+    /// Block types `ElementConversion` quantizes only from finite values:
+    /// the lattice types, whose searches ggml aborts on for NaN and
+    /// infinities, and the ternary and MXFP4 types, whose results for them
+    /// rest on unspecified C conversions.
+    static func needsFiniteInput(_ dtype: DType) -> Bool {
+        switch dtype {
+        case .iq2_XXS, .iq2_XS, .iq2_S, .iq3_XXS, .iq3_S, .iq1_S, .iq1_M, .tq1_0, .tq2_0, .mxfp4: true
+        default: false
+        }
+    }
+
+    /// The lattice types (slow searches, smaller parallel chunks).
+    static func isLatticeType(_ dtype: DType) -> Bool {
+        switch dtype {
+        case .iq2_XXS, .iq2_XS, .iq2_S, .iq3_XXS, .iq3_S, .iq1_S, .iq1_M: true
+        default: false
+        }
+    }
+
+    /// Blocks per parallel chunk: about 64K elements, 16K for the slow lattice searches.
+    static func grain(_ dtype: DType) -> Int {
+        max(1, (isLatticeType(dtype) ? 1 << 14 : 1 << 16) / dtype.blockSize)
+    }
 
     /// Dequantizes `blocks` blocks of `dtype` from `source` into `destination`.
     /// The caller has checked that `dtype` is dequantizable and the sizes.
@@ -60,14 +93,118 @@ enum BlockQuantization {
         case .iq4_XS: run(Dequantize.iq4_XS)
         case .tq1_0: run(Dequantize.tq1_0)
         case .tq2_0: run(Dequantize.tq2_0)
+        case .iq2_XXS: run(Dequantize.iq2_XXS)
+        case .iq2_XS: run(Dequantize.iq2_XS)
+        case .iq2_S: run(Dequantize.iq2_S)
+        case .iq3_XXS: run(Dequantize.iq3_XXS)
+        case .iq3_S: run(Dequantize.iq3_S)
+        case .iq1_S: run(Dequantize.iq1_S)
+        case .iq1_M: run(Dequantize.iq1_M)
         default: preconditionFailure("\(dtype) is not dequantizable")
         }
     }
 
-    /// Quantizes `blocks` blocks of F32 from `source` as `dtype` into `destination`.
-    /// The caller has checked that `dtype` is quantizable and the sizes.
+    /// Quantizes `rows` rows of `rowLength` F32 values from `source` as
+    /// `dtype` into `destination`, as `ggml_quantize_chunk(dtype, source,
+    /// destination, 0, rows, rowLength, importance)` does: with `importance`
+    /// (`rowLength` values, the same for every row) the `quant_weights`
+    /// paths, without it the paths ggml takes for a NULL imatrix. The caller
+    /// has checked that `dtype` is quantizable, that `rowLength` is whole
+    /// blocks, the sizes, and `requiresImportance`.
+    /// - Complexity: O(rows * rowLength) times the type's search steps,
+    ///   parallel over chunks of blocks (of rows for the 32-element types
+    ///   with importance, whose weights use the whole row).
+    static func quantize(
+        _ source: UnsafePointer<Float>, as dtype: DType, into destination: UnsafeMutableRawPointer,
+        rows: Int, rowLength: Int, importance: UnsafePointer<Float>?
+    ) {
+        switch dtype {
+        case .iq2_XXS, .iq2_XS, .iq1_S: precondition(importance != nil, "\(dtype) needs an importance vector")
+        default: break
+        }
+        // Build the lattice tables on this thread, not inside a worker.
+        switch dtype {
+        case .iq2_XXS: _ = IQLattice.iq2xxs
+        case .iq2_XS: _ = IQLattice.iq2xs
+        case .iq2_S: _ = IQLattice.iq2s
+        case .iq3_XXS: _ = IQLattice.iq3xxs
+        case .iq3_S: _ = IQLattice.iq3s
+        case .iq1_S, .iq1_M: _ = IQLattice.iq1s
+        default: break
+        }
+        let blocks = rows &* (rowLength / dtype.blockSize)
+        guard let qw = importance else {
+            quantize(source, as: dtype, into: destination, blocks: blocks)
+            return
+        }
+        let size = dtype.blockSize
+        let blocksPerRow = rowLength / size
+        @inline(__always)
+        func run(_ kernel: (UnsafePointer<Float>, UnsafeMutableRawPointer, UnsafePointer<Float>) -> Void) {
+            runBlocks(source, dtype, destination, blocks) { x, y in
+                let block = (x - source) / size
+                kernel(x, y, qw + (block % blocksPerRow) &* size)
+            }
+        }
+        @inline(__always)
+        func runRows(_ kernel: (UnsafePointer<Float>, UnsafeMutableRawPointer, UnsafePointer<Float>, Float) -> Void) {
+            let bytes = dtype.blockBytes
+            ParallelChunks.forEach(count: rows, grain: max(1, (1 << 16) / rowLength), elementsPerItem: rowLength &* 8) { range in
+                for row in range {
+                    let x = source + row &* rowLength
+                    let sigma2 = Quantize.rowMeanSquare(x, rowLength)
+                    let y = destination + row &* blocksPerRow &* bytes
+                    for block in 0..<blocksPerRow {
+                        kernel(x + block &* size, y + block &* bytes, qw + block &* size, sigma2)
+                    }
+                }
+            }
+        }
+        switch dtype {
+        case .q8_0, .tq1_0, .tq2_0, .mxfp4: quantize(source, as: dtype, into: destination, blocks: blocks)
+        case .q4_0: runRows { Quantize.q4_0($0, $1, importance: $2, rowSigma2: $3) }
+        case .q5_0: runRows { Quantize.q5_0($0, $1, importance: $2, rowSigma2: $3) }
+        case .q4_1: runRows { Quantize.q4_1OrQ5_1($0, $1, importance: $2, rowSigma2: $3, nmax: 15) }
+        case .q5_1: runRows { Quantize.q4_1OrQ5_1($0, $1, importance: $2, rowSigma2: $3, nmax: 31) }
+        case .q2_K: run { Quantize.q2_K($0, $1, importance: $2) }
+        case .q3_K: run { Quantize.q3_K($0, $1, importance: $2) }
+        case .q4_K: run { Quantize.q4KOrQ5K($0, $1, importance: $2, nmax: 15) }
+        case .q5_K: run { Quantize.q4KOrQ5K($0, $1, importance: $2, nmax: 31) }
+        case .q6_K: run { Quantize.q6_K($0, $1, importance: $2) }
+        case .iq4_NL: run { Quantize.iq4_NL($0, $1, importance: $2) }
+        case .iq4_XS: run { Quantize.iq4_XS($0, $1, importance: $2) }
+        case .iq2_XXS: run { Quantize.iq2_XXS($0, $1, importance: $2) }
+        case .iq2_XS: run { Quantize.iq2_XS($0, $1, importance: $2) }
+        case .iq2_S: run { Quantize.iq2_S($0, $1, importance: $2) }
+        case .iq3_XXS: run { Quantize.iq3_XXS($0, $1, importance: $2) }
+        case .iq3_S: run { Quantize.iq3_S($0, $1, importance: $2) }
+        case .iq1_S: run { Quantize.iq1_S($0, $1, importance: $2) }
+        case .iq1_M: run { Quantize.iq1_M($0, $1, importance: $2) }
+        default: preconditionFailure("\(dtype) is not quantizable")
+        }
+    }
+
+    /// Runs a per-block kernel over `blocks` blocks in parallel chunks.
+    @inline(__always)
+    static func runBlocks(
+        _ source: UnsafePointer<Float>, _ dtype: DType, _ destination: UnsafeMutableRawPointer, _ blocks: Int,
+        _ kernel: (UnsafePointer<Float>, UnsafeMutableRawPointer) -> Void
+    ) {
+        let bytes = dtype.blockBytes
+        let size = dtype.blockSize
+        ParallelChunks.forEach(count: blocks, grain: grain(dtype), elementsPerItem: size &* 8) { range in
+            for block in range {
+                kernel(source + block &* size, destination + block &* bytes)
+            }
+        }
+    }
+
+    /// Quantizes `blocks` blocks of F32 from `source` as `dtype` into
+    /// `destination` without importance, for the types whose blocks ggml
+    /// quantizes independently of their row (all but the three that need
+    /// importance). The caller has checked that `dtype` is quantizable and the sizes.
     /// - Complexity: O(blocks * dtype.blockSize) (times the search steps of
-    ///   the K-quants and IQ4 types), parallel over chunks of blocks.
+    ///   the K-quants and IQ types), parallel over chunks of blocks.
     static func quantize(
         _ source: UnsafePointer<Float>, as dtype: DType, into destination: UnsafeMutableRawPointer, blocks: Int
     ) {
@@ -94,7 +231,14 @@ enum BlockQuantization {
         case .q6_K: run(Quantize.q6_K)
         case .iq4_NL: run(Quantize.iq4_NL)
         case .iq4_XS: run(Quantize.iq4_XS)
-        default: preconditionFailure("\(dtype) is not quantizable")
+        case .tq1_0: run(Quantize.tq1_0)
+        case .tq2_0: run(Quantize.tq2_0)
+        case .mxfp4: run(Quantize.mxfp4)
+        case .iq2_S: run { Quantize.iq2_S($0, $1, importance: nil) }
+        case .iq3_XXS: run { Quantize.iq3_XXS($0, $1, importance: nil) }
+        case .iq3_S: run { Quantize.iq3_S($0, $1, importance: nil) }
+        case .iq1_M: run { Quantize.iq1_M($0, $1, importance: nil) }
+        default: preconditionFailure("\(dtype) is not quantizable without importance")
         }
     }
 

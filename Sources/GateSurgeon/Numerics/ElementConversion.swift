@@ -1,9 +1,17 @@
 /// Why elements could not be converted.
-public enum NumericsError: Error, Sendable, CustomStringConvertible {
+public enum NumericsError: Error, Sendable, Equatable, CustomStringConvertible {
     case unsupported(DType, operation: String)
     case notWholeBlocks(DType, count: Int)
     /// A buffer's byte count does not match the element count (`needed` bytes, `actual` given).
     case byteCountMismatch(DType, elements: Int, needed: Int, actual: Int)
+    /// The type needs an importance vector (ggml's `ggml_quantize_requires_imatrix`).
+    case importanceRequired(DType)
+    /// The importance is not one value per column for every row, or per
+    /// column for each of a whole number of equal groups of rows.
+    case importanceShape(values: Int, rowLength: Int, rows: Int)
+    /// A value is NaN or infinite where the type's search needs finite values
+    /// (`importance` tells whether it is in the importance or the data).
+    case nonFinite(DType, index: Int, importance: Bool)
 
     public var description: String {
         switch self {
@@ -12,6 +20,11 @@ public enum NumericsError: Error, Sendable, CustomStringConvertible {
             "\(count) elements are not a whole number of \(dtype) blocks of \(dtype.blockSize)"
         case .byteCountMismatch(let dtype, let elements, let needed, let actual):
             "\(elements) \(dtype) elements take \(needed) bytes, the buffer has \(actual)"
+        case .importanceRequired(let dtype): "quantizing to \(dtype) needs an importance matrix"
+        case .importanceShape(let values, let rowLength, let rows):
+            "\(values) importance values do not fit \(rows) rows of \(rowLength) (one per column, per group of rows)"
+        case .nonFinite(let dtype, let index, let importance):
+            "\(importance ? "importance" : "value") \(index) is not finite; \(dtype) needs finite \(importance ? "importance" : "values")"
         }
     }
 }
@@ -32,7 +45,8 @@ public struct ConversionReport: Sendable, Equatable {
 /// The kernels behind it and the references they are bit-exact with:
 /// F16/BF16 in `HalfPrecision` (torch casts), F8 in `Float8` (torch casts),
 /// block types in `Dequantize` (ggml `dequantize_row_*`, gguf-py) and
-/// `Quantize` (ggml `quantize_row_*_ref`, `quantize_iq4_{nl,xs}`). Large
+/// `Quantize` (ggml `ggml_quantize_chunk`, with or without an importance
+/// matrix). Large
 /// conversions run on all cores (`DispatchQueue.concurrentPerform` over
 /// chunks of elements or blocks).
 public enum ElementConversion {
@@ -119,17 +133,23 @@ public enum ElementConversion {
     /// length of the rows block types quantize along; it must be a whole
     /// number of blocks and divide `source.count`.
     ///
-    /// Floats round to nearest even (torch's casts); block types use ggml's
-    /// reference quantizers (`quantize_row_*_ref`, `quantize_iq4_{nl,xs}`:
-    /// what `ggml_quantize_chunk` and `llama-quantize --pure` write). The
-    /// report counts finite values that became infinite (or, for F8_E4M3,
-    /// which has no infinity, were clamped to ±448).
+    /// Floats round to nearest even (torch's casts); block types are
+    /// byte-identical with `ggml_quantize_chunk(dtype, source, dst, 0, rows,
+    /// rowLength, imatrix)`: without `importance` what llama-quantize writes
+    /// without an importance matrix (the `quantize_row_*_ref` quantizers, and
+    /// the searches of the IQ types), with it the importance-weighted paths.
+    /// `importance` holds one value per column (used for every row) or one
+    /// per column for each of `k` equal groups of rows (the experts of a 3-D
+    /// tensor, in order); it is ignored for float types and Q8_0. IQ2_XXS,
+    /// IQ2_XS and IQ1_S need it; the IQ1/IQ2/IQ3 types need finite values.
+    /// The report counts finite values that became infinite (or, for
+    /// F8_E4M3, which has no infinity, were clamped to ±448).
     /// - Complexity: O(`source.count`) (a constant factor more for the
-    ///   scale searches of the K-quants and IQ4 types), parallel for large inputs.
+    ///   scale searches of the K-quants and IQ types), parallel for large inputs.
     @discardableResult
     public static func encode(
         _ source: UnsafeBufferPointer<Float>, as dtype: DType, into destination: UnsafeMutableRawBufferPointer,
-        rowLength: Int
+        rowLength: Int, importance: UnsafeBufferPointer<Float>? = nil
     ) throws(NumericsError) -> ConversionReport {
         var report = ConversionReport()
         let count = source.count
@@ -137,6 +157,20 @@ public enum ElementConversion {
             guard BlockQuantization.canQuantize(dtype) else { throw .unsupported(dtype, operation: "encoding to") }
             guard rowLength > 0, rowLength % dtype.blockSize == 0, count % rowLength == 0 else {
                 throw .notWholeBlocks(dtype, count: rowLength)
+            }
+            if importance == nil && BlockQuantization.requiresImportance(dtype) { throw .importanceRequired(dtype) }
+            if let importance {
+                let rows = count / rowLength
+                let groups = importance.count / rowLength
+                guard importance.count % rowLength == 0, groups > 0, rows % groups == 0 else {
+                    throw .importanceShape(values: importance.count, rowLength: rowLength, rows: rows)
+                }
+                if let bad = importance.firstIndex(where: { !$0.isFinite }) {
+                    throw .nonFinite(dtype, index: bad, importance: true)
+                }
+            }
+            if BlockQuantization.needsFiniteInput(dtype), let bad = source.firstIndex(where: { !$0.isFinite }) {
+                throw .nonFinite(dtype, index: bad, importance: false)
             }
         }
         guard let needed = dtype.byteCount(elements: count), destination.count >= needed else {
@@ -159,7 +193,20 @@ public enum ElementConversion {
         case .f8E5M2: report.overflowed = Float8.encode(input, e4m3: false, into: output, count: count)
         default:
             guard BlockQuantization.canQuantize(dtype) else { throw .unsupported(dtype, operation: "encoding to") }
-            BlockQuantization.quantize(input, as: dtype, into: output, blocks: count / dtype.blockSize)
+            let rows = count / rowLength
+            guard let importance, let weights = importance.baseAddress else {
+                BlockQuantization.quantize(input, as: dtype, into: output, rows: rows, rowLength: rowLength, importance: nil)
+                return report
+            }
+            // One call per group of rows (expert), each with its own columns' importance.
+            let groups = importance.count / rowLength
+            let groupRows = rows / groups
+            let groupBytes = dtype.byteCount(elements: groupRows &* rowLength) ?? 0
+            for group in 0..<groups {
+                BlockQuantization.quantize(
+                    input + group &* groupRows &* rowLength, as: dtype, into: output + group &* groupBytes,
+                    rows: groupRows, rowLength: rowLength, importance: weights + group &* rowLength)
+            }
         }
         return report
     }

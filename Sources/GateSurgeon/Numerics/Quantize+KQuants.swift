@@ -138,20 +138,29 @@ extension Quantize {
                 } else {
                     HalfPrecision.storeFloat16(0, y, 82)
                 }
-                let dAll = HalfPrecision.loadFloat16(y, 80)
-                let dminAll = HalfPrecision.loadFloat16(y, 82)
-                for j in 0..<16 {
-                    let d = dAll * Float(packed[j] & 0xF)
-                    if d == 0 { continue }
-                    let dm = dminAll * Float(packed[j] >> 4)
-                    for ii in 0..<16 {
-                        let l = Near.nearestInt((x[16 &* j &+ ii] + dm) / d)
-                        L[16 &* j &+ ii] = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(3, l)))
-                    }
-                }
-                packTwoBitQuants(L, packed + 16)
+                finishQ2K(x, y, L)
             }
         }
+    }
+
+    /// The end of both Q2_K quantizers: the quants recomputed from the
+    /// stored scales (sub-blocks whose scale is zero keep the search's),
+    /// then packed.
+    @inline(__always)
+    static func finishQ2K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ L: UnsafeMutablePointer<UInt8>) {
+        let packed = y.assumingMemoryBound(to: UInt8.self)  // scales[16] | qs[64] | d | dmin
+        let dAll = HalfPrecision.loadFloat16(y, 80)
+        let dminAll = HalfPrecision.loadFloat16(y, 82)
+        for j in 0..<16 {
+            let d = dAll * Float(packed[j] & 0xF)
+            if d == 0 { continue }
+            let dm = dminAll * Float(packed[j] >> 4)
+            for ii in 0..<16 {
+                let l = Near.nearestInt((x[16 &* j &+ ii] + dm) / d)
+                L[16 &* j &+ ii] = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(3, l)))
+            }
+        }
+        packTwoBitQuants(L, packed + 16)
     }
 
     /// Packs 256 two-bit quants the K-quant way: byte `j/4 + l` of each
@@ -175,8 +184,7 @@ extension Quantize {
         withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256) { bytes in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { floats in
                 let L = bytes.baseAddress!, scales = floats.baseAddress!
-                let packed = y.assumingMemoryBound(to: UInt8.self)  // hmask[32] | qs[64] | scales[12] | d
-                let hmask = packed, qs = packed + 32, sc = packed + 96
+                let sc = y.assumingMemoryBound(to: UInt8.self) + 96  // hmask[32] | qs[64] | scales[12] | d
                 var maxScale: Float = 0
                 var amax: Float = 0
                 for j in 0..<16 {
@@ -205,32 +213,41 @@ extension Quantize {
                 } else {
                     HalfPrecision.storeFloat16(0, y, 108)
                 }
-                let dAll = HalfPrecision.loadFloat16(y, 108)
-                for j in 0..<16 {
-                    let d = dAll * Float(Dequantize.q3KScale(UnsafeRawPointer(y), j))
-                    if d == 0 { continue }
-                    for ii in 0..<16 {
-                        let l = Near.nearestInt(x[16 &* j &+ ii] / d)
-                        L[16 &* j &+ ii] = Int8(truncatingIfNeeded: Swift.max(-4, Swift.min(3, l)) &+ 4)
-                    }
-                }
-                for j in 0..<32 { hmask[j] = 0 }
-                var m = 0
-                var hm: UInt8 = 1
-                for j in 0..<256 {
-                    if L[j] > 3 {
-                        hmask[m] |= hm
-                        L[j] &-= 4
-                    }
-                    m &+= 1
-                    if m == 32 {
-                        m = 0
-                        hm <<= 1
-                    }
-                }
-                packTwoBitQuants(L, qs)
+                finishQ3K(x, y, L)
             }
         }
+    }
+
+    /// The end of both Q3_K quantizers: the quants recomputed from the
+    /// stored scales, the high bits into `hmask`, the low bits packed.
+    @inline(__always)
+    static func finishQ3K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ L: UnsafeMutablePointer<Int8>) {
+        let packed = y.assumingMemoryBound(to: UInt8.self)  // hmask[32] | qs[64] | scales[12] | d
+        let hmask = packed, qs = packed + 32
+        let dAll = HalfPrecision.loadFloat16(y, 108)
+        for j in 0..<16 {
+            let d = dAll * Float(Dequantize.q3KScale(UnsafeRawPointer(y), j))
+            if d == 0 { continue }
+            for ii in 0..<16 {
+                let l = Near.nearestInt(x[16 &* j &+ ii] / d)
+                L[16 &* j &+ ii] = Int8(truncatingIfNeeded: Swift.max(-4, Swift.min(3, l)) &+ 4)
+            }
+        }
+        for j in 0..<32 { hmask[j] = 0 }
+        var m = 0
+        var hm: UInt8 = 1
+        for j in 0..<256 {
+            if L[j] > 3 {
+                hmask[m] |= hm
+                L[j] &-= 4
+            }
+            m &+= 1
+            if m == 32 {
+                m = 0
+                hm <<= 1
+            }
+        }
+        packTwoBitQuants(L, qs)
     }
 
     /// `quantize_row_q4_K_ref`: 8 sub-blocks of 32, 4-bit quants, 6-bit scales and mins.
@@ -290,46 +307,55 @@ extension Quantize {
                 }
                 HalfPrecision.storeFloat16(maxScale / 63, y, 0)
                 HalfPrecision.storeFloat16(maxMin / 63, y, 2)
-                let dAll = HalfPrecision.loadFloat16(y, 0)
-                let dminAll = HalfPrecision.loadFloat16(y, 2)
-                for j in 0..<8 {
-                    let (scale, min) = BlockQuantization.scaleMinK4(j, UnsafeRawPointer(sc))
-                    let d = dAll * Float(scale)
-                    if d == 0 { continue }
-                    let dm = dminAll * Float(min)
-                    for ii in 0..<32 {
-                        let l = Near.nearestInt((x[32 &* j &+ ii] + dm) / d)
-                        L[32 &* j &+ ii] = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(nmax, l)))
+                finishQ4KOrQ5K(x, y, L, nmax: nmax)
+            }
+        }
+    }
+
+    /// The end of both Q4_K/Q5_K quantizers: the quants recomputed from
+    /// the stored scales and mins, then packed (with Q5_K's high bits).
+    @inline(__always)
+    static func finishQ4KOrQ5K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ L: UnsafeMutablePointer<UInt8>, nmax: Int32) {
+        let packed = y.assumingMemoryBound(to: UInt8.self)  // d | dmin | scales[12] | (qh[32] |) qs
+        let sc = packed + 4
+        let dAll = HalfPrecision.loadFloat16(y, 0)
+        let dminAll = HalfPrecision.loadFloat16(y, 2)
+        for j in 0..<8 {
+            let (scale, min) = BlockQuantization.scaleMinK4(j, UnsafeRawPointer(sc))
+            let d = dAll * Float(scale)
+            if d == 0 { continue }
+            let dm = dminAll * Float(min)
+            for ii in 0..<32 {
+                let l = Near.nearestInt((x[32 &* j &+ ii] + dm) / d)
+                L[32 &* j &+ ii] = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(nmax, l)))
+            }
+        }
+        if nmax == 15 {
+            let q = packed + 16
+            for j in stride(from: 0, to: 256, by: 64) {
+                for l in 0..<32 { q[j / 2 &+ l] = L[j &+ l] | (L[j &+ l &+ 32] << 4) }
+            }
+        } else {
+            let qh = packed + 16, ql = packed + 48
+            for j in 0..<32 { qh[j] = 0 }
+            var m1: UInt8 = 1
+            var m2: UInt8 = 2
+            for n in stride(from: 0, to: 256, by: 64) {
+                for j in 0..<32 {
+                    var l1 = L[n &+ j]
+                    if l1 > 15 {
+                        l1 &-= 16
+                        qh[j] |= m1
                     }
+                    var l2 = L[n &+ j &+ 32]
+                    if l2 > 15 {
+                        l2 &-= 16
+                        qh[j] |= m2
+                    }
+                    ql[n / 2 &+ j] = l1 | (l2 << 4)
                 }
-                if nmax == 15 {
-                    let q = packed + 16
-                    for j in stride(from: 0, to: 256, by: 64) {
-                        for l in 0..<32 { q[j / 2 &+ l] = L[j &+ l] | (L[j &+ l &+ 32] << 4) }
-                    }
-                } else {
-                    let qh = packed + 16, ql = packed + 48
-                    for j in 0..<32 { qh[j] = 0 }
-                    var m1: UInt8 = 1
-                    var m2: UInt8 = 2
-                    for n in stride(from: 0, to: 256, by: 64) {
-                        for j in 0..<32 {
-                            var l1 = L[n &+ j]
-                            if l1 > 15 {
-                                l1 &-= 16
-                                qh[j] |= m1
-                            }
-                            var l2 = L[n &+ j &+ 32]
-                            if l2 > 15 {
-                                l2 &-= 16
-                                qh[j] |= m2
-                            }
-                            ql[n / 2 &+ j] = l1 | (l2 << 4)
-                        }
-                        m1 <<= 2
-                        m2 <<= 2
-                    }
-                }
+                m1 <<= 2
+                m2 <<= 2
             }
         }
     }
@@ -337,15 +363,28 @@ extension Quantize {
     /// `quantize_row_q6_K_ref`: 16 sub-blocks of 16, 6-bit quants, 8-bit signed scales.
     @inline(__always)
     static func q6_K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer) {
+        q6_K(x, y, importance: nil)
+    }
+
+    /// `quantize_row_q6_K_ref` without importance, and `quantize_row_q6_K_impl`
+    /// with it: the sub-block searches weigh by the importance itself instead of x².
+    @inline(__always)
+    static func q6_K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, importance qw: UnsafePointer<Float>?) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { bytes in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { floats in
                 let L = bytes.baseAddress!, scales = floats.baseAddress!
                 let packed = y.assumingMemoryBound(to: UInt8.self)  // ql[128] | qh[64] | scales[16] | d
                 // Sub-blocks 0-7, then 8-15, eight at a time.
                 for half in 0..<2 {
-                    withSubBlockLanes(x + half &* 128, length: 16, L + half &* 128) { _, _ in
-                    } search: { xt, _, Lt, _ in
-                        let scale = makeQXQuants(lanes: 16, 32, xt, Lt)
+                    withSubBlockLanes(x + half &* 128, length: 16, L + half &* 128) { _, wt in
+                        guard let qw else { return }
+                        for i in 0..<16 {
+                            var lanes = Lanes()
+                            for j in 0..<8 { lanes[j] = qw[half &* 128 &+ 16 &* j &+ i] }
+                            wt[i] = lanes
+                        }
+                    } search: { xt, wt, Lt, _ in
+                        let scale = makeQXQuants(lanes: 16, 32, xt, Lt, weights: qw == nil ? nil : wt)
                         for lane in 0..<8 { scales[half &* 8 &+ lane] = scale[lane] }
                     }
                 }

@@ -97,11 +97,14 @@ extension Quantize {
 }
 
 extension Quantize {
-    /// Eight `make_qx_quants(n, nmax, x_j, L_j, rmse_type: 1, NULL)` calls
-    /// side by side, lane `j` being sub-block `j`. `L` gets `l + nmax`; returns each lane's scale.
+    /// Eight `make_qx_quants(n, nmax, x_j, L_j, rmse_type: 1, qw_j)` calls
+    /// side by side, lane `j` being sub-block `j`: weights `qw` when given
+    /// (laid out like `x`), otherwise x² (`qw == NULL`). `L` gets
+    /// `l + nmax`; returns each lane's scale.
     @inline(__always)
     static func makeQXQuants(
-        lanes n: Int, _ nmax: Int32, _ x: UnsafePointer<Lanes>, _ L: UnsafeMutablePointer<IntLanes>
+        lanes n: Int, _ nmax: Int32, _ x: UnsafePointer<Lanes>, _ L: UnsafeMutablePointer<IntLanes>,
+        weights: UnsafePointer<Lanes>? = nil
     ) -> Lanes {
         var max = Lanes(repeating: 0)
         var amax = Lanes(repeating: 0)
@@ -122,7 +125,7 @@ extension Quantize {
         for i in 0..<n {
             let l = clamped(nearestInt(iscale * x[i]))
             L[i] = l &+ offset
-            let w = x[i] * x[i]
+            let w = weights?[i] ?? x[i] * x[i]
             let lf = Lanes(l)
             sumlx += w * x[i] * lf
             suml2 += w * lf * lf
@@ -136,7 +139,7 @@ extension Quantize {
             suml2 = Lanes(repeating: 0)
             for i in 0..<n {
                 let lf = Lanes(clamped(nearestInt(iscale * x[i])))
-                let w = x[i] * x[i]
+                let w = weights?[i] ?? x[i] * x[i]
                 sumlx += w * x[i] * lf
                 suml2 += w * lf * lf
             }

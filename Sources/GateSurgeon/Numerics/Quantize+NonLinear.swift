@@ -1,8 +1,8 @@
 /// Quantization to IQ4_NL and IQ4_XS, ported from ggml's `quantize_iq4_nl`,
-/// `quantize_iq4_xs` and their common `quantize_row_iq4_nl_impl` without an
-/// importance matrix (ggml-quants.c), byte-identical with them. These, with a
-/// scale search of `ntry = 7`, are what `ggml_quantize_chunk` and
-/// `llama-quantize` call; `quantize_row_iq4_nl_ref` (`ntry = -1`) is not.
+/// `quantize_iq4_xs` and their common `quantize_row_iq4_nl_impl`, with or
+/// without an importance matrix (ggml-quants.c), byte-identical with them.
+/// These, with a scale search of `ntry = 7`, are what `ggml_quantize_chunk`
+/// and `llama-quantize` call; `quantize_row_iq4_nl_ref` (`ntry = -1`) is not.
 extension Quantize {
     private typealias Near = BlockQuantization
 
@@ -27,12 +27,12 @@ extension Quantize {
     }
 
     /// The scale of one 32-element sub-block: the loop body over `ib` of
-    /// `quantize_row_iq4_nl_impl` with `ntry = 7` and weights x² (no
-    /// importance matrix), a first guess `max / 127` refined over the 15
-    /// candidates `(itry - 127) / max`. Both callers recompute the indices
-    /// from the scale, so the ones picked here are not kept.
+    /// `quantize_row_iq4_nl_impl` with `ntry = 7`, weights x² without an
+    /// importance matrix or `weights` with one, a first guess `max / 127`
+    /// refined over the 15 candidates `(itry - 127) / max`. Both callers
+    /// recompute the indices from the scale, so the ones picked here are not kept.
     @inline(__always)
-    static func nonLinearScale(_ x: UnsafePointer<Float>, _ values: SIMD16<Float>) -> Float {
+    static func nonLinearScale(_ x: UnsafePointer<Float>, _ values: SIMD16<Float>, weights: UnsafePointer<Float>? = nil) -> Float {
         var amax: Float = 0
         var max: Float = 0
         for j in 0..<32 {
@@ -49,7 +49,7 @@ extension Quantize {
         var sumq2: Float = 0
         for j in 0..<32 {
             let q = values[Int(nearestNonLinearIndex(id * x[j], values))]
-            let w = x[j] * x[j]
+            let w = weights?[j] ?? x[j] * x[j]
             sumqx += w * q * x[j]
             sumq2 += w * q * q
         }
@@ -61,7 +61,7 @@ extension Quantize {
             sumq2 = 0
             for j in 0..<32 {
                 let q = values[Int(nearestNonLinearIndex(id * x[j], values))]
-                let w = x[j] * x[j]
+                let w = weights?[j] ?? x[j] * x[j]
                 sumqx += w * q * x[j]
                 sumq2 += w * q * q
             }
@@ -77,8 +77,25 @@ extension Quantize {
     /// `d` (f16), 16 bytes of indices into `kvalues_iq4nl`.
     @inline(__always)
     static func iq4_NL(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer) {
+        iq4_NL(x, y, importance: nil)
+    }
+
+    /// `quantize_iq4_nl` for one block, with the importance of its columns
+    /// when given (weights `qw[j] * sqrt(sigma2 + x[j]^2)`, `sigma2` twice the
+    /// block's mean square).
+    @inline(__always)
+    static func iq4_NL(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, importance qw: UnsafePointer<Float>?) {
         let values = iq4NonLinearFloats
-        let scale = nonLinearScale(x, values)
+        let scale: Float
+        if let qw {
+            scale = withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { buffer in
+                let weight = buffer.baseAddress!
+                importanceWeights(x, qw, sigma2: nonLinearSigma2(x, 32), 32, into: weight)
+                return nonLinearScale(x, values, weights: weight)
+            }
+        } else {
+            scale = nonLinearScale(x, values)
+        }
         HalfPrecision.storeFloat16(scale, y, 0)
         let id: Float = scale != 0 ? 1 / scale : 0
         for j in 0..<16 {
@@ -93,12 +110,29 @@ extension Quantize {
     /// nibbles, 128 bytes of indices into `kvalues_iq4nl`.
     @inline(__always)
     static func iq4_XS(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer) {
+        iq4_XS(x, y, importance: nil)
+    }
+
+    /// `quantize_iq4_xs` for one super-block, with the importance of its
+    /// columns when given (`sigma2` twice the super-block's mean square).
+    @inline(__always)
+    static func iq4_XS(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, importance qw: UnsafePointer<Float>?) {
         let values = iq4NonLinearFloats
         var scales = SIMD8<Float>()
         var maxScale: Float = 0
         var amaxScale: Float = 0
+        let sigma2 = qw == nil ? 0 : nonLinearSigma2(x, 256)
         for ib in 0..<8 {
-            let scale = nonLinearScale(x + 32 &* ib, values)
+            let scale: Float
+            if let qw {
+                scale = withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { buffer in
+                    let weight = buffer.baseAddress!
+                    importanceWeights(x + 32 &* ib, qw + 32 &* ib, sigma2: sigma2, 32, into: weight)
+                    return nonLinearScale(x + 32 &* ib, values, weights: weight)
+                }
+            } else {
+                scale = nonLinearScale(x + 32 &* ib, values)
+            }
             scales[ib] = scale
             if scale.magnitude > amaxScale {
                 amaxScale = scale.magnitude
@@ -126,5 +160,14 @@ extension Quantize {
         }
         y.storeBytes(of: scalesHigh.littleEndian, toByteOffset: 2, as: UInt16.self)
         for i in 0..<4 { store(scalesLow[i], y, 4 &+ i) }
+    }
+
+    /// `sigma2` of `quantize_row_iq4_nl_impl`: the sum of squares in order,
+    /// times `2 / n`.
+    @inline(__always)
+    static func nonLinearSigma2(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var sigma2: Float = 0
+        for j in 0..<n { sigma2 += x[j] * x[j] }
+        return sigma2 * (2 / Float(n))
     }
 }

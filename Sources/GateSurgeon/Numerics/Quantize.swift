@@ -9,7 +9,10 @@
 /// C float-to-integer truncations, scales rounded to half to nearest even.
 /// The 32-element types live here; the K-quants in `Quantize+KQuants.swift`;
 /// IQ4_NL and IQ4_XS, whose reference is `quantize_iq4_{nl,xs}` instead, in
-/// `Quantize+NonLinear.swift`.
+/// `Quantize+NonLinear.swift`; the importance-weighted paths of all of these
+/// (`quantize_row_*_impl` with `quant_weights`) in `Quantize+Importance.swift`;
+/// the lattice types in `Quantize+IQ1.swift`, `Quantize+IQ2.swift` and
+/// `Quantize+IQ3.swift`.
 enum Quantize {
     @inline(__always)
     static func store(_ value: UInt8, _ y: UnsafeMutableRawPointer, _ offset: Int) {

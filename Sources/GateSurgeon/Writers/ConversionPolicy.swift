@@ -85,17 +85,7 @@ public struct ConversionPolicy: Sendable {
     /// 256-element types step down to a 32-element type, and to F16 when
     /// even that does not fit.
     static func fitting(_ requested: DType, rowLength: Int, format: CheckpointFormat) -> Decision {
-        if rowLength % requested.blockSize == 0 { return Decision(dtype: requested, fallbackNote: nil) }
-        var fallback: DType
-        switch requested {
-        case .iq1_S, .iq1_M, .iq2_XXS, .iq2_XS, .iq2_S, .iq3_XXS, .iq3_S, .iq4_XS: fallback = .iq4_NL
-        case .q2_K, .q3_K, .tq1_0, .tq2_0: fallback = .q4_0
-        case .q4_K: fallback = .q5_0
-        case .q5_K: fallback = .q5_1
-        case .q6_K: fallback = .q8_0
-        default: fallback = .f16
-        }
-        if rowLength % fallback.blockSize != 0 { fallback = .f16 }
-        return Decision(dtype: fallback, fallbackNote: "rows of \(rowLength) are not a multiple of \(requested)'s block of \(requested.blockSize); using \(fallback) as llama.cpp does")
+        QuantizationFallback(for: requested, rowLength: rowLength).map { Decision(dtype: $0.type ?? .f16, fallbackNote: $0.note) }
+            ?? Decision(dtype: requested, fallbackNote: nil)
     }
 }

@@ -92,16 +92,18 @@ public enum PendingOutputs {
     /// Removes every registered output (files, then directories with
     /// whatever they hold) and forgets them.
     static func removeAll() {
-        staged.withLock { entries in
-            let registered = registeredPaths()
-            for (path, isDirectory) in registered where !isDirectory { unlink(path) }
-            for (path, isDirectory) in registered where isDirectory { Paths.removeTree(path) }
-            for entry in entries.values {
-                for slot in entry.files.values { gs_cleanup_unregister(slot) }
-                gs_cleanup_unregister(entry.slot)
-            }
-            entries.removeAll()
+        staged.withLock { removeAll(&$0) }
+    }
+
+    private static func removeAll(_ entries: inout [String: Staged]) {
+        let registered = registeredPaths()
+        for (path, isDirectory) in registered where !isDirectory { unlink(path) }
+        for (path, isDirectory) in registered where isDirectory { Paths.removeTree(path) }
+        for entry in entries.values {
+            for slot in entry.files.values { gs_cleanup_unregister(slot) }
+            gs_cleanup_unregister(entry.slot)
         }
+        entries.removeAll()
     }
 
     /// Removes `.NAME.gatesurgeon-partial-PID-N` entries of `directory`
@@ -129,16 +131,26 @@ public enum PendingOutputs {
     ///
     /// The signals are received through Dispatch signal sources, so the
     /// cleanup runs on an ordinary thread, not inside a signal handler:
-    /// it may take locks, allocate and walk directories safely.
+    /// it may take locks, allocate and walk directories safely. The registry
+    /// stays locked until the process ends, so the writing thread cannot
+    /// register a new file, commit, or finish first; the signal is unblocked
+    /// on the cleanup thread before it is raised again (Dispatch's threads
+    /// block it), so the process really ends by the signal.
     public static func removeOnInterrupt() {
         let queue = DispatchQueue(label: "gatesurgeon.interrupt")
         for number in [SIGINT, SIGTERM, SIGHUP] {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler {
-                removeAll()
-                signal(number, SIG_DFL)
-                raise(number)
+                staged.withLock { entries in
+                    removeAll(&entries)
+                    signal(number, SIG_DFL)
+                    var signals = sigset_t()
+                    sigemptyset(&signals)
+                    sigaddset(&signals, number)
+                    pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+                    raise(number)
+                }
             }
             source.resume()
             signalSources.append(source)

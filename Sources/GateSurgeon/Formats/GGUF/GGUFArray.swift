@@ -151,9 +151,22 @@ final class MappedGGUFArray: Sendable {
         }
         var position = checkpoints[index / Self.checkpointStride]
         for _ in 0..<(index % Self.checkpointStride) {
-            position = file.withBytes(in: position..<(position + 8)) { position + 8 + Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+            position = stringRecord(at: position).end
         }
         return element(startingAt: position).value
+    }
+
+    /// The bytes of the string record at `position` and the position after
+    /// it. Records were validated while parsing; should the file change
+    /// under the mapping since, a record that no longer fits reads as empty
+    /// and ends the array instead of reading outside it.
+    private func stringRecord(at position: Int) -> (bytes: Range<Int>, end: Int) {
+        guard position <= range.upperBound - 8 else { return (range.upperBound..<range.upperBound, range.upperBound) }
+        let stored = file.withBytes(in: position..<(position + 8)) { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        let start = position + 8
+        guard stored <= UInt64(range.upperBound - start) else { return (range.upperBound..<range.upperBound, range.upperBound) }
+        let end = start + Int(stored)
+        return (start..<end, end)
     }
 
     /// The element stored at absolute `position` and the position after it.
@@ -174,11 +187,9 @@ final class MappedGGUFArray: Sendable {
         case .int64: return (.int64(load(Int64.self)), position + 8)
         case .float64: return (.float64(Double(bitPattern: load(UInt64.self))), position + 8)
         case .string:
-            // Validated while parsing: the length fits and the bytes are UTF-8.
-            let length = Int(load(UInt64.self))
-            let start = position + 8
-            let text = file.withBytes(in: start..<(start + length)) { String(decoding: $0, as: UTF8.self) }
-            return (.string(text), start + length)
+            let (bytes, end) = stringRecord(at: position)
+            let text = file.withBytes(in: bytes) { String(decoding: $0, as: UTF8.self) }
+            return (.string(text), end)
         case .array:
             preconditionFailure("nested arrays are parsed into values")
         }

@@ -20,12 +20,15 @@ let package = Package(
         ),
         // The host's C library, imported in one place.
         .target(name: "Platform"),
+        // Async-signal-safe removal of unfinished outputs on SIGBUS (C: a signal
+        // handler may not allocate or lock, which Swift code cannot promise).
+        .target(name: "CSignalCleanup"),
         // JSONValue: json-c objects turned into a Swift value, no C pointer escapes.
         .target(name: "JSON", dependencies: ["CJSONC"]),
         // The library: formats -> graph -> surgery / numerics -> forward pass -> writers.
         .target(
             name: "GateSurgeon",
-            dependencies: ["JSON", "Platform"]
+            dependencies: ["JSON", "Platform", "CSignalCleanup"]
         ),
         // ArgumentParser commands, separate so tests run them in-process.
         .target(

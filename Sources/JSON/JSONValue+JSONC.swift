@@ -18,17 +18,31 @@ extension JSONValue {
     /// nest a handful of levels.
     public static let maximumDepth: Int32 = 64
 
-    /// Parses a complete JSON text (RFC 8259, UTF-8) with json-c's strict mode.
+    /// Parses a complete JSON text (RFC 8259, UTF-8) with json-c's strict
+    /// mode, plus what json-c lets through: raw control characters inside
+    /// strings, lone surrogate escapes and keys containing U+0000 are errors
+    /// (`JSONTextScanner`).
     ///
     /// - Parameter rejectingDuplicateKeys: when true, an object that names the
-    ///   same key twice is an error instead of keeping the last value.
+    ///   same key twice (compared after unescaping) is an error instead of
+    ///   keeping the last value.
     /// - Complexity: O(n) in the length of the text.
     public static func parse(
         _ bytes: UnsafeRawBufferPointer, rejectingDuplicateKeys: Bool = false
     ) throws(JSONError) -> JSONValue {
+        try parseDocument(bytes, rejectingDuplicateKeys: rejectingDuplicateKeys).value
+    }
+
+    /// Parses a complete JSON text as `parse` does, and also returns the byte
+    /// offset of every member of the top-level object, so errors about a
+    /// member (a tensor of a safetensors header) can say where it is.
+    public static func parseDocument(
+        _ bytes: UnsafeRawBufferPointer, rejectingDuplicateKeys: Bool = false
+    ) throws(JSONError) -> JSONDocument {
         guard bytes.count <= Int(Int32.max) else {
             throw JSONError(reason: "JSON text of \(bytes.count) bytes is too large")
         }
+        let scan = JSONTextScanner.scan(bytes, rejectingDuplicateKeys: rejectingDuplicateKeys)
         guard let tokener = json_tokener_new_ex(maximumDepth) else {
             throw JSONError(reason: "out of memory")
         }
@@ -48,7 +62,10 @@ extension JSONValue {
             } else {
                 reason = "invalid JSON (" + String(cString: json_tokener_error_desc(status)) + ")"
             }
-            throw JSONError(reason: reason, offset: min(consumed, bytes.count))
+            let error = JSONError(reason: reason, offset: min(consumed, bytes.count))
+            // Report whichever problem comes first in the text.
+            if case .failure(let scanError) = scan, let offset = scanError.offset, offset <= error.offset! { throw scanError }
+            throw error
         }
         defer { json_object_put(object) }
         // Whitespace may pad a document (safetensors pads its header with
@@ -56,10 +73,12 @@ extension JSONValue {
         if let extra = bytes[consumed...].firstIndex(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) {
             throw JSONError(reason: "unexpected text after the JSON value", offset: extra)
         }
-        if rejectingDuplicateKeys, let duplicate = DuplicateKeyScanner.firstDuplicate(in: bytes) {
-            throw JSONError(reason: "duplicate key \"\(duplicate.key)\"", offset: duplicate.offset)
+        let members: [String: Int]
+        switch scan {
+        case .failure(let error): throw error
+        case .success(let result): members = result.memberOffsets
         }
-        return JSONValue(converting: object)
+        return JSONDocument(value: JSONValue(converting: object), memberOffsets: members)
     }
 
     /// Parses a JSON text held in a byte array.
@@ -168,10 +187,12 @@ extension JSONValue {
             return json_object_new_double_s(value, Self.shortestText(value))
         case .string(let value):
             return value.withCString { pointer in
-                json_object_new_string_len(pointer, Int32(value.utf8.count))
+                // json-c lengths are Int32; a longer string goes by C string length.
+                let length = value.utf8.count
+                return length <= Int(Int32.max) ? json_object_new_string_len(pointer, Int32(length)) : json_object_new_string(pointer)
             }
         case .array(let elements):
-            let array = json_object_new_array_ext(Int32(elements.count))
+            let array = json_object_new_array_ext(Int32(clamping: elements.count))
             for element in elements {
                 json_object_array_add(array, element.makeJSONC())
             }

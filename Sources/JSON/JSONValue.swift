@@ -137,3 +137,11 @@ extension JSONValue {
         }
     }
 }
+
+/// A parsed JSON text with the byte offset of each member of its top-level
+/// object (the offset of the key's opening quote; empty when the text is
+/// not an object).
+public struct JSONDocument: Sendable {
+    public var value: JSONValue
+    public var memberOffsets: [String: Int]
+}

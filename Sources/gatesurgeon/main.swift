@@ -3,4 +3,5 @@ import GateSurgeonCommands
 import Platform
 
 PendingOutputs.removeOnInterrupt()
+PendingOutputs.removeOnBusError()
 exit(GateSurgeonCommand.execute(Array(CommandLine.arguments.dropFirst())))

@@ -85,6 +85,82 @@ import Testing
         #expect(!message.contains("\n"))
     }
 
+    /// Arrays read from a file are views: random access (which walks string
+    /// records from a checkpoint) agrees with iteration, and a view equals,
+    /// and hashes like, the same values built in memory.
+    @Test(arguments: ["gguf-py-all-types.gguf", "llama-f32.gguf", "qwen2-q8_0.gguf"])
+    func arrayViewsAgreeWithTheirValues(name: String) throws {
+        let file = try GGUFFile(path: Fixtures.path("gguf/\(name)"))
+        var arrays = 0
+        for (key, value) in file.metadata {
+            guard case .array(let elementType, let view) = value else { continue }
+            arrays += 1
+            let values = Array(view)
+            #expect(values.count == view.count, "\(key)")
+            #expect(values.allSatisfy { $0.type == elementType }, "\(key)")
+            for index in view.indices.reversed() where view[index] != values[index] {
+                Issue.record("\(key)[\(index)]: \(view[index]) != \(values[index])")
+                break
+            }
+            let built = GGUFValue.array(elementType: elementType, values: values)
+            let hasNaN = values.contains { $0.doubleValue?.isNaN == true }
+            #expect((built == value) == !hasNaN, "\(key)")
+            #expect(!hasNaN ? built.hashValue == value.hashValue : true, "\(key)")
+        }
+        #expect(arrays > 0)
+    }
+
+    /// A 4-million-element byte array and a 100 000-string array cost a view
+    /// each: counted, indexed and written back byte for byte without
+    /// building their elements.
+    @Test func largeArraysStayViewsOfTheFile() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let bytes = (0..<4_000_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let strings = (0..<100_000).map { "tok\($0)é" }
+        let output = ByteArrayOutput()
+        try output.write(GGUFFile.magic)
+        try output.write(UInt32(3), endianness: .little)
+        try output.write(UInt64(0), endianness: .little)
+        try output.write(UInt64(2), endianness: .little)
+        try output.writeLengthPrefixedUTF8("test.bytes", lengthType: UInt64.self, endianness: .little)
+        try output.write(GGUFValueType.array.rawValue, endianness: .little)
+        try output.write(GGUFValueType.uint8.rawValue, endianness: .little)
+        try output.write(UInt64(bytes.count), endianness: .little)
+        try output.write(bytes)
+        try output.writeLengthPrefixedUTF8("test.strings", lengthType: UInt64.self, endianness: .little)
+        try output.write(GGUFValueType.array.rawValue, endianness: .little)
+        try output.write(GGUFValueType.string.rawValue, endianness: .little)
+        try output.write(UInt64(strings.count), endianness: .little)
+        for text in strings { try output.writeLengthPrefixedUTF8(text, lengthType: UInt64.self, endianness: .little) }
+        try output.writeZeros(32 - output.bytes.count % 32)
+        let path = Paths.join(directory, "big.gguf")
+        try SyntheticModels.writeFile(path, output.bytes)
+
+        let file = try GGUFFile(path: path)
+        let byteView = try #require(file.value("test.bytes")?.arrayValues)
+        #expect(byteView.count == bytes.count)
+        for index in [0, 1, 12_345, bytes.count - 1] { #expect(byteView[index] == .uint8(bytes[index])) }
+        let stringView = try #require(file.value("test.strings")?.arrayValues)
+        #expect(stringView.count == strings.count)
+        for index in [0, 15, 16, 17, 99_999] { #expect(stringView[index] == .string(strings[index])) }
+        #expect(byteView == byteView && stringView == stringView)
+        let copy = Paths.join(directory, "copy.gguf")
+        try GGUFWriter.write(metadata: file.metadata, tensors: [], to: copy)
+        #expect(try Fixtures.bytes(copy) == output.bytes)
+    }
+
+    /// Every element of a built array must have the array's type, or the
+    /// file would not read back.
+    @Test func writerRefusesMixedArrays() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let path = Paths.join(directory, "mixed.gguf")
+        let metadata: Metadata<GGUFValue> = ["test.mixed": .array(elementType: .uint8, values: [.uint8(1), .string("x")])]
+        #expect(throws: GGUFWriteError.self) { try GGUFWriter.write(metadata: metadata, tensors: [], to: path) }
+        #expect(!Paths.exists(path))
+    }
+
     @Test func goodBaseFileOfTheMalformedSetIsAccepted() throws {
         let file = try GGUFFile(path: Fixtures.path("bad/gguf-good.gguf"))
         #expect(file.tensors.map(\.name) == ["a", "b"])

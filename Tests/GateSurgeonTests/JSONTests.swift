@@ -47,6 +47,36 @@ import Testing
         #expect(throws: JSONError.self) { try JSONValue.parse(deep) }
     }
 
+    /// What json-c accepts but RFC 8259 and serde_json refuse, or what
+    /// json-c cannot represent, is an error at its byte offset.
+    @Test(arguments: [
+        ("{\"a\u{1}b\": 1}", "raw control character U+0001", 3),
+        ("{\"a\": \"x\ty\"}", "raw control character U+0009", 8),
+        ("[\"\u{0}\"]", "raw control character U+0000", 2),
+        (#"{"a": 1, "\u0061": 2}"#, #"duplicate key "a" (written "\u0061")"#, 9),
+        (#"{"x": {"\n": 1, "\u000a": 2}}"#, "duplicate key", 16),
+        (#"{"a\u0000b": 1}"#, "object key contains U+0000", 1),
+        (#"{"a": "\ud800"}"#, "lone surrogate", 7),
+        (#"{"a": "\udc00\ud800"}"#, "lone surrogate", 7),
+        (#"{"\ud800x": 1}"#, "lone surrogate", 2),
+    ])
+    func refusesWhatJSONCLetsThrough(text: String, reason: String, offset: Int) throws {
+        let error = try #require(throws: JSONError.self) {
+            try JSONValue.parse(Array(text.utf8), rejectingDuplicateKeys: true)
+        }
+        #expect(error.reason.contains(reason), "\(error)")
+        #expect(error.offset == offset, "\(error)")
+    }
+
+    @Test func escapesDecodeAndKeysGetOffsets() throws {
+        let text = #"{"\ud83d\ude00": "\u00e9\n", "b\\": [{"k": 1}, {"k": 2}], "c": {}}"#
+        let document = try Array(text.utf8).withUnsafeBytes { try JSONValue.parseDocument($0, rejectingDuplicateKeys: true) }
+        #expect(document.value["😀"] == .string("é\n"))
+        #expect(document.memberOffsets == ["😀": 1, "b\\": 29, "c": 58])
+        // Equal keys in different objects are not duplicates.
+        #expect(document.value["b\\"]?.arrayValue?.count == 2)
+    }
+
     @Test func trailingWhitespaceIsPadding() throws {
         #expect(try JSONValue.parse(Array("{}    \n".utf8)) == .object([:]))
     }

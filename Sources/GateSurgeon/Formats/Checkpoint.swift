@@ -82,21 +82,25 @@ public enum Checkpoint: Sendable {
 
     /// The format of a file: the GGUF magic decides; otherwise the
     /// extension, so a malformed safetensors file still gets safetensors'
-    /// precise error instead of "unknown format".
+    /// precise error instead of "unknown format"; otherwise a header that
+    /// starts like safetensors (a length under the cap, then '{').
     static func sniff(_ file: MappedFile) throws -> CheckpointFormat {
-        let head = file.withBytes { Array($0.prefix(4)) }
-        if head == GGUFFile.magic { return .gguf }
+        let (magic, length, brace) = file.withParserSpan { input in
+            var peek = input
+            let magic = try? peek.readBytes(byteCount: 4)
+            peek = input
+            let length = try? peek.read(UInt64.self, endianness: .little)
+            let brace = try? peek.read(UInt8.self)
+            return (magic, length, brace)
+        }
+        if magic == GGUFFile.magic { return .gguf }
         switch Paths.fileExtension(of: file.path) {
         case "gguf": return .gguf
         case "safetensors": return .safetensors
         default:
-            // A safetensors header starts with a small length and then '{'.
-            let looksLikeSafetensors = file.withBytes { bytes -> Bool in
-                guard bytes.count >= 9 else { return false }
-                let length = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
-                return length < UInt64(SafetensorsFile.maximumHeaderLength) && bytes[8] == UInt8(ascii: "{")
+            if let length, length < UInt64(SafetensorsFile.maximumHeaderLength), brace == UInt8(ascii: "{") {
+                return .safetensors
             }
-            if looksLikeSafetensors { return .safetensors }
             throw CheckpointError.unknownFormat(path: file.path)
         }
     }

@@ -1,3 +1,4 @@
+import CSignalCleanup
 import Platform
 
 /// A file mapped read-only into memory; the owner of the mapping.
@@ -5,15 +6,28 @@ import Platform
 /// Tensor views borrow its bytes through `withBytes`, so a checkpoint of any
 /// size costs address space, not resident memory: the kernel pages data in
 /// as it is read and may drop it again.
+///
+/// Only regular files are mapped. The file is opened without blocking
+/// (`O_NONBLOCK`) and checked with `fstat` before anything is read, so a FIFO,
+/// socket or device given as an input is refused at once instead of waiting
+/// for a writer forever.
+///
+/// If another program truncates the file while it is mapped, reading the
+/// lost pages raises SIGBUS; the executable's handler
+/// (`PendingOutputs.removeOnBusError()`) names this file, removes unfinished
+/// outputs and exits with status 2. The mapping is registered for that
+/// while it exists.
 public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let size: Int
     private let base: UnsafeRawPointer?
+    /// Slot in the SIGBUS handler's table of mappings, or -1.
+    private let faultSlot: Int32
 
     /// Maps `path`; an empty file maps to an empty buffer.
     public init(path: String) throws(FileError) {
         self.path = path
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard descriptor >= 0 else { throw FileError.cannotOpen(path: path, reason: FileError.systemReason()) }
         defer { close(descriptor) }
         var info = stat()
@@ -21,11 +35,15 @@ public final class MappedFile: @unchecked Sendable {
             throw FileError.cannotOpen(path: path, reason: FileError.systemReason())
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw FileError.cannotOpen(path: path, reason: "not a regular file")
+            throw FileError.notRegularFile(path: path, kind: FileError.kindName(mode: info.st_mode))
         }
-        size = Int(info.st_size)
+        guard let size = Int(exactly: info.st_size), size >= 0 else {
+            throw FileError.cannotOpen(path: path, reason: "size \(info.st_size) is not addressable")
+        }
+        self.size = size
         if size == 0 {
             base = nil
+            faultSlot = -1
             return
         }
         let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0)
@@ -33,9 +51,11 @@ public final class MappedFile: @unchecked Sendable {
             throw FileError.cannotOpen(path: path, reason: "mmap failed: " + FileError.systemReason())
         }
         base = UnsafeRawPointer(mapped)
+        faultSlot = gs_mapping_register(mapped, size, path)
     }
 
     deinit {
+        gs_mapping_unregister(faultSlot)
         if let base { munmap(UnsafeMutableRawPointer(mutating: base), size) }
     }
 
@@ -50,6 +70,23 @@ public final class MappedFile: @unchecked Sendable {
     ) throws(E) -> R {
         precondition(range.lowerBound >= 0 && range.upperBound <= size, "range outside the mapped file")
         return try body(UnsafeRawBufferPointer(start: base.map { $0 + range.lowerBound }, count: range.count))
+    }
+
+    /// Calls `body` with a parser over the whole file (positions from 0);
+    /// errors name the file.
+    public func withParserSpan<R, E: Error>(_ body: (inout ParserSpan) throws(E) -> R) throws(E) -> R {
+        try withParserSpan(in: 0..<size, body)
+    }
+
+    /// Calls `body` with a parser over `range` of the file, which must lie
+    /// inside it; positions stay absolute file offsets.
+    public func withParserSpan<R, E: Error>(
+        in range: Range<Int>, _ body: (inout ParserSpan) throws(E) -> R
+    ) throws(E) -> R {
+        try withBytes(in: range) { (bytes) throws(E) in
+            var span = ParserSpan(unsafeBytes: bytes, startPosition: range.lowerBound, source: path)
+            return try body(&span)
+        }
     }
 
     /// Tells the kernel the pages of `range` will not be read again soon, so

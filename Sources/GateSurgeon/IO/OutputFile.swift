@@ -3,8 +3,13 @@ import Platform
 /// A buffered, append-only file writer that counts what it wrote.
 ///
 /// Writers stream through it tensor by tensor, so peak memory is the buffer
-/// plus one tensor being converted, whatever the checkpoint's size.
-public final class OutputFile {
+/// plus one tensor being converted, whatever the checkpoint's size. Binary
+/// values are written through `BinaryOutput` (`write(_:endianness:)`).
+///
+/// A file created inside a staged output (`OutputTransaction.stage`) is
+/// registered with `PendingOutputs` before it exists, so the signal cleanup
+/// removes it if the run dies before committing.
+public final class OutputFile: BinaryOutput {
     public let path: String
     private var descriptor: Int32
     private var buffer: [UInt8] = []
@@ -15,6 +20,7 @@ public final class OutputFile {
     /// Creates (or truncates) `path` for writing.
     public init(creating path: String) throws(FileError) {
         self.path = path
+        PendingOutputs.registerCreatedFile(path)
         descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw FileError.cannotWrite(path: path, reason: FileError.systemReason()) }
         buffer.reserveCapacity(bufferCapacity)
@@ -38,25 +44,9 @@ public final class OutputFile {
         }
     }
 
-    public func write(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { raw in try write(raw) }
-    }
-
     public func write(_ text: String) throws {
-        try write(Array(text.utf8))
-    }
-
-    public func writeZeros(_ count: Int) throws {
-        guard count > 0 else { return }
-        try write([UInt8](repeating: 0, count: count))
-    }
-
-    public func writeUInt32LE(_ value: UInt32) throws {
-        try withUnsafeBytes(of: value.littleEndian) { raw in try write(raw) }
-    }
-
-    public func writeUInt64LE(_ value: UInt64) throws {
-        try withUnsafeBytes(of: value.littleEndian) { raw in try write(raw) }
+        var text = text
+        try text.withUTF8 { bytes in try write(UnsafeRawBufferPointer(bytes)) }
     }
 
     /// Pads with zero bytes up to a multiple of `alignment`.

@@ -111,7 +111,7 @@ public final class OutputTransaction {
         let name = Paths.lastComponent(of: target.path)
         removedStalePartials += PendingOutputs.removeStalePartials(of: name, in: parent)
         let temporary = Paths.join(parent, ".\(name)\(PendingOutputs.marker)\(getpid())-\(PendingOutputs.nextSerial())")
-        PendingOutputs.register(temporary)
+        PendingOutputs.register(temporary, isDirectory: target.kind == .directory)
         if target.kind == .directory {
             guard mkdir(temporary, 0o755) == 0 else {
                 let reason = systemErrorReason()

@@ -13,9 +13,13 @@ public struct TensorStatistics: Sendable, Equatable {
 
     /// Reads the whole tensor once.
     /// - Complexity: O(elements); memory is one chunk of decoded values.
+    /// - Throws: `TensorStatisticsError` when the shape does not describe
+    ///   the tensor's bytes (a `StoredTensor` built by hand).
     public init(of tensor: StoredTensor) throws {
         let chunkElements = max(tensor.dtype.blockSize, (1 << 16) / tensor.dtype.blockSize * tensor.dtype.blockSize)
-        let total = tensor.elementCount
+        guard let total = checkedElementCount(tensor.shape), tensor.dtype.byteCount(elements: total) == tensor.byteCount else {
+            throw TensorStatisticsError.shapeDoesNotMatchBytes(tensor: tensor.name, shape: tensor.shape, dtype: tensor.dtype, bytes: tensor.byteCount)
+        }
         var sum = 0.0
         var sumOfSquares = 0.0
         var finite = 0
@@ -26,7 +30,8 @@ public struct TensorStatistics: Sendable, Equatable {
         while start < total {
             let count = min(chunkElements, total - start)
             let byteStart = tensor.byteRange.lowerBound + start / tensor.dtype.blockSize * tensor.dtype.blockBytes
-            let byteCount = tensor.dtype.byteCount(elements: count)!
+            // `count` is a whole number of blocks: `total` is (checked above) and so is every chunk.
+            let byteCount = count / tensor.dtype.blockSize * tensor.dtype.blockBytes
             try tensor.file.withBytes(in: byteStart..<(byteStart + byteCount)) { (bytes) throws in
                 try buffer.withUnsafeMutableBufferPointer { values in
                     let slice = UnsafeMutableBufferPointer(rebasing: values[0..<count])
@@ -55,6 +60,18 @@ public struct TensorStatistics: Sendable, Equatable {
             maximum = high
             mean = sum / Double(finite)
             standardDeviation = (max(0, sumOfSquares / Double(finite) - mean * mean)).squareRoot()
+        }
+    }
+}
+
+/// Why statistics cannot be computed for a tensor.
+public enum TensorStatisticsError: Error, Sendable, CustomStringConvertible {
+    case shapeDoesNotMatchBytes(tensor: String, shape: [Int], dtype: DType, bytes: Int)
+
+    public var description: String {
+        switch self {
+        case .shapeDoesNotMatchBytes(let tensor, let shape, let dtype, let bytes):
+            "tensor '\(tensor)': \(dtype) shape \(shape) does not describe its \(bytes) bytes"
         }
     }
 }

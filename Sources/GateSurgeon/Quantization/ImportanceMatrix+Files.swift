@@ -98,64 +98,64 @@ extension ImportanceMatrix {
     /// name, i32 call count, i32 value count, the F32 values; then optionally
     /// i32 chunk count, i32 dataset name length and the name.
     static func readLegacy(_ bytes: UnsafeRawBufferPointer, path: String) throws(ImportanceMatrixError) -> ImportanceMatrix {
-        var cursor = ByteCursor(bytes)
+        var cursor = ParserSpan(unsafeBytes: bytes, source: path)
         func int32(_ what: String) throws(ImportanceMatrixError) -> Int32 {
             do {
-                return try cursor.readInt32LE()
+                return try cursor.read(Int32.self, endianness: .little)
             } catch {
-                throw .truncated(path: path, offset: error.offset, reading: what)
+                throw .truncated(path: path, offset: error.location, reading: what)
             }
         }
-        func take(_ count: Int, _ what: String) throws(ImportanceMatrixError) -> UnsafeRawBufferPointer {
+        func take(_ count: Int, _ what: String) throws(ImportanceMatrixError) -> [UInt8] {
             do {
-                return try cursor.readBytes(count)
+                return try cursor.readBytes(byteCount: count)
             } catch {
-                throw .truncated(path: path, offset: error.offset, reading: what)
+                throw .truncated(path: path, offset: error.location, reading: what)
             }
         }
         var matrix = ImportanceMatrix(format: .legacy, hasMetadata: false)
-        let countOffset = cursor.offset
+        let countOffset = cursor.startPosition
         let entryCount = try int32("the entry count")
         // Each entry takes at least 16 bytes (three counts and one value).
-        guard entryCount >= 1, Int(entryCount) <= cursor.remaining / 16 else {
+        guard entryCount >= 1, Int(entryCount) <= cursor.count / 16 else {
             throw entryCount < 1 ? .empty(path: path) : .badCount(path: path, offset: countOffset, what: "entry count", value: Int64(entryCount))
         }
         for index in 0..<Int(entryCount) {
-            let lengthOffset = cursor.offset
+            let lengthOffset = cursor.startPosition
             let length = try int32("the name length of entry \(index)")
-            guard length >= 0, Int(length) <= cursor.remaining else {
+            guard length >= 0, Int(length) <= cursor.count else {
                 throw .badCount(path: path, offset: lengthOffset, what: "name length of entry \(index)", value: Int64(length))
             }
             // llama.cpp reads the name as a C string: it ends at the first NUL.
             let raw = try take(Int(length), "the name of entry \(index)")
             let name = String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             let calls = try int32("the call count of '\(name)'")
-            let valuesOffset = cursor.offset
+            let valuesOffset = cursor.startPosition
             let valueCount = try int32("the value count of '\(name)'")
-            guard valueCount >= 1, Int(valueCount) <= cursor.remaining / 4 else {
+            guard valueCount >= 1, Int(valueCount) <= cursor.count / 4 else {
                 throw .badCount(path: path, offset: valuesOffset, what: "value count of '\(name)'", value: Int64(valueCount))
             }
             let data = try take(Int(valueCount) * 4, "the values of '\(name)'")
-            let sums = (0..<Int(valueCount)).map {
-                Float(bitPattern: UInt32(littleEndian: data.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))
+            let sums = data.withUnsafeBytes { raw in
+                (0..<Int(valueCount)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
             }
             matrix.entries[name] = Entry(sums: sums, counts: [Int64(calls)])
         }
         // The optional trailer: chunk count, then the dataset name.
-        if cursor.remaining > 0 {
+        if cursor.count > 0 {
             matrix.chunkCount = UInt32(bitPattern: try int32("the chunk count"))
-            if cursor.remaining > 0 {
-                let lengthOffset = cursor.offset
+            if cursor.count > 0 {
+                let lengthOffset = cursor.startPosition
                 let length = try int32("the dataset name length")
                 if length > 0 {
-                    guard Int(length) <= cursor.remaining else {
+                    guard Int(length) <= cursor.count else {
                         throw .badCount(path: path, offset: lengthOffset, what: "dataset name length", value: Int64(length))
                     }
                     let raw = try take(Int(length), "the dataset name")
                     matrix.datasets = [String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)]
                 }
             }
-            if cursor.remaining > 0 { throw .trailingBytes(path: path, offset: cursor.offset, count: cursor.remaining) }
+            if cursor.count > 0 { throw .trailingBytes(path: path, offset: cursor.startPosition, count: cursor.count) }
         }
         return matrix
     }

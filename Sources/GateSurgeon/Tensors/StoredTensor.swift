@@ -18,7 +18,11 @@ public struct StoredTensor: Sendable {
         self.byteRange = byteRange
     }
 
-    public var elementCount: Int { shape.reduce(1, *) }
+    /// The number of elements. Shapes read from files have non-negative
+    /// dimensions whose non-zero product fits `Int` (both readers check),
+    /// so this cannot overflow for them; for any other shape an overflowing
+    /// product saturates at `Int.max` instead of trapping.
+    public var elementCount: Int { checkedElementCount(shape) ?? Int.max }
     public var byteCount: Int { byteRange.count }
     /// Length of the innermost dimension (a row), 1 for a scalar.
     public var rowLength: Int { shape.last ?? 1 }
@@ -29,15 +33,22 @@ public struct StoredTensor: Sendable {
     }
 }
 
-/// Element count of `shape`, or nil when it overflows `Int` or a dimension
-/// is negative.
+/// Element count of `shape`, or nil when a dimension is negative or the
+/// product of the non-zero dimensions overflows `Int`. Requiring the
+/// non-zero product to fit (not just the whole product, which a zero makes
+/// 0) means every partial product of the dimensions, in any order, fits too:
+/// row counts, strides and sizes computed from an accepted shape cannot trap.
 public func checkedElementCount(_ shape: [Int]) -> Int? {
-    var count = 1
+    var nonZeroProduct = 1
+    var hasZero = false
     for dimension in shape {
         guard dimension >= 0 else { return nil }
-        let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-        if overflow { return nil }
-        count = product
+        if dimension == 0 {
+            hasZero = true
+            continue
+        }
+        guard let product = nonZeroProduct *? dimension else { return nil }
+        nonZeroProduct = product
     }
-    return count
+    return hasZero ? 0 : nonZeroProduct
 }

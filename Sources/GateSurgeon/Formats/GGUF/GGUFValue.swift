@@ -1,6 +1,10 @@
 /// A GGUF metadata value, with its exact stored type, so metadata written
 /// back round-trips type for type.
-public indirect enum GGUFValue: Sendable, Hashable {
+///
+/// Arrays read from a file are views of it (`GGUFArray`): nothing per
+/// element is built until an element is asked for, so a 50-million-element
+/// array costs a few words until it is read.
+public enum GGUFValue: Sendable, Hashable {
     case uint8(UInt8)
     case int8(Int8)
     case uint16(UInt16)
@@ -11,10 +15,15 @@ public indirect enum GGUFValue: Sendable, Hashable {
     case bool(Bool)
     case string(String)
     /// An array of values of one type (`elementType`); arrays may nest.
-    case array(elementType: GGUFValueType, values: [GGUFValue])
+    case array(elementType: GGUFValueType, values: GGUFArray)
     case uint64(UInt64)
     case int64(Int64)
     case float64(Double)
+
+    /// An array built from values in memory.
+    public static func array(elementType: GGUFValueType, values: [GGUFValue]) -> GGUFValue {
+        .array(elementType: elementType, values: GGUFArray(values))
+    }
 
     public var type: GGUFValueType {
         switch self {
@@ -43,8 +52,8 @@ public indirect enum GGUFValue: Sendable, Hashable {
         case .int16(let v): Int(v)
         case .uint32(let v): Int(v)
         case .int32(let v): Int(v)
-        case .uint64(let v): v <= UInt64(Int.max) ? Int(v) : nil
-        case .int64(let v): Int(v)
+        case .uint64(let v): Int(exactly: v)
+        case .int64(let v): Int(exactly: v)
         case .bool(let v): v ? 1 : 0
         default: nil
         }
@@ -68,7 +77,9 @@ public indirect enum GGUFValue: Sendable, Hashable {
         return nil
     }
 
-    public var arrayValues: [GGUFValue]? {
+    /// The elements of an array, else nil. A view: counting is O(1), and
+    /// only the elements read are decoded.
+    public var arrayValues: GGUFArray? {
         if case .array(_, let values) = self { return values }
         return nil
     }
@@ -99,7 +110,7 @@ public enum GGUFValueType: UInt32, Sendable, CaseIterable {
     }
 
     /// Size of a fixed-size value; nil for strings and arrays.
-    var fixedSize: Int? {
+    public var fixedSize: Int? {
         switch self {
         case .uint8, .int8, .bool: 1
         case .uint16, .int16: 2

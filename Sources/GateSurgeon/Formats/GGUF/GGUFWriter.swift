@@ -2,7 +2,8 @@
 ///
 /// Metadata keeps the order and exact value types it is given; tensor data
 /// is laid out in the given order, each tensor padded to the alignment, as
-/// llama.cpp's gguf writer does.
+/// llama.cpp's gguf writer does. Arrays read from a GGUF file are copied as
+/// their stored bytes.
 public enum GGUFWriter {
     /// Writes `tensors` and `metadata` to `path`. A `general.alignment` entry
     /// in the metadata sets the alignment.
@@ -12,33 +13,26 @@ public enum GGUFWriter {
         progress: ((OutputTensor) -> Void)? = nil
     ) throws {
         let alignment = try GGUFFile.alignment(in: metadata, path: path)
-        var names = Set<String>()
-        for tensor in tensors {
-            guard tensor.dtype.ggmlTypeID != nil else { throw GGUFWriteError.unsupportedDType(path: path, tensor: tensor.name, dtype: tensor.dtype) }
-            guard names.insert(tensor.name).inserted else { throw GGUFWriteError.duplicateName(path: path, tensor: tensor.name) }
-            guard tensor.rowLength % tensor.dtype.blockSize == 0 else {
-                throw GGUFError.rowNotWholeBlocks(path: path, tensor: tensor.name, dtype: tensor.dtype, rowLength: tensor.rowLength)
-            }
-        }
+        try validate(tensors, metadata: metadata, path: path)
 
         let output = try OutputFile(creating: path)
         try output.write(GGUFFile.magic)
-        try output.writeUInt32LE(3)
-        try output.writeUInt64LE(UInt64(tensors.count))
-        try output.writeUInt64LE(UInt64(metadata.count))
+        try output.write(UInt32(3), endianness: .little)
+        try output.write(UInt64(tensors.count), endianness: .little)
+        try output.write(UInt64(metadata.count), endianness: .little)
         for (key, value) in metadata {
-            try writeString(key, to: output)
-            try output.writeUInt32LE(value.type.rawValue)
+            try output.writeLengthPrefixedUTF8(key, lengthType: UInt64.self, endianness: .little)
+            try output.write(value.type.rawValue, endianness: .little)
             try writeValue(value, to: output)
         }
         var offset = 0
         for tensor in tensors {
-            try writeString(tensor.name, to: output)
-            try output.writeUInt32LE(UInt32(tensor.shape.count))
-            for dimension in tensor.shape.reversed() { try output.writeUInt64LE(UInt64(dimension)) }
-            try output.writeUInt32LE(tensor.dtype.ggmlTypeID!)
-            try output.writeUInt64LE(UInt64(offset))
-            offset += padded(tensor.byteCount, to: alignment)
+            try output.writeLengthPrefixedUTF8(tensor.name, lengthType: UInt64.self, endianness: .little)
+            try output.write(UInt32(tensor.shape.count), endianness: .little)
+            for dimension in tensor.shape.reversed() { try output.write(UInt64(dimension), endianness: .little) }
+            try output.write(tensor.dtype.ggmlTypeID!, endianness: .little)
+            try output.write(UInt64(offset), endianness: .little)
+            offset = try padded(offset +? tensor.byteCount, to: alignment, path: path, tensor: tensor.name)
         }
         try output.pad(toMultipleOf: alignment)
         let dataStart = output.position
@@ -46,38 +40,69 @@ public enum GGUFWriter {
             progress?(tensor)
             try output.writeData(of: tensor)
             let written = output.position - dataStart
-            try output.writeZeros(padded(written, to: alignment) - written)
+            try output.writeZeros(try padded(written, to: alignment, path: path, tensor: tensor.name) - written)
         }
         try output.close()
     }
 
-    private static func padded(_ size: Int, to alignment: Int) -> Int {
-        (size + alignment - 1) / alignment * alignment
+    /// Checks what a GGUF file cannot hold, before anything is created.
+    static func validate(_ tensors: [OutputTensor], metadata: Metadata<GGUFValue>, path: String) throws {
+        var names = Set<String>()
+        for tensor in tensors {
+            guard tensor.dtype.ggmlTypeID != nil else { throw GGUFWriteError.unsupportedDType(path: path, tensor: tensor.name, dtype: tensor.dtype) }
+            let length = tensor.name.utf8.count
+            guard length <= GGUFFile.maximumNameLength else {
+                throw GGUFWriteError.nameTooLong(path: path, tensor: tensor.name, length: length)
+            }
+            guard !tensor.name.utf8.contains(0) else { throw GGUFWriteError.nameContainsNUL(path: path, tensor: tensor.name) }
+            guard names.insert(tensor.name).inserted else { throw GGUFWriteError.duplicateName(path: path, tensor: tensor.name) }
+            guard tensor.shape.count <= 4, tensor.shape.allSatisfy({ $0 >= 0 }) else {
+                throw GGUFWriteError.invalidShape(path: path, tensor: tensor.name, shape: tensor.shape)
+            }
+            guard tensor.rowLength % tensor.dtype.blockSize == 0 else {
+                throw GGUFError.rowNotWholeBlocks(path: path, tensor: tensor.name, dtype: tensor.dtype, rowLength: tensor.rowLength)
+            }
+        }
+        for (key, value) in metadata { try validate(value, key: key, path: path) }
     }
 
-    private static func writeString(_ text: String, to output: OutputFile) throws {
-        let bytes = Array(text.utf8)
-        try output.writeUInt64LE(UInt64(bytes.count))
-        try output.write(bytes)
+    /// Every element of an array has the array's element type.
+    private static func validate(_ value: GGUFValue, key: String, path: String) throws {
+        guard case .array(let elementType, let values) = value else { return }
+        if let stored = values.storedElementType, stored == elementType { return }
+        for element in values {
+            guard element.type == elementType else {
+                throw GGUFWriteError.mixedArray(path: path, key: key, elementType: elementType, found: element.type)
+            }
+            try validate(element, key: key, path: path)
+        }
     }
 
-    private static func writeValue(_ value: GGUFValue, to output: OutputFile) throws {
+    private static func padded(_ size: Int?, to alignment: Int, path: String, tensor: String) throws -> Int {
+        guard let padded = size?.roundedUp(toMultipleOf: alignment) else {
+            throw GGUFWriteError.tooLarge(path: path, tensor: tensor)
+        }
+        return padded
+    }
+
+    private static func writeValue(_ value: GGUFValue, to output: some BinaryOutput) throws {
         switch value {
-        case .uint8(let v): try output.write([v])
-        case .int8(let v): try output.write([UInt8(bitPattern: v)])
-        case .uint16(let v): try output.write([UInt8(v & 0xff), UInt8(v >> 8)])
-        case .int16(let v): let u = UInt16(bitPattern: v); try output.write([UInt8(u & 0xff), UInt8(u >> 8)])
-        case .uint32(let v): try output.writeUInt32LE(v)
-        case .int32(let v): try output.writeUInt32LE(UInt32(bitPattern: v))
-        case .float32(let v): try output.writeUInt32LE(v.bitPattern)
-        case .bool(let v): try output.write([v ? 1 : 0])
-        case .string(let v): try writeString(v, to: output)
-        case .uint64(let v): try output.writeUInt64LE(v)
-        case .int64(let v): try output.writeUInt64LE(UInt64(bitPattern: v))
-        case .float64(let v): try output.writeUInt64LE(v.bitPattern)
+        case .uint8(let v): try output.write(v, endianness: .little)
+        case .int8(let v): try output.write(v, endianness: .little)
+        case .uint16(let v): try output.write(v, endianness: .little)
+        case .int16(let v): try output.write(v, endianness: .little)
+        case .uint32(let v): try output.write(v, endianness: .little)
+        case .int32(let v): try output.write(v, endianness: .little)
+        case .float32(let v): try output.write(v, endianness: .little)
+        case .bool(let v): try output.write(UInt8(v ? 1 : 0), endianness: .little)
+        case .string(let v): try output.writeLengthPrefixedUTF8(v, lengthType: UInt64.self, endianness: .little)
+        case .uint64(let v): try output.write(v, endianness: .little)
+        case .int64(let v): try output.write(v, endianness: .little)
+        case .float64(let v): try output.write(v, endianness: .little)
         case .array(let elementType, let values):
-            try output.writeUInt32LE(elementType.rawValue)
-            try output.writeUInt64LE(UInt64(values.count))
+            try output.write(elementType.rawValue, endianness: .little)
+            try output.write(UInt64(values.count), endianness: .little)
+            if values.storedElementType == elementType, try values.withStoredBytes({ try output.write($0) }) != nil { return }
             for element in values { try writeValue(element, to: output) }
         }
     }
@@ -87,6 +112,13 @@ public enum GGUFWriter {
 public enum GGUFWriteError: Error, Sendable, CustomStringConvertible {
     case unsupportedDType(path: String, tensor: String, dtype: DType)
     case duplicateName(path: String, tensor: String)
+    /// ggml keeps tensor names in GGML_MAX_NAME (64) bytes, terminator included.
+    case nameTooLong(path: String, tensor: String, length: Int)
+    case nameContainsNUL(path: String, tensor: String)
+    case invalidShape(path: String, tensor: String, shape: [Int])
+    /// An array element whose type is not the array's element type.
+    case mixedArray(path: String, key: String, elementType: GGUFValueType, found: GGUFValueType)
+    case tooLarge(path: String, tensor: String)
 
     public var description: String {
         switch self {
@@ -94,6 +126,16 @@ public enum GGUFWriteError: Error, Sendable, CustomStringConvertible {
             "\(path): tensor '\(tensor)' is \(dtype), which GGUF cannot store"
         case .duplicateName(let path, let tensor):
             "\(path): tensor name '\(tensor)' is used twice"
+        case .nameTooLong(let path, let tensor, let length):
+            "\(path): tensor name '\(tensor)' is \(length) bytes; GGUF (ggml) allows at most \(GGUFFile.maximumNameLength)"
+        case .nameContainsNUL(let path, let tensor):
+            "\(path): tensor name '\(tensor)' contains a NUL byte, which GGUF readers cut the name at"
+        case .invalidShape(let path, let tensor, let shape):
+            "\(path): tensor '\(tensor)': shape \(shape) is not 0 to 4 non-negative dimensions"
+        case .mixedArray(let path, let key, let elementType, let found):
+            "\(path): metadata '\(key)': an array of \(elementType.name) holds a \(found.name) value"
+        case .tooLarge(let path, let tensor):
+            "\(path): tensor '\(tensor)': data offsets overflow"
         }
     }
 }

@@ -8,13 +8,15 @@ public enum SafetensorsError: Error, Sendable, CustomStringConvertible {
     case headerPastEnd(path: String, length: UInt64, fileSize: Int)
     case headerNotJSON(path: String, reason: String, offset: Int?)
     case headerNotObject(path: String, kind: String)
-    case invalidEntry(path: String, tensor: String, problem: String)
-    case unknownDType(path: String, tensor: String, dtype: String)
-    case invalidMetadata(path: String, key: String, problem: String)
-    case elementCountOverflow(path: String, tensor: String, shape: [String])
+    // `offset` is the absolute position of the tensor's (or key's) name in
+    // the header, when known.
+    case invalidEntry(path: String, tensor: String, offset: Int?, problem: String)
+    case unknownDType(path: String, tensor: String, offset: Int?, dtype: String)
+    case invalidMetadata(path: String, key: String, offset: Int?, problem: String)
+    case elementCountOverflow(path: String, tensor: String, offset: Int?, shape: [String])
     case notContiguous(path: String, tensor: String, begin: Int, expected: Int, dataStart: Int)
-    case sizeMismatch(path: String, tensor: String, dtype: DType, shape: [Int], expected: Int, found: Int)
-    case offsetsPastEnd(path: String, tensor: String, end: Int, dataSize: Int)
+    case sizeMismatch(path: String, tensor: String, offset: Int?, dtype: DType, shape: [Int], expected: Int, found: Int)
+    case offsetsPastEnd(path: String, tensor: String, offset: Int?, end: Int, dataSize: Int)
     case incompleteBuffer(path: String, covered: Int, dataSize: Int, dataStart: Int)
     case indexInvalid(path: String, problem: String)
     case shardMissing(index: String, tensor: String, shard: String)
@@ -23,6 +25,10 @@ public enum SafetensorsError: Error, Sendable, CustomStringConvertible {
     case duplicateTensor(path: String, tensor: String, otherFile: String)
     /// A directory holds several safetensors files that are not one sharded model.
     case ambiguousDirectory(path: String, files: [String])
+
+    private static func at(_ offset: Int?) -> String {
+        offset.map { " at byte \($0)" } ?? ""
+    }
 
     public var description: String {
         switch self {
@@ -37,21 +43,22 @@ public enum SafetensorsError: Error, Sendable, CustomStringConvertible {
             return "\(path): header is not valid JSON: \(reason)\(place)"
         case .headerNotObject(let path, let kind):
             return "\(path): header is a JSON \(kind), expected an object at byte 8"
-        case .invalidEntry(let path, let tensor, let problem):
-            return "\(path): tensor '\(tensor)': \(problem)"
-        case .unknownDType(let path, let tensor, let dtype):
-            return "\(path): tensor '\(tensor)': unknown dtype \"\(dtype)\""
-        case .invalidMetadata(let path, let key, let problem):
-            return "\(path): __metadata__ key '\(key)': \(problem)"
-        case .elementCountOverflow(let path, let tensor, let shape):
-            return "\(path): tensor '\(tensor)': shape [\(shape.joined(separator: ", "))] overflows a 64-bit element count"
+        case .invalidEntry(let path, let tensor, let offset, let problem):
+            return "\(path): tensor '\(tensor)'\(Self.at(offset)): \(problem)"
+        case .unknownDType(let path, let tensor, let offset, let dtype):
+            return "\(path): tensor '\(tensor)'\(Self.at(offset)): unknown dtype \"\(dtype)\""
+        case .invalidMetadata(let path, let key, let offset, let problem):
+            return "\(path): __metadata__ key '\(key)'\(Self.at(offset)): \(problem)"
+        case .elementCountOverflow(let path, let tensor, let offset, let shape):
+            return "\(path): tensor '\(tensor)'\(Self.at(offset)): shape [\(shape.joined(separator: ", "))] overflows a 64-bit element count (product of the non-zero dimensions)"
         case .notContiguous(let path, let tensor, let begin, let expected, let dataStart):
             let kind = begin < expected ? "overlaps the previous tensor" : "leaves a gap after the previous tensor"
-            return "\(path): tensor '\(tensor)': data_offsets begin at \(begin) (byte \(dataStart + begin)) but the previous tensor ends at \(expected); it \(kind)"
-        case .sizeMismatch(let path, let tensor, let dtype, let shape, let expected, let found):
-            return "\(path): tensor '\(tensor)': \(dtype) \(shape) needs \(expected) bytes but data_offsets span \(found)"
-        case .offsetsPastEnd(let path, let tensor, let end, let dataSize):
-            return "\(path): tensor '\(tensor)': data ends at \(end), past the \(dataSize)-byte data section"
+            let byte = (dataStart +? begin).map { " (byte \($0))" } ?? ""
+            return "\(path): tensor '\(tensor)': data_offsets begin at \(begin)\(byte) but the previous tensor ends at \(expected); it \(kind)"
+        case .sizeMismatch(let path, let tensor, let offset, let dtype, let shape, let expected, let found):
+            return "\(path): tensor '\(tensor)'\(Self.at(offset)): \(dtype) \(shape) needs \(expected) bytes but data_offsets span \(found)"
+        case .offsetsPastEnd(let path, let tensor, let offset, let end, let dataSize):
+            return "\(path): tensor '\(tensor)'\(Self.at(offset)): data ends at \(end), past the \(dataSize)-byte data section"
         case .incompleteBuffer(let path, let covered, let dataSize, let dataStart):
             return "\(path): tensors cover \(covered) of the \(dataSize) data bytes; bytes from \(dataStart + covered) on belong to no tensor"
         case .indexInvalid(let path, let problem):

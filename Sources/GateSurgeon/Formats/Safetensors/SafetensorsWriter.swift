@@ -46,6 +46,9 @@ public enum SafetensorsWriter {
             guard seen.insert(tensor.name).inserted else {
                 throw .duplicateName(path: path, tensor: tensor.name)
             }
+            guard !tensor.name.utf8.contains(0) else {
+                throw .nameContainsNUL(path: path, tensor: tensor.name)
+            }
         }
     }
 
@@ -60,7 +63,7 @@ public enum SafetensorsWriter {
         let ordered = canonicalOrder(tensors)
         let header = header(for: ordered, metadata: metadata)
         let output = try OutputFile(creating: path)
-        try output.writeUInt64LE(UInt64(header.count))
+        try output.write(UInt64(header.count), endianness: .little)
         try output.write(header)
         for tensor in ordered {
             progress?(tensor)
@@ -129,6 +132,8 @@ public enum SafetensorsWriter {
 public enum SafetensorsWriteError: Error, Sendable, CustomStringConvertible {
     case unsupportedDType(path: String, tensor: String, dtype: DType)
     case duplicateName(path: String, tensor: String)
+    /// json-c writes object keys as C strings: a NUL would cut the name short.
+    case nameContainsNUL(path: String, tensor: String)
 
     public var description: String {
         switch self {
@@ -136,6 +141,8 @@ public enum SafetensorsWriteError: Error, Sendable, CustomStringConvertible {
             "\(path): tensor '\(tensor)' is \(dtype), which safetensors cannot store"
         case .duplicateName(let path, let tensor):
             "\(path): tensor name '\(tensor)' is used twice"
+        case .nameContainsNUL(let path, let tensor):
+            "\(path): tensor name '\(tensor)' contains a NUL byte, which a safetensors header cannot hold"
         }
     }
 }

@@ -107,9 +107,10 @@ struct AddGateCommand: ConsoleCommand {
             compensate: initialization == .zero || !noCompensate, layers: layers)
         let (gated, summary) = try insertion.apply(to: graph)
 
-        let plan = ModelWriter.plan(gated, format: format, policy: outputOptions.policy)
+        let policy = try outputOptions.policy()
+        let plan = try ModelWriter.plan(gated, format: format, policy: policy)
         // Bytes the gate adds: the growth of q_proj, or the new gate tensors, as written.
-        let inputPlan = ModelWriter.plan(graph, format: format, policy: outputOptions.policy)
+        let inputPlan = try ModelWriter.plan(graph, format: format, policy: policy)
         let addedBytes = plan.reduce(0) { $0 + $1.byteCount } - inputPlan.reduce(0) { $0 + $1.byteCount }
         let layerText = PlanReport.describeLayers(summary.gatedLayers)
         if !report.json {
@@ -129,7 +130,7 @@ struct AddGateCommand: ConsoleCommand {
         let writing = ModelWriting(console: console, report: report, document: [
             "command": .string("add-gate"), "input": .string(input), "architecture": .string(graph.config.family.rawValue), "gate": .object(gate),
         ])
-        try writing.write(gated, plan: plan, to: target, options: outputOptions.writeOptions, transaction: transaction,
+        try writing.write(gated, plan: plan, to: target, options: outputOptions.writeOptions(policy), transaction: transaction,
                           verifyingAgainst: verify ? graph : nil,
                           thresholds: thresholds.overriding(PostWriteVerification.defaultThresholds(for: plan, initialization: initial)))
     }

@@ -69,14 +69,15 @@ struct ConvertCommand: ConsoleCommand {
         }
         let transaction = OutputTransaction(inputs: graph.inputPaths + outputOptions.inputs, replacing: outputOptions.force)
         try transaction.check(target)
-        let plan = ModelWriter.plan(graph, format: target.checkpointFormat, policy: outputOptions.policy)
+        let policy = try outputOptions.policy()
+        let plan = try ModelWriter.plan(graph, format: target.checkpointFormat, policy: policy)
         if !report.json {
             console.print("convert: \(checkpoint.format.rawValue) -> \(target.checkpointFormat.rawValue), \(graph.config.family.rawValue), \(graph.config.layerCount) layers, \(plan.count) tensors")
         }
         let writing = ModelWriting(console: console, report: report, document: [
             "command": .string("convert"), "input": .string(input), "architecture": .string(graph.config.family.rawValue),
         ])
-        try writing.write(graph, plan: plan, to: target, options: outputOptions.writeOptions, transaction: transaction,
+        try writing.write(graph, plan: plan, to: target, options: outputOptions.writeOptions(policy), transaction: transaction,
                           verifyingAgainst: verify ? graph : nil,
                           thresholds: thresholds.overriding(PostWriteVerification.defaultThresholds(for: plan)))
     }
@@ -86,13 +87,14 @@ struct ConvertCommand: ConsoleCommand {
     private func convertTensors(_ checkpoint: Checkpoint, to target: OutputTarget, console: Console) throws {
         let transaction = OutputTransaction(inputs: [checkpoint.path] + (config.map { [$0] } ?? []) + outputOptions.inputs, replacing: outputOptions.force)
         try transaction.check(target)
-        let conversion = try TensorConversion(checkpoint: checkpoint, configPath: config, format: target.checkpointFormat, policy: outputOptions.policy)
+        let policy = try outputOptions.policy()
+        let conversion = try TensorConversion(checkpoint: checkpoint, configPath: config, format: target.checkpointFormat, policy: policy)
         if !report.json {
             console.print("convert: \(checkpoint.format.rawValue) -> \(target.checkpointFormat.rawValue), architecture not modelled: tensors converted one by one, names and metadata kept, \(conversion.plan.count) tensors")
         }
         let writing = ModelWriting(console: console, report: report, document: [
             "command": .string("convert"), "input": .string(input), "architecture": .null,
         ])
-        try writing.write(conversion, to: target, options: outputOptions.writeOptions, transaction: transaction)
+        try writing.write(conversion, to: target, options: outputOptions.writeOptions(policy), transaction: transaction)
     }
 }

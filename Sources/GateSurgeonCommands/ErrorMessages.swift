@@ -22,6 +22,16 @@ enum ErrorMessages {
             case .noConfig, .configMismatch: return "\(error); pass the model's config.json with --config PATH"
             default: return "\(error)"
             }
+        case let error as QuantizationRequestError:
+            switch error {
+            case .importanceRequired(_, _, _, let haveMatrix):
+                return haveMatrix ? "\(error)" : "\(error); pass --imatrix FILE (made by gatesurgeon imatrix or llama-imatrix)"
+            }
+        case let error as QuantizationRulesError:
+            switch error {
+            case .requantizing: return "\(error); pass --allow-requantize to do it anyway"
+            default: return "\(error)"
+            }
         case let error as GateInsertionError:
             switch error {
             case .layoutUnsupported, .partialLayersUnsupported, .cannotConvert: return "\(error); choose another --layout (separate works for every model)"

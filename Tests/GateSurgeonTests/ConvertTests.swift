@@ -11,7 +11,7 @@ import Testing
         ("f32", ["--dtype", "f32"], .f32),
         ("f16", ["--dtype", "f16"], .f16),
         ("bf16", ["--dtype", "bf16"], .bf16),
-        ("q8_0", ["--quant", "q8_0"], .q8_0),
+        ("q8_0", ["--quant", "q8_0", "--pure"], .q8_0),
     ]
 
     static let cases: [(String, String, [String], DType)] = Fixtures.modelNames.flatMap { model in
@@ -150,9 +150,9 @@ import Testing
 
     @Test func thresholdsAreExactOnlyForLosslessPlans() throws {
         let graph = try ModelGraph(checkpoint: try Checkpoint(path: Fixtures.path("models/llama")))
-        let lossless = ModelWriter.plan(graph, format: .gguf, policy: ConversionPolicy())
+        let lossless = try ModelWriter.plan(graph, format: .gguf, policy: ConversionPolicy())
         #expect(lossless.allSatisfy { $0.preservesValues })
-        let quantized = ModelWriter.plan(graph, format: .gguf, policy: ConversionPolicy(quantization: .q4_0))
+        let quantized = try ModelWriter.plan(graph, format: .gguf, policy: ConversionPolicy(quantization: QuantizationRequest(options: QuantizationOptions(preset: .q4_0, pure: true))))
         #expect(quantized.contains { !$0.preservesValues })
         #expect(quantized.filter { $0.tensor.shape.count == 1 }.allSatisfy { $0.preservesValues })
     }
@@ -201,7 +201,7 @@ import Testing
             Issue.record("q_proj read from GGUF should be a row gather")
             return
         }
-        let plan = ModelWriter.plan(graph, format: .gguf, policy: ConversionPolicy())
+        let plan = try ModelWriter.plan(graph, format: .gguf, policy: ConversionPolicy())
         let query = try #require(plan.first { $0.outputName == "blk.0.attn_q.weight" })
         #expect(query.expression.storedTensor?.name == "blk.0.attn_q.weight")
     }
@@ -214,7 +214,7 @@ import Testing
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
         let output = Paths.join(directory, "out.gguf")
-        try CLI.succeed(["convert", Fixtures.path("gguf/llama-f32.gguf"), output, "--quant", type])
+        try CLI.succeed(["convert", Fixtures.path("gguf/llama-f32.gguf"), output, "--quant", type, "--pure"])
         let ours = try GGUFFile(path: output)
         let reference = try GGUFFile(path: Fixtures.path("gguf/llama-\(type).gguf"))
         #expect(Set(ours.tensors.map(\.name)) == Set(reference.tensors.map(\.name)))

@@ -60,7 +60,7 @@ import Testing
     /// safetensors -> GGUF equals the converter tensor for tensor
     /// (experts stacked into ffn_*_exps in its order) and key for key.
     @Test(arguments: ["qwen3_moe", "mixtral", "qwen2_moe"].flatMap { model in
-        [("f32", ["--dtype", "f32"]), ("f16", ["--dtype", "f16"]), ("bf16", ["--dtype", "bf16"]), ("q8_0", ["--quant", "q8_0"])]
+        [("f32", ["--dtype", "f32"]), ("f16", ["--dtype", "f16"]), ("bf16", ["--dtype", "bf16"]), ("q8_0", ["--quant", "q8_0", "--pure"])]
             .map { (model, $0.0, $0.1) }
     })
     func convertMatchesTheConverter(model: String, outtype: String, options: [String]) throws {
@@ -74,7 +74,7 @@ import Testing
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
         let output = Paths.join(directory, "out.gguf")
-        try CLI.succeed(["convert", Fixtures.path("gguf/\(model)-f32.gguf"), output, "--quant", type])
+        try CLI.succeed(["convert", Fixtures.path("gguf/\(model)-f32.gguf"), output, "--quant", type, "--pure"])
         try ConvertTests.expectSameTensors(output, Fixtures.path("gguf/\(model)-\(type).gguf"), ordered: false)
     }
 
@@ -103,7 +103,7 @@ import Testing
     /// to GGUF, the stacks are byte copies again.
     @Test func stackedExpertsCopyBackUnchanged() throws {
         let graph = try ForwardFixtures.graph("gguf/qwen2_moe-q8_0.gguf")
-        let plan = ModelWriter.plan(graph, format: .gguf, policy: ConversionPolicy())
+        let plan = try ModelWriter.plan(graph, format: .gguf, policy: ConversionPolicy())
         let stacked = try #require(plan.first { $0.outputName == "blk.1.ffn_down_exps.weight" })
         #expect(stacked.expression.storedTensor?.name == "blk.1.ffn_down_exps.weight")
         #expect(stacked.tensor.shape == [4, 32, 32])
@@ -113,7 +113,7 @@ import Testing
     /// as llama.cpp keeps them.
     @Test func routersStayF32() throws {
         let graph = try ForwardFixtures.graph("models/qwen2_moe")
-        let plan = ModelWriter.plan(graph, format: .gguf, policy: ConversionPolicy(quantization: .q8_0))
+        let plan = try ModelWriter.plan(graph, format: .gguf, policy: ConversionPolicy(quantization: QuantizationRequest(options: QuantizationOptions(preset: .q8_0))))
         for item in plan where item.outputName.hasSuffix("ffn_gate_inp.weight") || item.outputName.hasSuffix("ffn_gate_inp_shexp.weight") {
             #expect(item.dtype == .f32, "\(item.outputName)")
         }

@@ -15,7 +15,7 @@ import Testing
     /// Tensors (the fused gate inside attn_q, norms stored w + 1,
     /// post_attention_norm) and every architecture key equal the converter's.
     @Test(arguments: cases.flatMap { model, source in
-        [("f32", ["--dtype", "f32"]), ("bf16", ["--dtype", "bf16"]), ("q8_0", ["--quant", "q8_0"])].map { (model, source, $0.0, $0.1) }
+        [("f32", ["--dtype", "f32"]), ("bf16", ["--dtype", "bf16"]), ("q8_0", ["--quant", "q8_0", "--pure"])].map { (model, source, $0.0, $0.1) }
     })
     func writesWhatTheConverterWrites(model: String, source: String, outtype: String, options: [String]) throws {
         try ConvertTests.expectConverterParity(model: model, source: source, outtype: outtype, options: options)

@@ -6,7 +6,7 @@ enum GGUFMetadataBuilder {
     ///   llama.cpp records it as the file type even where rows fell back.
     /// - Parameter tokenizerSource: a GGUF file whose `tokenizer.*` keys
     ///   replace any the model has.
-    static func metadata(for graph: ModelGraph, plan: [PlannedTensor], requested: DType?, tokenizerSource: String? = nil) throws -> Metadata<GGUFValue> {
+    static func metadata(for graph: ModelGraph, plan: [PlannedTensor], policy: ConversionPolicy, tokenizerSource: String? = nil) throws -> Metadata<GGUFValue> {
         var metadata: Metadata<GGUFValue>
         if let source = graph.ggufMetadata {
             metadata = source
@@ -20,17 +20,21 @@ enum GGUFMetadataBuilder {
             metadata.removeAll { $0.key.hasPrefix("tokenizer.") }
             metadata.merge(keys)
         }
-        recordFileType(&metadata, plan: plan, requested: requested)
+        recordFileType(&metadata, plan: plan, policy: policy)
         if let gate = graph.config.gate, gate.layout == .separate {
             set(&metadata, ModelConfig.ggufGateGranularityKey, .string(gate.granularity.rawValue))
         }
         return metadata
     }
 
-    /// Sets `general.file_type` as llama-quantize does: the requested
-    /// type, or the most common type of the 2-D tensors.
-    static func recordFileType(_ metadata: inout Metadata<GGUFValue>, plan: [PlannedTensor], requested: DType?) {
-        set(&metadata, "general.file_type", .uint32(fileType(requested ?? dominantType(plan))))
+    /// Sets `general.file_type` as llama-quantize does (the preset's file
+    /// type, even where rows fell back), or the converter (the requested
+    /// float type, else the most common type of the 2-D tensors); adds
+    /// llama-quantize's importance-matrix keys.
+    static func recordFileType(_ metadata: inout Metadata<GGUFValue>, plan: [PlannedTensor], policy: ConversionPolicy) {
+        let fileType = policy.quantization?.preset.fileType ?? fileType(policy.dtype ?? dominantType(plan))
+        set(&metadata, "general.file_type", .uint32(fileType))
+        for (key, value) in policy.quantization?.metadata ?? Metadata() { set(&metadata, key, value) }
     }
 
     private static func set(_ metadata: inout Metadata<GGUFValue>, _ key: String, _ value: GGUFValue) {

@@ -11,6 +11,9 @@ public struct PlannedTensor: Sendable {
     public var ggufName: String?
     public var decision: ConversionPolicy.Decision
     public var expression: TensorExpression
+    /// The importance vector the quantizer weighs columns by (per expert
+    /// for a 3-D tensor), from an importance matrix.
+    public var importance: [Float]? = nil
     public var dtype: DType { decision.dtype }
     public var byteCount: Int { decision.dtype.byteCount(elements: tensor.elementCount) ?? 0 }
 
@@ -94,7 +97,8 @@ public enum ModelWriter {
     /// In GGUF, each layer's experts become llama.cpp's stacked 3-D tensors
     /// (`ffn_{gate,up,down}_exps`), placed where the converter puts them:
     /// at the last expert tensor of their part in source order.
-    public static func plan(_ graph: ModelGraph, format: CheckpointFormat, policy: ConversionPolicy) -> [PlannedTensor] {
+    /// - Throws: what llama-quantize would refuse (`QuantizationRequest.apply`).
+    public static func plan(_ graph: ModelGraph, format: CheckpointFormat, policy: ConversionPolicy) throws -> [PlannedTensor] {
         var planned: [PlannedTensor] = []
         let architecture = graph.config.architecture
         var pendingExperts: [String: [Int: GraphTensor]] = [:]
@@ -147,6 +151,13 @@ public enum ModelWriter {
             let tensor = GraphTensor(name: "rope_freqs.weight", shape: [factors.count], dtype: .f32, expression: .values(factors, rowCount: 1))
             planned.insert(PlannedTensor(tensor: tensor, outputName: tensor.name, ggufName: tensor.name, decision: .init(dtype: .f32), expression: tensor.expression), at: 0)
         }
+        if format == .gguf, let request = policy.quantization {
+            let config = graph.config
+            let model = QuantizationModel(
+                architecture: architecture.ggufName, layerCount: config.layerCount, headCount: config.headCount,
+                headCountKV: config.kvHeadCount, expertCount: config.experts?.count ?? 0)
+            try request.apply(to: &planned, model: model, policy: policy)
+        }
         return planned
     }
 
@@ -189,7 +200,12 @@ public enum ModelWriter {
             defer { expression.releaseSourcePages() }
             let rows = expression.rowCount
             let rowElements = max(1, expression.rowElements)
-            let chunkRows = max(1, (1 << 22) / rowElements)
+            var chunkRows = max(1, (1 << 22) / rowElements)
+            // A per-expert importance vector covers a run of rows: chunks end on its boundaries.
+            let importance = planned.importance
+            let importanceGroups = importance.map { $0.count / max(1, rowLength) } ?? 1
+            let rowsPerGroup = importanceGroups > 1 ? rows / importanceGroups : rows
+            if importanceGroups > 1 { chunkRows = max(1, chunkRows / rowsPerGroup) * rowsPerGroup }
             var start = 0
             if expression.isByteCopyable(as: dtype) {
                 while start < rows {
@@ -205,9 +221,18 @@ public enum ModelWriter {
                 let end = min(rows, start + chunkRows)
                 let values = try expression.rowValues(start..<end)
                 var encoded = [UInt8](repeating: 0, count: dtype.byteCount(elements: values.count)!)
+                let weights: ArraySlice<Float>? = importance.map { vector in
+                    importanceGroups > 1 ? vector[(start / rowsPerGroup * rowLength)..<(end / rowsPerGroup * rowLength)] : vector[...]
+                }
                 let report = try values.withUnsafeBufferPointer { source in
                     try encoded.withUnsafeMutableBytes { destination in
-                        try ElementConversion.encode(source, as: dtype, into: destination, rowLength: rowLength)
+                        if let weights {
+                            try weights.withUnsafeBufferPointer { vector in
+                                try ElementConversion.encode(source, as: dtype, into: destination, rowLength: rowLength, importance: vector)
+                            }
+                        } else {
+                            try ElementConversion.encode(source, as: dtype, into: destination, rowLength: rowLength)
+                        }
                     }
                 }
                 log.record(report, tensor: name)
@@ -248,12 +273,11 @@ public enum ModelWriter {
         if format == .safetensors, graph.ropeScalingNeedsTensor {
             throw ModelError.unsupportedModel(path: graph.sourcePath, problem: "its rope_freqs.weight matches no Llama 3 rope_scaling that config.json could carry; writing safetensors would change the model's RoPE")
         }
-        let plan = plan ?? Self.plan(graph, format: format, policy: options.policy)
+        let plan = try plan ?? Self.plan(graph, format: format, policy: options.policy)
         var contents = OutputContents(plan: plan, safetensorsMetadata: outputMetadata(graph),
                                       config: graph.config.transformersConfig(), auxiliaryFiles: auxiliaryFiles(of: graph.sourcePath))
         if format == .gguf {
-            contents.ggufMetadata = try GGUFMetadataBuilder.metadata(
-                for: graph, plan: plan, requested: options.policy.quantization ?? options.policy.dtype, tokenizerSource: options.tokenizerSource)
+            contents.ggufMetadata = try GGUFMetadataBuilder.metadata(for: graph, plan: plan, policy: options.policy, tokenizerSource: options.tokenizerSource)
         }
         var summary = try emit(contents, to: target, options: options, in: transaction, progress: progress)
         if format == .gguf, let experts = graph.config.experts, let layout = graph.config.architecture.expertLayout,

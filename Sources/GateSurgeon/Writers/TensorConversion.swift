@@ -20,12 +20,19 @@ public struct TensorConversion: Sendable {
         self.checkpoint = checkpoint
         self.format = format
         self.policy = policy
-        plan = checkpoint.tensors.map { stored in
+        var plan = checkpoint.tensors.map { stored in
             let tensor = GraphTensor(stored)
             let ggufName = format == .gguf ? stored.name : nil
             return PlannedTensor(tensor: tensor, outputName: stored.name, ggufName: ggufName, decision: policy.decide(for: tensor, ggufName: ggufName, format: format),
                                  expression: tensor.expression)
         }
+        if let request = policy.quantization, let gguf = checkpoint.gguf {
+            guard let model = QuantizationModel(gguf: gguf) else {
+                throw ModelError.invalidConfig(path: gguf.path, key: "general.architecture", problem: "quantizing needs the block and head counts llama.cpp stores under the architecture")
+            }
+            try request.apply(to: &plan, model: model, policy: policy)
+        }
+        self.plan = plan
         if format == .safetensors, let found = try? ModelGraph.findConfig(for: checkpoint, explicitPath: explicitConfig) {
             var config = found.0
             if let dtype = policy.dtype {
@@ -56,7 +63,7 @@ public struct TensorConversion: Sendable {
             auxiliaryFiles: format == .safetensors ? ModelWriter.auxiliaryFiles(of: checkpoint.path) : [])
         if let gguf = checkpoint.gguf {
             contents.ggufMetadata = gguf.metadata
-            GGUFMetadataBuilder.recordFileType(&contents.ggufMetadata, plan: plan, requested: policy.quantization ?? policy.dtype)
+            GGUFMetadataBuilder.recordFileType(&contents.ggufMetadata, plan: plan, policy: policy)
         }
         return try ModelWriter.emit(contents, to: target, options: options, in: transaction, progress: progress)
     }

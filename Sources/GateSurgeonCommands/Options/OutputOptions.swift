@@ -7,17 +7,38 @@ struct OutputOptions: ParsableArguments {
     var dtype: FloatType?
 
     @Option(name: .customLong("quant"),
-            help: ArgumentHelp("Quantize 2-D weights to this GGUF block type (GGUF output): \(QuantType.valueList).", valueName: "type"),
-            transform: QuantType.parse)
-    var quantization: QuantType?
+            help: ArgumentHelp("Quantize (GGUF output) as llama-quantize does with this preset or type: \(QuantArgument.valueList).", valueName: "preset"),
+            transform: QuantArgument.parse)
+    var quantization: QuantizationPreset?
 
-    @Option(help: ArgumentHelp("With --quant: type of the token embedding (\(TensorType.valueList)).", valueName: "type"),
+    @Flag(help: "With --quant: every weight gets the preset's type, without llama-quantize's per-tensor mix (its --pure).")
+    var pure = false
+
+    @Option(help: ArgumentHelp("With --quant: an importance matrix (llama-imatrix's .gguf or legacy .dat, or gatesurgeon imatrix's output).", valueName: "file"))
+    var imatrix: String?
+
+    @Option(name: .customLong("tensor-type"),
+            help: ArgumentHelp("With --quant: tensors whose GGUF name this regex finds get TYPE, e.g. 'attn_v=q8_0' (repeatable; the first match wins).", valueName: "pattern=type"),
+            transform: { text in
+                do { return try TensorTypeOverride(parsing: text) } catch { throw ValidationError("\(error)") }
+            })
+    var tensorTypes: [TensorTypeOverride] = []
+
+    @Option(name: [.customLong("embedding-type"), .customLong("token-embedding-type")],
+            help: ArgumentHelp("With --quant: type of the token embedding (\(TensorType.valueList)).", valueName: "type"),
             transform: TensorType.parse)
     var embeddingType: TensorType?
 
-    @Option(help: ArgumentHelp("With --quant: type of lm_head / output.weight (\(TensorType.valueList)).", valueName: "type"),
+    @Option(name: [.customLong("output-type"), .customLong("output-tensor-type")],
+            help: ArgumentHelp("With --quant: type of lm_head / output.weight (\(TensorType.valueList)).", valueName: "type"),
             transform: TensorType.parse)
     var outputType: TensorType?
+
+    @Flag(help: "With --quant: leave output.weight as it is (llama-quantize's --leave-output-tensor).")
+    var leaveOutputTensor = false
+
+    @Flag(help: "With --quant: re-quantize tensors already stored in block types (quality suffers).")
+    var allowRequantize = false
 
     @Option(name: .customLong("keep"), help: ArgumentHelp("Leave tensors matching this shell glob as stored (repeatable; either naming).", valueName: "glob"))
     var keep: [String] = []
@@ -34,18 +55,24 @@ struct OutputOptions: ParsableArguments {
 
     func validate() throws {
         if quantization == nil {
-            if embeddingType != nil { throw ValidationError("--embedding-type chooses a type within --quant; give --quant too") }
-            if outputType != nil { throw ValidationError("--output-type chooses a type within --quant; give --quant too") }
+            for (flag, given) in [("--embedding-type", embeddingType != nil), ("--output-type", outputType != nil), ("--pure", pure),
+                                  ("--imatrix", imatrix != nil), ("--tensor-type", !tensorTypes.isEmpty),
+                                  ("--leave-output-tensor", leaveOutputTensor), ("--allow-requantize", allowRequantize)] where given {
+                throw ValidationError("\(flag) applies to quantizing; give --quant too")
+            }
         }
         if let dtype, let quantization {
-            throw ValidationError("--dtype \(dtype.rawValue) and --quant \(quantization.dtype.name.lowercased()) together: --quant decides every tensor's type (the block type for 2-D weights, F32 for norms and biases); use --keep GLOB to leave tensors as stored")
+            throw ValidationError("--dtype \(dtype.rawValue) and --quant \(quantization.name) together: --quant decides every tensor's type (block types for weights, F32 for norms and biases); use --keep GLOB to leave tensors as stored")
+        }
+        if leaveOutputTensor && outputType != nil {
+            throw ValidationError("--leave-output-tensor and --output-type contradict each other")
         }
     }
 
     /// The checks that depend on where the output goes.
     func validate(for target: OutputTarget) throws {
         if let quantization, target.checkpointFormat != .gguf {
-            throw ValidationError("--quant \(quantization.dtype.name.lowercased()) writes GGUF block types; give an output path ending in .gguf")
+            throw ValidationError("--quant \(quantization.name) writes GGUF block types; give an output path ending in .gguf")
         }
         if tokenizerFrom != nil && target.checkpointFormat != .gguf {
             throw ValidationError("--tokenizer-from applies to GGUF output; give an output path ending in .gguf")
@@ -55,17 +82,25 @@ struct OutputOptions: ParsableArguments {
         }
     }
 
-    var policy: ConversionPolicy {
-        ConversionPolicy(dtype: dtype?.dtype, quantization: quantization?.dtype, embeddingType: embeddingType?.dtype,
-                         outputType: outputType?.dtype, keep: keep)
+    /// The conversion policy; reads the importance matrix.
+    func policy() throws -> ConversionPolicy {
+        var request: QuantizationRequest?
+        if let quantization {
+            let options = QuantizationOptions(
+                preset: quantization, pure: pure, allowRequantize: allowRequantize, quantizeOutput: !leaveOutputTensor,
+                outputType: outputType?.dtype, tokenEmbeddingType: embeddingType?.dtype, overrides: tensorTypes)
+            let matrix = try imatrix.map { try ImportanceMatrix(contentsOf: $0) }
+            request = QuantizationRequest(options: options, importance: matrix, importancePath: imatrix)
+        }
+        return ConversionPolicy(dtype: dtype?.dtype, quantization: request, keep: keep)
     }
 
-    var writeOptions: WriteOptions {
+    func writeOptions(_ policy: ConversionPolicy) -> WriteOptions {
         WriteOptions(policy: policy, maxShardSize: maxShardSize, tokenizerSource: tokenizerFrom)
     }
 
     /// Files read besides the model, which outputs may not overlap.
-    var inputs: [String] { tokenizerFrom.map { [$0] } ?? [] }
+    var inputs: [String] { [tokenizerFrom, imatrix].compactMap { $0 } }
 }
 
 /// How a command reports: a JSON document for machines, or text; progress or none.

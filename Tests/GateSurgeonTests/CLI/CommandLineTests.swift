@@ -11,8 +11,8 @@ import Testing
 
     /// Options that would silently do nothing, or less than asked.
     @Test(arguments: [
-        (["out.gguf", "--embedding-type", "q8_0"], "--embedding-type chooses a type within --quant"),
-        (["out.gguf", "--output-type", "q6_k"], "--output-type chooses a type within --quant"),
+        (["out.gguf", "--embedding-type", "q8_0"], "--embedding-type applies to quantizing; give --quant too"),
+        (["out.gguf", "--output-type", "q6_k"], "--output-type applies to quantizing; give --quant too"),
         (["out.gguf", "--dtype", "bf16", "--quant", "q8_0"], "--quant decides every tensor's type"),
         (["out.gguf", "--max-shard-size", "5GB"], "--max-shard-size splits a model directory"),
         (["out.safetensors", "--max-shard-size", "5GB"], "--max-shard-size splits a model directory"),
@@ -24,8 +24,11 @@ import Testing
         (["out.gguf", "--max-kld", "0.1"], "add --verify"),
         (["out.gguf", "--dtype", "q4_0"], "'q4_0' is invalid for '--dtype"),
         (["out.gguf", "--quant", "bf16"], "use --dtype bf16"),
-        (["out.gguf", "--quant", "Q4_K_M"], "the closest single type is q4_k"),
-        (["out.gguf", "--quant", "q9_9"], "choose one of q8_0, q4_0"),
+        (["out.gguf", "--quant", "q9_9"], "choose one of Q4_0, Q4_1, Q5_0"),
+        (["out.gguf", "--pure"], "--pure applies to quantizing; give --quant too"),
+        (["out.gguf", "--imatrix", "x.gguf"], "--imatrix applies to quantizing"),
+        (["out.gguf", "--quant", "q4_k_m", "--tensor-type", "attn_v"], "not PATTERN=TYPE"),
+        (["out.gguf", "--quant", "q4_k_m", "--leave-output-tensor", "--output-type", "q8_0"], "contradict each other"),
     ])
     func contradictoryOrEmptyOptionsAreErrors(arguments: [String], message: String) throws {
         let directory = Fixtures.temporaryDirectory()
@@ -52,7 +55,8 @@ import Testing
         // Help wraps lines: compare with the whitespace collapsed.
         let help = try CLI.succeed(["convert", "--help"]).output.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         #expect(help.contains("--dtype <dtype> Convert float tensors to this type. (values: f32, f16, bf16)"))
-        #expect(help.contains("--quant <type> Quantize 2-D weights to this GGUF block type (GGUF output): q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs."))
+        #expect(help.contains("--quant <preset> Quantize (GGUF output) as llama-quantize does with this preset or type: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q2_K_S, Q3_K_S, Q3_K_M"))
+        #expect(help.contains("--output-type, --output-tensor-type <type>"))
         let bad = CLI.run(["convert", Self.qwen2, "/tmp/x.gguf", "--dtype", "f8"])
         #expect(bad.errorOutput.contains("f32") && bad.errorOutput.contains("bf16") && !bad.errorOutput.contains("q4_k"), "\(bad.errorOutput)")
         for command in ["inspect", "add-gate", "convert", "forward", "verify"] {
@@ -179,5 +183,46 @@ import Testing
         #expect(result.tensors.map(\.name) == source.tensors.map(\.name))
         #expect(result.tensors.first { $0.name == "t.f16_3d" }?.dtype == .f16)
         #expect(result.value("test.string_utf8") == source.value("test.string_utf8"))
+    }
+}
+
+/// `convert --quant` with llama-quantize's presets, importance matrices and
+/// overrides, end to end through the command (the rules and kernels are
+/// checked type by type and byte by byte in the Quantization suites).
+@Suite struct PresetCommandTests {
+    /// The 2-layer model with rows of 256 the preset references use.
+    static let model = Fixtures.path("gguf/presets-llama.gguf")
+
+    /// A preset that needs an importance matrix is refused without one,
+    /// before anything is written, as llama-quantize refuses it.
+    @Test func lowBitPresetsNeedAnImportanceMatrix() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let outcome = CLI.run(["convert", Self.model, Paths.join(directory, "out.gguf"), "--quant", "IQ2_XS"])
+        #expect(outcome.status == 2)
+        #expect(outcome.errorOutput.contains("needs an importance matrix; pass --imatrix FILE"), "\(outcome.errorOutput)")
+        #expect(Paths.entries(of: directory).isEmpty)
+    }
+
+    /// Q4_K_M through the command gives llama-quantize's types and file type;
+    /// the plan explains the tensors that leave the preset's default type.
+    @Test func q4KMMixesTypesAsLlamaQuantize() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let output = Paths.join(directory, "out.gguf")
+        let outcome = try CLI.succeed(["convert", Self.model, output, "--quant", "q4_k_m"])
+        // The reference: llama-quantize's type per tensor, one letter each (A = legend[0], ...).
+        let reference = try Fixtures.json("reference/presets/presets-llama.json")
+        let legend = try #require(reference["legend"]?.arrayValue).compactMap(\.stringValue)
+        let names = try #require(reference["tensors"]?.arrayValue).compactMap { $0.arrayValue?.first?.stringValue }
+        let letters = Array(try #require(reference["presets"]?["Q4_K_M"]?["plain"]?["types"]?.stringValue).unicodeScalars)
+        let file = try GGUFFile(path: output)
+        #expect(names.count == file.tensors.count)
+        for (name, letter) in zip(names, letters) {
+            let type = legend[Int(letter.value - 65)]
+            #expect(file.tensors.first { $0.name == name }?.dtype.name == type, "\(name)")
+        }
+        #expect(file.value("general.file_type") == .uint32(15))
+        #expect(outcome.output.contains("Q6_K"), "the plan shows the mix")
     }
 }

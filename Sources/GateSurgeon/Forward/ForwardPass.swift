@@ -64,6 +64,9 @@ public struct ForwardPass: Sendable {
             hiddenStates?.append(hidden)
         }
 
+        guard options.computesLogits else {
+            return ForwardResult(tokens: tokens, vocabSize: V, logits: [], layers: reports, attentions: attentions, hiddenStates: hiddenStates)
+        }
         // Final norm, then lm_head (or the tied embedding) in blocks of rows.
         let finalNorm = try decode(graph.finalNorm, expecting: D)
         var normed = [Float](repeating: 0, count: T * D)
@@ -106,6 +109,7 @@ public struct ForwardPass: Sendable {
         var x = [Float](repeating: 0, count: T * D)
         rmsNorm(hidden, rows: T, size: D, weight: try decode(layer.inputNorm, expecting: D), into: &x)
         let queryRows = attention.query.expression.rowCount
+        for weight in [attention.query, attention.key, attention.value] { observe(weight, input: x, rows: T) }
         let fused = try project(x, tokens: T, attention.query, bias: attention.queryBias, inputSize: D)
         var keys = try project(x, tokens: T, attention.key, bias: attention.keyBias, inputSize: D)
         let values = try project(x, tokens: T, attention.value, bias: attention.valueBias, inputSize: D)
@@ -142,6 +146,7 @@ public struct ForwardPass: Sendable {
             gateLogits = gates
         case .separate:
             queries = fused
+            observe(attention.gate!, input: x, rows: T)
             gateLogits = try project(x, tokens: T, attention.gate!, bias: nil, inputSize: D)
         }
 
@@ -220,6 +225,7 @@ public struct ForwardPass: Sendable {
         }
 
         // o_proj and the residual.
+        observe(attention.output, input: context, rows: T)
         let attentionOutput = try project(context, tokens: T, attention.output, bias: attention.outputBias, inputSize: H * d)
         for i in hidden.indices { hidden[i] += attentionOutput[i] }
 
@@ -229,7 +235,7 @@ public struct ForwardPass: Sendable {
         var routing: [Int]? = nil
         switch layer.feedForward {
         case .dense(let mlp):
-            down = try runMLP(x, tokens: T, mlp)
+            down = try runMLP(x, tokens: T, mlp, expert: nil)
         case .experts(let experts):
             (down, routing) = try runExperts(x, tokens: T, experts)
         }
@@ -246,8 +252,10 @@ public struct ForwardPass: Sendable {
     }
 
     /// `down(silu(gate(x)) * up(x))` for `tokens` rows of `x`.
-    func runMLP(_ x: [Float], tokens: Int, _ mlp: MLPTensors) throws -> [Float] {
+    func runMLP(_ x: [Float], tokens: Int, _ mlp: MLPTensors, expert: Int?) throws -> [Float] {
         let inputSize = graph.config.hiddenSize
+        observe(mlp.gate, expert: expert, input: x, rows: tokens)
+        observe(mlp.up, expert: expert, input: x, rows: tokens)
         var activation = try project(x, tokens: tokens, mlp.gate, bias: nil, inputSize: inputSize)
         let up = try project(x, tokens: tokens, mlp.up, bias: nil, inputSize: inputSize)
         guard up.count == activation.count else {
@@ -256,7 +264,13 @@ public struct ForwardPass: Sendable {
         activation.withUnsafeMutableBufferPointer { g in
             up.withUnsafeBufferPointer { u in ForwardKernels.swiGLU(gate: g, up: u) }
         }
+        observe(mlp.down, expert: expert, input: activation, rows: tokens)
         return try project(activation, tokens: tokens, mlp.down, bias: nil, inputSize: activation.count / max(1, tokens))
+    }
+
+    /// Hands a matrix multiplication's input to the observer, if any.
+    func observe(_ weight: GraphTensor, expert: Int? = nil, input: [Float], rows: Int) {
+        options.observer?.observe(weight: weight, expert: expert, input: input, rows: rows)
     }
 
     /// A mixture of experts, as transformers routes it: router logits, a
@@ -272,6 +286,7 @@ public struct ForwardPass: Sendable {
             throw ForwardError.badTensor(path: graph.sourcePath, tensor: block.router.name, problem: "experts without an expert configuration")
         }
         let D = config.hiddenSize, E = block.experts.count, k = settings.perToken
+        observe(block.router, input: x, rows: T)
         let logits = try project(x, tokens: T, block.router, bias: nil, inputSize: D)
         guard logits.count == T * E, k <= E else {
             throw ForwardError.badTensor(path: graph.sourcePath, tensor: block.router.name, problem: "\(logits.count / max(1, T)) router rows for \(E) experts")
@@ -301,13 +316,14 @@ public struct ForwardPass: Sendable {
             for (row, entry) in routed.enumerated() {
                 input.replaceSubrange((row * D)..<((row + 1) * D), with: x[(entry.token * D)..<((entry.token + 1) * D)])
             }
-            let result = try runMLP(input, tokens: routed.count, block.experts[expert])
+            let result = try runMLP(input, tokens: routed.count, block.experts[expert], expert: expert)
             for (row, entry) in routed.enumerated() {
                 for i in 0..<D { output[entry.token * D + i] += result[row * D + i] * entry.weight }
             }
         }
         if let shared = block.shared, let sharedGate = block.sharedGate {
-            let result = try runMLP(x, tokens: T, shared)
+            let result = try runMLP(x, tokens: T, shared, expert: nil)
+            observe(sharedGate, input: x, rows: T)
             let scale = try project(x, tokens: T, sharedGate, bias: nil, inputSize: D)
             for t in 0..<T {
                 let factor = ForwardKernels.sigmoid(scale[t])

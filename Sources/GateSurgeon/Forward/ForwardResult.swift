@@ -53,11 +53,27 @@ public struct ForwardOptions: Sendable {
     public var recordsAttention: Bool
     /// Keep the residual stream after the embedding and after every layer.
     public var recordsHiddenStates: Bool
+    /// Sees the input of every matrix multiplication inside the layers
+    /// (what llama-imatrix collects), in the order they run.
+    public var observer: (any MatmulObserver)?
+    /// Compute the logits (skip lm_head when only the layers matter).
+    public var computesLogits: Bool
 
-    public init(recordsAttention: Bool = false, recordsHiddenStates: Bool = false) {
+    public init(recordsAttention: Bool = false, recordsHiddenStates: Bool = false, observer: (any MatmulObserver)? = nil,
+                computesLogits: Bool = true) {
         self.recordsAttention = recordsAttention
         self.recordsHiddenStates = recordsHiddenStates
+        self.observer = observer
+        self.computesLogits = computesLogits
     }
+}
+
+/// Receives the input of each matrix multiplication of a forward pass.
+public protocol MatmulObserver: Sendable {
+    /// `input` is `rows x weight.columns`, row-major: the activations that
+    /// multiply `weight` (for an expert, only the tokens routed to it).
+    /// - Parameter expert: which expert of its layer, for expert weights.
+    func observe(weight: GraphTensor, expert: Int?, input: [Float], rows: Int)
 }
 
 /// Why a forward pass could not run.

@@ -127,6 +127,8 @@ public enum ImportanceMatrixError: Error, Sendable, CustomStringConvertible {
     case nonFinite(tensor: String, index: Int)
     /// Legacy data cannot be written in the GGUF format (its raw sums are lost).
     case legacyNotWritable
+    /// Too few tokens for two chunks (llama-imatrix's minimum).
+    case notEnoughTokens(tokens: Int, needed: Int, chunkSize: Int)
 
     public var description: String {
         switch self {
@@ -147,6 +149,8 @@ public enum ImportanceMatrixError: Error, Sendable, CustomStringConvertible {
             "importance for '\(tensor)' has \(values) values, the tensor needs \(expected) (columns times experts)"
         case .nonFinite(let tensor, let index): "importance for '\(tensor)': value \(index) is not finite"
         case .legacyNotWritable: "importance data read from a legacy file cannot be written as GGUF (its raw sums are not known)"
+        case .notEnoughTokens(let tokens, let needed, let chunkSize):
+            "the text gives \(tokens) tokens; \(needed) are needed for two chunks of \(chunkSize)"
         }
     }
 }

@@ -101,8 +101,11 @@ enum GGUFMetadataBuilder {
         }
         metadata.append(("general.quantization_version", .uint32(2)))
         let directory = Paths.isDirectory(graph.sourcePath) ? graph.sourcePath : Paths.directory(of: graph.sourcePath)
-        if let tokenizer = try TokenizerMetadata.metadata(directory: directory, vocabSize: config.vocabSize) {
-            metadata += tokenizer
+        let converterModel: TokenizerGGUFMetadata.ConverterModel = config.family == .llama || config.family == .mistral ? .llama : .qwen2
+        if Paths.exists(Paths.join(directory, "tokenizer.model")),
+            let tokenizer = try TokenizerGGUFMetadata(directory: directory, vocabularySize: config.vocabSize, model: converterModel)
+        {
+            metadata += tokenizer.keys
         }
         return metadata
     }

@@ -1,0 +1,186 @@
+import GateSurgeon
+import JSON
+import Testing
+
+/// The reference tokenizers under fixtures/tokenizers (see fixtures/README.md) and what HF
+/// `tokenizers` 0.23.3, llama.cpp's converter and llama.cpp made of the corpus.
+enum TokenizerFixtures {
+    static let names = ["gpt2", "llama3", "qwen2", "llama2-spbpe", "models-llama", "smollm2", "qwen2-real",
+                        "v-nfkc-lower", "v-nfd-strip", "v-nfkd-replace", "v-punct-ws", "v-whitespace", "v-behaviours",
+                        "v-invert", "v-gpt4o", "v-possessive", "v-prefix-space", "v-metaspace", "v-metaspace-first",
+                        "v-subword-affixes"]
+    /// The ones the converter ran on (a tiny model directory carrying the tokenizer).
+    static let converted = ["gpt2", "llama3", "qwen2", "llama2-spbpe", "models-llama", "smollm2", "qwen2-real"]
+
+    static func directory(_ name: String) -> String { Fixtures.path("tokenizers/\(name)") }
+
+    static let corpus: [String] = {
+        (try! Fixtures.json("tokenizers/corpus.json"))["texts"]!.arrayValue!.map { $0.stringValue! }
+    }()
+
+    static func expected(_ name: String) throws -> JSONValue {
+        try Fixtures.json("tokenizers/\(name)/expected.json")
+    }
+
+    static func ints(_ value: JSONValue?) -> [Int] {
+        (value?.arrayValue ?? []).map { Int($0.intValue!) }
+    }
+
+    static func model(_ name: String) throws -> TokenizerGGUFMetadata.ConverterModel {
+        let config = try Fixtures.json("tokenizers/\(name)/config.json")
+        return config["model_type"]?.stringValue == "qwen2" ? .qwen2 : .llama
+    }
+}
+
+@Suite struct TokenizerHFTests {
+    /// Every corpus string, with and without special tokens, and both decodings, equal to HF's.
+    @Test(arguments: TokenizerFixtures.names)
+    func matchesTokenizers(name: String) throws {
+        let tokenizer = try Tokenizer(directory: TokenizerFixtures.directory(name))
+        let cases = try #require(try TokenizerFixtures.expected(name)["cases"]?.arrayValue)
+        let texts = TokenizerFixtures.corpus
+        #expect(cases.count == texts.count)
+        var mismatches = 0
+        for (text, expected) in zip(texts, cases) {
+            let plain = try tokenizer.encode(text, addSpecialTokens: false)
+            let special = try tokenizer.encode(text, addSpecialTokens: true)
+            let ids = TokenizerFixtures.ints(expected["ids"])
+            let idsSpecial = TokenizerFixtures.ints(expected["ids_special"])
+            let decoded = tokenizer.decode(idsSpecial, skipSpecialTokens: false)
+            let decodedSkip = tokenizer.decode(idsSpecial, skipSpecialTokens: true)
+            let ok = plain == ids && special == idsSpecial && decoded == expected["decoded"]?.stringValue
+                && decodedSkip == expected["decoded_skip_special"]?.stringValue
+            if !ok {
+                mismatches += 1
+                #expect(plain == ids, "\(name): \(text.debugDescription)")
+                #expect(special == idsSpecial, "\(name): \(text.debugDescription) with special tokens")
+                #expect(decoded == expected["decoded"]?.stringValue, "\(name): decode of \(text.debugDescription)")
+                #expect(decodedSkip == expected["decoded_skip_special"]?.stringValue, "\(name): decode skipping special tokens of \(text.debugDescription)")
+            }
+        }
+        #expect(mismatches == 0, "\(name): \(mismatches) of \(texts.count) corpus strings differ from HF tokenizers")
+    }
+}
+
+/// convert_hf_to_gguf.py's tokenizer keys (`--vocab-only` on a directory carrying each tokenizer).
+@Suite struct TokenizerGGUFTests {
+    /// The digest fixtures/gen/tokenizers.py records for arrays: u32 length + UTF-8 per string,
+    /// 4 little-endian bytes per INT32/FLOAT32/UINT32, one byte per BOOL.
+    static func digest(_ values: [GGUFValue]) -> String {
+        var bytes: [UInt8] = []
+        func le(_ v: UInt32) { bytes += [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 24)] }
+        for value in values {
+            switch value {
+            case .string(let s): le(UInt32(s.utf8.count)); bytes += Array(s.utf8)
+            case .int32(let v): le(UInt32(bitPattern: v))
+            case .uint32(let v): le(v)
+            case .float32(let v): le(v.bitPattern)
+            case .bool(let b): bytes.append(b ? 1 : 0)
+            default: bytes.append(0xFF)
+            }
+        }
+        return SHA256.hexDigest(bytes)
+    }
+
+    static func matches(_ value: GGUFValue, _ expected: JSONValue) -> Bool {
+        switch value {
+        case .string(let s): return expected.stringValue == s
+        case .bool(let b): return expected.boolValue == b
+        case .float32(let f): return expected.doubleValue.map { Float($0) == f } ?? false
+        default: return value.intValue != nil && Int64(value.intValue!) == expected.intValue
+        }
+    }
+
+    @Test(arguments: TokenizerFixtures.converted)
+    func keysEqualTheConverters(name: String) throws {
+        let expected = try TokenizerFixtures.expected(name)
+        let metadata = try #require(try TokenizerGGUFMetadata(directory: TokenizerFixtures.directory(name),
+                                                                model: try TokenizerFixtures.model(name)))
+        let keys = try #require(expected["gguf_keys"]?.arrayValue)
+        #expect(metadata.keys.map(\.key) == keys.map { $0["key"]!.stringValue! }, "\(name): key order")
+        for (actual, reference) in zip(metadata.keys, keys) {
+            #expect(actual.value.type.name == reference["type"]?.stringValue, "\(name): \(actual.key) type")
+            if case .array(let elementType, let values) = actual.value {
+                #expect(elementType.name == reference["element_type"]?.stringValue, "\(name): \(actual.key) element type")
+                #expect(values.count == Int(reference["count"]?.intValue ?? -1), "\(name): \(actual.key) count")
+                #expect(Self.digest(values) == reference["sha256"]?.stringValue, "\(name): \(actual.key) digest")
+                let first = reference["first"]?.arrayValue ?? []
+                #expect(zip(values, first).allSatisfy { Self.matches($0, $1) }, "\(name): \(actual.key) first values")
+            } else {
+                #expect(Self.matches(actual.value, try #require(reference["value"])), "\(name): \(actual.key) = \(actual.value)")
+            }
+        }
+        let converter = expected["converter"]
+        if let hash = converter?["chkhsh"]?.stringValue {
+            #expect(metadata.checkHash == hash, "\(name): chkhsh")
+            let pre = metadata.keys.first { $0.key == "tokenizer.ggml.pre" }?.value.stringValue
+            if let known = converter?["pre"]?.stringValue {
+                #expect(pre == known)
+                #expect(metadata.warnings.isEmpty)
+            } else {
+                // an unknown hash: the converter stops; gatesurgeon names the configuration and warns
+                #expect(pre == converter?["fallback"]?.stringValue)
+                #expect(metadata.warnings.count == 1)
+            }
+        } else {
+            #expect(metadata.checkHash == nil)
+        }
+    }
+
+    /// The check text is the converter's, and the hash table is the converter's.
+    @Test func checkTextAndHashTable() throws {
+        let corpus = try Fixtures.json("tokenizers/corpus.json")
+        let index = Int(try #require(corpus["chktxt_index"]?.intValue))
+        #expect(TokenizerFixtures.corpus[index] == TokenizerGGUFMetadata.checkText)
+        let table = try #require(try Fixtures.json("tokenizers/pre-hashes.json").arrayValue)
+        #expect(table.count == TokenizerGGUFMetadata.knownHashes.count)
+        for (reference, entry) in zip(table, TokenizerGGUFMetadata.knownHashes) {
+            #expect(reference.arrayValue?.first?.stringValue == entry.hash)
+            #expect(reference.arrayValue?.last?.stringValue == entry.name)
+        }
+    }
+}
+
+/// llama.cpp's tokenization of the corpus with the converter's GGUF keys (llama-cpp-python's
+/// `llama_tokenize`/`llama_detokenize` on a vocab-only model).
+@Suite struct TokenizerLlamaCppTests {
+    @Test(arguments: TokenizerFixtures.converted)
+    func matchesLlamaCpp(name: String) throws {
+        let expected = try TokenizerFixtures.expected(name)
+        // these keys equal the converter's (TokenizerGGUFTests)
+        let metadata = try #require(try TokenizerGGUFMetadata(directory: TokenizerFixtures.directory(name),
+                                                                model: try TokenizerFixtures.model(name)))
+        let tokenizer = try Tokenizer(ggufMetadata: metadata.keys, path: name)
+        let cases = try #require(expected["llamacpp"]?.arrayValue)
+        var mismatches = 0
+        for (text, reference) in zip(TokenizerFixtures.corpus, cases) {
+            if reference["abort"]?.boolValue == true {
+                // llama.cpp stopped in one of the three calls the generator makes, in this order
+                #expect(throws: TokenizerError.self, "\(name): llama.cpp aborts on \(text.debugDescription)") {
+                    _ = try tokenizer.encode(text, addSpecialTokens: false)
+                    _ = try tokenizer.encode(text, addSpecialTokens: true)
+                    _ = try tokenizer.encode(text, addSpecialTokens: false, recognizeSpecialTokens: false)
+                }
+                continue
+            }
+            let ids = try tokenizer.encode(text, addSpecialTokens: false)
+            let idsSpecial = try tokenizer.encode(text, addSpecialTokens: true)
+            let unparsed = try tokenizer.encode(text, addSpecialTokens: false, recognizeSpecialTokens: false)
+            let expectedSpecial = TokenizerFixtures.ints(reference["ids_special"])
+            let detokenized = tokenizer.decode(expectedSpecial, skipSpecialTokens: false)
+            let plain = tokenizer.llamaDetokenize(expectedSpecial, removeSpecial: true, unparseSpecial: false)
+            let ok = ids == TokenizerFixtures.ints(reference["ids"]) && idsSpecial == expectedSpecial
+                && unparsed == TokenizerFixtures.ints(reference["ids_unparsed"])
+                && detokenized == reference["detokenized"]?.stringValue && plain == reference["detokenized_plain"]?.stringValue
+            if !ok {
+                mismatches += 1
+                #expect(ids == TokenizerFixtures.ints(reference["ids"]), "\(name): \(text.debugDescription)")
+                #expect(idsSpecial == expectedSpecial, "\(name): \(text.debugDescription) with special tokens")
+                #expect(unparsed == TokenizerFixtures.ints(reference["ids_unparsed"]), "\(name): \(text.debugDescription) unparsed")
+                #expect(detokenized == reference["detokenized"]?.stringValue, "\(name): detokenize \(text.debugDescription)")
+                #expect(plain == reference["detokenized_plain"]?.stringValue, "\(name): detokenize plain \(text.debugDescription)")
+            }
+        }
+        #expect(mismatches == 0, "\(name): \(mismatches) corpus strings differ from llama.cpp")
+    }
+}

@@ -184,3 +184,65 @@ enum TokenizerFixtures {
         #expect(mismatches == 0, "\(name): \(mismatches) corpus strings differ from llama.cpp")
     }
 }
+
+/// Not a timed assertion: tokenizes the corpus repeated to 1 MB (128 KB in a debug build, where
+/// it is ~60 times slower) with the real vocabularies and prints how long it took;
+/// `gatesurgeon-bench --tokenize DIR` measures 1 MB in a release build.
+@Suite struct TokenizerSpeedTests {
+    #if DEBUG
+    static let size = 1 << 17
+    #else
+    static let size = 1 << 20
+    #endif
+
+    @Test(arguments: ["qwen2-real", "smollm2"])
+    func oneMegabyte(name: String) throws {
+        var text = ""
+        while text.utf8.count < Self.size { for t in TokenizerFixtures.corpus { text += t + "\n" } }
+        let tokenizer = try Tokenizer(directory: TokenizerFixtures.directory(name))
+        let clock = ContinuousClock()
+        var ids: [Int] = []
+        let elapsed = try clock.measure { ids = try tokenizer.encode(text) }
+        print("\(name): \(text.utf8.count) bytes -> \(ids.count) tokens in \(elapsed)")
+        // the pieces between corpus strings tokenize as they do alone
+        let first = try tokenizer.encode(TokenizerFixtures.corpus[10], addSpecialTokens: false)
+        #expect(ids.count > text.utf8.count / 8)
+        #expect(!first.isEmpty)
+    }
+}
+
+/// Directory -> the converter's GGUF keys -> tokenizer.json written back: the written pipeline
+/// tokenizes the corpus exactly as HF tokenized the original directory.
+@Suite struct TokenizerRoundTripTests {
+    @Test(arguments: ["gpt2", "llama3", "qwen2", "smollm2", "qwen2-real", "models-llama"])
+    func directoryToGGUFToDirectory(name: String) throws {
+        let metadata = try #require(try TokenizerGGUFMetadata(directory: TokenizerFixtures.directory(name),
+                                                                model: try TokenizerFixtures.model(name)))
+        let gguf = try Tokenizer(ggufMetadata: metadata.keys, path: name)
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        try gguf.writeTransformersFiles(to: directory)
+        let rebuilt = try Tokenizer(directory: directory)
+        let config = try JSONValue.parse(try Paths.readFile(Paths.join(directory, "tokenizer_config.json")))
+        #expect(config["tokenizer_class"]?.stringValue == "PreTrainedTokenizerFast")
+        let cases = try #require(try TokenizerFixtures.expected(name)["cases"]?.arrayValue)
+        var mismatches = 0
+        for (text, reference) in zip(TokenizerFixtures.corpus, cases) {
+            let plain = try rebuilt.encode(text, addSpecialTokens: false)
+            let special = try rebuilt.encode(text, addSpecialTokens: true)
+            if plain != TokenizerFixtures.ints(reference["ids"]) || special != TokenizerFixtures.ints(reference["ids_special"]) {
+                mismatches += 1
+                #expect(plain == TokenizerFixtures.ints(reference["ids"]), "\(name): \(text.debugDescription)")
+                #expect(special == TokenizerFixtures.ints(reference["ids_special"]), "\(name): \(text.debugDescription) with special tokens")
+            }
+        }
+        #expect(mismatches == 0, "\(name): \(mismatches) corpus strings tokenize differently after the round trip")
+    }
+
+    /// A vocabulary written by `_set_vocab_llama_hf` has every score -1000: no merge order left.
+    @Test func equalScoresAreRefused() throws {
+        let metadata = try #require(try TokenizerGGUFMetadata(directory: TokenizerFixtures.directory("llama2-spbpe"), model: .llama))
+        let gguf = try Tokenizer(ggufMetadata: metadata.keys, path: "llama2.gguf")
+        #expect(throws: TokenizerError.self) { _ = try gguf.transformersFiles() }
+    }
+}

@@ -100,7 +100,7 @@ struct BPEModel: Sendable {
         var unknown: (id: Int32, length: Int32)? = nil
         let affixes = continuingSubwordPrefix != nil || endOfWordSuffix != nil
         for (i, c) in piece.enumerated() {
-            let length = Int32(Unicode.Scalar(c).map { String($0).utf8.count } ?? 1)
+            let length: Int32 = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4
             var found: Int32? = nil
             if !affixes {
                 found = scalarTokens[c]

@@ -37,8 +37,18 @@ enum ByteLevel {
         for s in scalars {
             if s < 0x80 {
                 out.append(characters[Int(s)])
+            } else if s < 0x800 {
+                out.append(characters[Int(0xC0 | (s >> 6))])
+                out.append(characters[Int(0x80 | (s & 0x3F))])
+            } else if s < 0x10000 {
+                out.append(characters[Int(0xE0 | (s >> 12))])
+                out.append(characters[Int(0x80 | ((s >> 6) & 0x3F))])
+                out.append(characters[Int(0x80 | (s & 0x3F))])
             } else {
-                for b in String(Unicode.Scalar(s)!).utf8 { out.append(characters[Int(b)]) }
+                out.append(characters[Int(0xF0 | (s >> 18))])
+                out.append(characters[Int(0x80 | ((s >> 12) & 0x3F))])
+                out.append(characters[Int(0x80 | ((s >> 6) & 0x3F))])
+                out.append(characters[Int(0x80 | (s & 0x3F))])
             }
         }
         return out

@@ -58,6 +58,7 @@ extension LlamaVocabulary {
             guard typeValues.count >= count else {
                 throw .invalid(path: path, key: "tokenizer.ggml.token_type", problem: "\(typeValues.count) types for \(count) tokens")
             }
+            storedTypes = (0..<count).map { Int32(truncatingIfNeeded: typeValues[$0].intValue ?? 0) }
             for i in 0..<count {
                 switch typeValues[i].intValue {
                 case 1: attributes[i] = .normal

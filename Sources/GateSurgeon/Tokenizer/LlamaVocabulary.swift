@@ -44,6 +44,8 @@ struct LlamaVocabulary: Sendable {
     var tokens: [String]
     var scores: [Float]
     var attributes: [Attribute]
+    /// `tokenizer.ggml.token_type` as stored (before llama.cpp's by-name fixes), for writing.
+    var storedTypes: [Int32] = []
     var tokenIDs: [TokenText: Int]
     var ranks: [MergePair: Int] = [:]
     var bos: Int?

@@ -58,6 +58,41 @@ struct ScalarRegex: Sendable {
         }
     }
 
+    /// A `CharacterSet` flattened for matching: membership of ASCII precomputed, ranges in the
+    /// regex's shared `rangeBounds`.
+    struct CompiledSet: Sendable {
+        var asciiLow: UInt64 = 0
+        var asciiHigh: UInt64 = 0
+        var categories: UInt32 = 0
+        var categoryComplement: UInt32 = 0
+        var hasCategoryComplement = false
+        var properties: UInt16 = 0
+        var negatedProperties: UInt16 = 0
+        var negated = false
+        var rangeStart: Int32 = 0
+        var rangeCount: Int32 = 0
+
+        @inline(__always)
+        func contains(_ c: UInt32, bounds: UnsafeBufferPointer<UInt32>) -> Bool {
+            if c < 64 { return asciiLow & (1 << UInt64(c)) != 0 }
+            if c < 128 { return asciiHigh & (1 << UInt64(c - 64)) != 0 }
+            var found = false
+            var i = Int(rangeStart) * 2
+            let end = i + Int(rangeCount) * 2
+            while i < end {
+                if c >= bounds[i] && c <= bounds[i + 1] { found = true; break }
+                i += 2
+            }
+            if !found && (categories != 0 || hasCategoryComplement || properties != 0 || negatedProperties != 0) {
+                let p = UnicodeTables.hfProperties[c]
+                let category: UInt32 = 1 << UInt32(p & 0x1F)
+                found = categories & category != 0 || p & properties != 0 || (~p) & negatedProperties != 0
+                    || (hasCategoryComplement && categoryComplement & category == 0)
+            }
+            return found != negated
+        }
+    }
+
     enum Instruction: Sendable {
         case scalar(UInt32)
         case scalarEither(UInt32, UInt32, UInt32)  // case-insensitive letter: up to three spellings
@@ -76,7 +111,8 @@ struct ScalarRegex: Sendable {
 
     let pattern: String
     private(set) var program: [Instruction] = []
-    private(set) var sets: [CharacterSet] = []
+    private(set) var sets: [CompiledSet] = []
+    private(set) var rangeBounds: [UInt32] = []
 
     init(_ pattern: String) throws(CompileError) {
         self.pattern = pattern
@@ -86,15 +122,26 @@ struct ScalarRegex: Sendable {
         try compiler.emit(node, pattern: pattern)
         compiler.program.append(.match)
         program = compiler.program
-        sets = compiler.sets
+        for set in compiler.sets {
+            var compiled = CompiledSet(categories: set.categories, categoryComplement: set.categoryComplement,
+                                       hasCategoryComplement: set.hasCategoryComplement, properties: set.properties,
+                                       negatedProperties: set.negatedProperties, negated: set.negated,
+                                       rangeStart: Int32(rangeBounds.count / 2), rangeCount: Int32(set.ranges.count))
+            for r in set.ranges { rangeBounds += [r.lowerBound, r.upperBound] }
+            for c in UInt32(0)..<128 where set.contains(c) {
+                if c < 64 { compiled.asciiLow |= 1 << UInt64(c) } else { compiled.asciiHigh |= 1 << UInt64(c - 64) }
+            }
+            sets.append(compiled)
+        }
     }
 
     /// The matches Oniguruma's `find_iter` reports, as scalar index ranges: leftmost-first from
     /// the end of the previous match; an empty match right after a match is skipped.
     func matches(in text: [UInt32]) -> [Range<Int>] {
         var result: [Range<Int>] = []
+        program.withUnsafeBufferPointer { program in sets.withUnsafeBufferPointer { sets in rangeBounds.withUnsafeBufferPointer { bounds in
         text.withUnsafeBufferPointer { buffer in
-            var executor = Executor(regex: self, text: buffer)
+            var executor = Executor(program: program, sets: sets, bounds: bounds, text: buffer)
             var start = 0
             var lastMatchEnd: Int? = nil
             while start <= buffer.count {
@@ -109,18 +156,24 @@ struct ScalarRegex: Sendable {
                 if found.isEmpty { start += 1 }
             }
         }
+        } } }
         return result
     }
 
     // MARK: - execution
 
     struct Executor {
-        let regex: ScalarRegex
+        let program: UnsafeBufferPointer<Instruction>
+        let sets: UnsafeBufferPointer<CompiledSet>
+        let bounds: UnsafeBufferPointer<UInt32>
         let text: UnsafeBufferPointer<UInt32>
         var stack: [(pc: Int32, pos: Int32, low: Int32)] = []
 
-        init(regex: ScalarRegex, text: UnsafeBufferPointer<UInt32>) {
-            self.regex = regex
+        init(program: UnsafeBufferPointer<Instruction>, sets: UnsafeBufferPointer<CompiledSet>, bounds: UnsafeBufferPointer<UInt32>,
+             text: UnsafeBufferPointer<UInt32>) {
+            self.program = program
+            self.sets = sets
+            self.bounds = bounds
             self.text = text
             stack.reserveCapacity(64)
         }
@@ -147,13 +200,13 @@ struct ScalarRegex: Sendable {
             let count = text.count
             while true {
                 var fail = false
-                switch regex.program[pc] {
+                switch program[pc] {
                 case .scalar(let c):
                     if pos < count && text[pos] == c { pos += 1; pc += 1 } else { fail = true }
                 case .scalarEither(let a, let b, let c):
                     if pos < count, text[pos] == a || text[pos] == b || text[pos] == c { pos += 1; pc += 1 } else { fail = true }
                 case .set(let index):
-                    if pos < count && regex.sets[index].contains(text[pos]) { pos += 1; pc += 1 } else { fail = true }
+                    if pos < count && sets[index].contains(text[pos], bounds: bounds) { pos += 1; pc += 1 } else { fail = true }
                 case .any:
                     if pos < count && text[pos] != 0x0A { pos += 1; pc += 1 } else { fail = true }
                 case .split(let first, let second):
@@ -162,9 +215,9 @@ struct ScalarRegex: Sendable {
                 case .jump(let target):
                     pc = target
                 case .repeatSet(let index, let minimum, let maximum):
-                    let set = regex.sets[index]
+                    let set = sets[index]
                     var end = pos
-                    while end < count && end - pos < maximum && set.contains(text[end]) { end += 1 }
+                    while end < count && end - pos < maximum && set.contains(text[end], bounds: bounds) { end += 1 }
                     if end - pos < minimum {
                         fail = true
                     } else {
@@ -217,7 +270,7 @@ struct ScalarRegex: Sendable {
         /// Sub-programs of lookahead and atomic groups follow their instruction and end with
         /// `.match`; a `.jump` placed before them records where the main program continues.
         private func subprogramEnd(after pc: Int) -> Int {
-            if case .jump(let target) = regex.program[pc + 1] { return target }
+            if case .jump(let target) = program[pc + 1] { return target }
             return pc + 1
         }
     }

@@ -41,13 +41,16 @@ extension LlamaVocabulary {
         // the last id of a repeated token wins, as in transformers' {token: index}
         var vocab = JSONObject()
         for (id, text) in tokens.enumerated() where tokenIDs[TokenText(text)] == id { vocab[text] = .int(Int64(id)) }
+        // as transformers' add_gguf_special_tokens: the file's control tokens (type 3) become special
+        // added tokens (in a byte-level vocabulary only those spelled in its alphabet), user-defined
+        // ones (type 4) plain added tokens; the unknown token (type 2) is special too, as
+        // LlamaTokenizer's unk_token; llama.cpp's by-name changes of types are not applied
         var added: [JSONValue] = []
-        for (id, attribute) in attributes.enumerated() where !attribute.isDisjoint(with: [.control, .userDefined, .unknown]) {
-            let special = !attribute.isDisjoint(with: [.control, .unknown])
+        for (id, type) in storedTypes.enumerated() where type == 2 || type == 3 || type == 4 {
+            if type == 3 && kind == .bpe && !tokens[id].unicodeScalars.allSatisfy({ ByteLevel.byte(for: $0.value) != nil }) { continue }
             added.append(.object([
                 "id": .int(Int64(id)), "content": .string(tokens[id]), "single_word": .bool(false),
-                "lstrip": .bool(attribute.contains(.leftStrip)), "rstrip": .bool(attribute.contains(.rightStrip)),
-                "normalized": .bool(false), "special": .bool(special),
+                "lstrip": .bool(false), "rstrip": .bool(false), "normalized": .bool(false), "special": .bool(type != 4),
             ]))
         }
         func byteLevel(prefix: Bool = false, trim: Bool, regex: Bool) -> JSONValue {
@@ -134,9 +137,10 @@ extension LlamaVocabulary {
                 .object(["type": .string("Strip"), "content": .string(" "), "start": .int(addSpacePrefix ? 1 : 0), "stop": .int(0)]),
             ])])
             document["model"] = .object([
-                "type": .string("BPE"), "dropout": .null, "unk_token": unknown.map { .string(tokens[$0]) } ?? .null,
+                // as transformers' LlamaTokenizer builds it: no unknown token, byte fallback, fused unknowns
+                "type": .string("BPE"), "dropout": .null, "unk_token": .null,
                 "continuing_subword_prefix": .null, "end_of_word_suffix": .null, "fuse_unk": .bool(true),
-                "byte_fallback": .bool(attributes.contains { $0.contains(.byte) }), "ignore_merges": .bool(false),
+                "byte_fallback": .bool(true), "ignore_merges": .bool(false),
                 "vocab": .object(vocab), "merges": .array(generateMerges().map { .array([.string($0.0), .string($0.1)]) }),
             ])
         }

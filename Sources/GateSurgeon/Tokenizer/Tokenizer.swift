@@ -110,3 +110,46 @@ public struct Tokenizer: Sendable {
         }
     }
 }
+
+/// What `inspect` shows of a tokenizer.
+public struct TokenizerSummary: Sendable, Equatable {
+    /// `BPE` for tokenizer.json, `gpt2` or `llama` (the `tokenizer.ggml.model`) for GGUF.
+    public var model: String
+    /// The pre-tokenizer: the tokenizer.json component types (`Sequence[Split, ByteLevel]`) or
+    /// `tokenizer.ggml.pre`.
+    public var preTokenizer: String
+    public var vocabularySize: Int
+    /// Special tokens by id, with their text.
+    public var specialTokens: [Int: String]
+    /// The ids `encode(_:addSpecialTokens: true)` puts before and after the text.
+    public var addedBefore: [Int]
+    public var addedAfter: [Int]
+}
+
+extension Tokenizer {
+    public var summary: TokenizerSummary {
+        switch backend {
+        case .huggingFace(let hf):
+            func describe(_ value: JSONValue?) -> String {
+                guard let type = value?["type"]?.stringValue else { return "none" }
+                if let items = value?["pretokenizers"]?.arrayValue ?? value?["normalizers"]?.arrayValue {
+                    return "\(type)[\(items.map { describe($0) }.joined(separator: ", "))]"
+                }
+                return type
+            }
+            var specials: [Int: String] = [:]
+            for (id, token) in hf.added.tokens where token.special { specials[id] = token.content }
+            let around: (leading: [Int], trailing: [Int]) = hf.postProcessor?.addedAround ?? ([], [])
+            return TokenizerSummary(model: "BPE", preTokenizer: describe(hf.document["pre_tokenizer"]),
+                                    vocabularySize: vocabularySize, specialTokens: specials,
+                                    addedBefore: around.leading, addedAfter: around.trailing)
+        case .llama(let vocabulary):
+            var specials: [Int: String] = [:]
+            for (id, attribute) in vocabulary.attributes.enumerated() where attribute.contains(.control) { specials[id] = vocabulary.tokens[id] }
+            return TokenizerSummary(model: vocabulary.kind.rawValue, preTokenizer: vocabulary.kind == .spm ? "default" : vocabulary.pre,
+                                    vocabularySize: vocabulary.tokens.count, specialTokens: specials,
+                                    addedBefore: vocabulary.addBOS ? vocabulary.bos.map { [$0] } ?? [] : [],
+                                    addedAfter: vocabulary.addEOS ? vocabulary.eos.map { [$0] } ?? [] : [])
+        }
+    }
+}

@@ -48,14 +48,17 @@ enum TokenizerFixtures {
             let idsSpecial = TokenizerFixtures.ints(expected["ids_special"])
             let decoded = tokenizer.decode(idsSpecial, skipSpecialTokens: false)
             let decodedSkip = tokenizer.decode(idsSpecial, skipSpecialTokens: true)
+            let pieces = idsSpecial.map { tokenizer.decode([$0]) }
+            let expectedPieces = (expected["pieces"]?.arrayValue ?? []).map { $0.stringValue ?? "" }
             let ok = plain == ids && special == idsSpecial && decoded == expected["decoded"]?.stringValue
-                && decodedSkip == expected["decoded_skip_special"]?.stringValue
+                && decodedSkip == expected["decoded_skip_special"]?.stringValue && pieces == expectedPieces
             if !ok {
                 mismatches += 1
                 #expect(plain == ids, "\(name): \(text.debugDescription)")
                 #expect(special == idsSpecial, "\(name): \(text.debugDescription) with special tokens")
                 #expect(decoded == expected["decoded"]?.stringValue, "\(name): decode of \(text.debugDescription)")
                 #expect(decodedSkip == expected["decoded_skip_special"]?.stringValue, "\(name): decode skipping special tokens of \(text.debugDescription)")
+                #expect(pieces == expectedPieces, "\(name): single-token decodes of \(text.debugDescription)")
             }
         }
         #expect(mismatches == 0, "\(name): \(mismatches) of \(texts.count) corpus strings differ from HF tokenizers")
@@ -169,7 +172,9 @@ enum TokenizerFixtures {
             let expectedSpecial = TokenizerFixtures.ints(reference["ids_special"])
             let detokenized = tokenizer.decode(expectedSpecial, skipSpecialTokens: false)
             let plain = tokenizer.llamaDetokenize(expectedSpecial, removeSpecial: true, unparseSpecial: false)
-            let ok = ids == TokenizerFixtures.ints(reference["ids"]) && idsSpecial == expectedSpecial
+            let pieces = expectedSpecial.map { tokenizer.decode([$0]) }
+            let expectedPieces = (reference["pieces"]?.arrayValue ?? []).map { $0.stringValue ?? "" }
+            let ok = ids == TokenizerFixtures.ints(reference["ids"]) && idsSpecial == expectedSpecial && pieces == expectedPieces
                 && unparsed == TokenizerFixtures.ints(reference["ids_unparsed"])
                 && detokenized == reference["detokenized"]?.stringValue && plain == reference["detokenized_plain"]?.stringValue
             if !ok {
@@ -179,6 +184,7 @@ enum TokenizerFixtures {
                 #expect(unparsed == TokenizerFixtures.ints(reference["ids_unparsed"]), "\(name): \(text.debugDescription) unparsed")
                 #expect(detokenized == reference["detokenized"]?.stringValue, "\(name): detokenize \(text.debugDescription)")
                 #expect(plain == reference["detokenized_plain"]?.stringValue, "\(name): detokenize plain \(text.debugDescription)")
+                #expect(pieces == expectedPieces, "\(name): single-token detokenize of \(text.debugDescription)")
             }
         }
         #expect(mismatches == 0, "\(name): \(mismatches) corpus strings differ from llama.cpp")
@@ -208,6 +214,24 @@ enum TokenizerFixtures {
         let first = try tokenizer.encode(TokenizerFixtures.corpus[10], addSpecialTokens: false)
         #expect(ids.count > text.utf8.count / 8)
         #expect(!first.isEmpty)
+    }
+}
+
+/// The published SmolLM2 GGUF itself (fetched by fixtures/gen/real.py into fixtures/.work, not
+/// committed): read with GGUFFile, it tokenizes the corpus as llama.cpp did (the generator checked
+/// llama.cpp gives the same ids with it as with the converter's file of the rebuilt directory).
+@Suite struct TokenizerRealGGUFTests {
+    static let path = Fixtures.path(".work/real/SmolLM2-135M-Instruct.Q4_1.gguf")
+
+    @Test(.enabled(if: Paths.exists(path))) func publishedSmolLM2() throws {
+        let tokenizer = try Tokenizer(gguf: try GGUFFile(path: Self.path))
+        #expect(tokenizer.summary.preTokenizer == "smollm")
+        let cases = try #require(try TokenizerFixtures.expected("smollm2")["llamacpp"]?.arrayValue)
+        var mismatches = 0
+        for (text, reference) in zip(TokenizerFixtures.corpus, cases) {
+            if try tokenizer.encode(text, addSpecialTokens: true) != TokenizerFixtures.ints(reference["ids_special"]) { mismatches += 1 }
+        }
+        #expect(mismatches == 0)
     }
 }
 
@@ -244,5 +268,29 @@ enum TokenizerFixtures {
         let metadata = try #require(try TokenizerGGUFMetadata(directory: TokenizerFixtures.directory("llama2-spbpe"), model: .llama))
         let gguf = try Tokenizer(ggufMetadata: metadata.keys, path: "llama2.gguf")
         #expect(throws: TokenizerError.self) { _ = try gguf.transformersFiles() }
+    }
+}
+
+@Suite struct TokenizerSummaryTests {
+    @Test func summariesOfBothKinds() throws {
+        let hf = try Tokenizer(directory: TokenizerFixtures.directory("llama3"))
+        let bos = try #require(hf.tokenID("<|begin_of_text|>"))
+        let eot = try #require(hf.tokenID("<|eot_id|>"))
+        #expect(hf.tokenPiece(eot) == "<|eot_id|>")
+        #expect(hf.tokenPiece(-1) == nil && hf.tokenPiece(1 << 30) == nil)
+        let summary = hf.summary
+        #expect(summary.model == "BPE")
+        #expect(summary.preTokenizer == "Sequence[Split, ByteLevel]")
+        #expect(summary.addedBefore == [bos] && summary.addedAfter.isEmpty)
+        #expect(summary.specialTokens[eot] == "<|eot_id|>")
+        #expect(summary.vocabularySize == hf.vocabularySize)
+
+        let metadata = try #require(try TokenizerGGUFMetadata(directory: TokenizerFixtures.directory("llama3"), model: .llama))
+        let gguf = try Tokenizer(ggufMetadata: metadata.keys, path: "llama3.gguf")
+        #expect(gguf.summary.model == "gpt2")
+        #expect(gguf.summary.preTokenizer == "llama-bpe")
+        #expect(gguf.summary.addedBefore == [bos])
+        #expect(gguf.tokenID("<|eot_id|>") == eot && gguf.tokenPiece(eot) == "<|eot_id|>")
+        #expect(hf.llamaDetokenize([bos], removeSpecial: false, unparseSpecial: true) == nil)
     }
 }

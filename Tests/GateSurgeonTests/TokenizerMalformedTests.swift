@@ -1,4 +1,4 @@
-import GateSurgeon
+@testable import GateSurgeon
 import JSON
 import Testing
 
@@ -157,5 +157,25 @@ import Testing
         let outOfRange = try Tokenizer(ggufMetadata: Self.replacing("tokenizer.ggml.eos_token_id", .uint32(4_000_000_000)), path: "model.gguf")
         #expect(try outOfRange.encode("hello", addSpecialTokens: true) == (try Tokenizer(ggufMetadata: Self.ggufKeys, path: "x").encode("hello", addSpecialTokens: true)))
         #expect(outOfRange.decode([-1, 5, 1 << 40]) == outOfRange.decode([5]))
+    }
+}
+
+extension TokenizerMalformedTests {
+    /// Values that would make tables or programs huge, and deep nesting, are refused; long runs of
+    /// combining marks normalize in O(n log n), ordered as the short-run path orders them.
+    @Test func hugeAndDeepInputs() throws {
+        Self.check(Self.error(Self.mutated(["model", "vocab", "hello"], .int(2_000_000_000))), mentions: ["model.vocab[\"hello\"]", "out of range"])
+        let deep = String(repeating: "(", count: 200) + "a" + String(repeating: ")", count: 200)
+        let nested: JSONValue = .object(["type": .string("Split"), "pattern": .object(["Regex": .string(deep)]),
+                                         "behavior": .string("Isolated"), "invert": .bool(false)])
+        Self.check(Self.error(Self.mutated(["pre_tokenizer"], nested)), mentions: ["nested"])
+        let big: JSONValue = .object(["type": .string("Split"), "pattern": .object(["Regex": .string("(ab|cd){5000}{5000}")]),
+                                      "behavior": .string("Isolated"), "invert": .bool(false)])
+        Self.check(Self.error(Self.mutated(["pre_tokenizer"], big)), mentions: ["too large"])
+        let marks: [UInt32] = (0..<20_000).map { $0 % 2 == 0 ? 0x301 : 0x316 }
+        let long = UnicodeNormalization.normalize([0x61] + marks, .nfd)
+        let short = UnicodeNormalization.normalize([0x61] + Array(marks.prefix(20)), .nfd)
+        #expect(long.count == 20_001)
+        #expect(Array(long[1...10]) == Array(repeating: 0x316, count: 10) && Array(short[1...10]) == Array(repeating: 0x316, count: 10))
     }
 }

@@ -57,6 +57,10 @@ struct JSONReader {
 }
 
 extension HuggingFaceTokenizer {
+    /// Token ids are below this (2^24; the largest vocabularies in use have about 2^18 tokens),
+    /// so an id in a file cannot make the id tables huge.
+    static let maximumID = 1 << 24
+
     /// Reads a `tokenizer.json` document.
     /// - Throws: `TokenizerError.unsupported` naming the component for anything not implemented
     ///   (WordPiece, Unigram, BPE dropout, UnicodeScripts, a regex feature...), `.invalid` for
@@ -87,7 +91,7 @@ extension HuggingFaceTokenizer {
                 let special = try reader.bool(object["special"], key + ".special", default: false)
                 list.append(AddedToken(
                     content: try reader.string(object["content"], key + ".content"),
-                    id: try reader.index(object["id"], key + ".id"),
+                    id: try reader.index(object["id"], key + ".id", below: Self.maximumID),
                     special: special,
                     normalized: try reader.bool(object["normalized"], key + ".normalized", default: true),
                     singleWord: try reader.bool(object["single_word"], key + ".single_word", default: false),
@@ -117,7 +121,7 @@ extension HuggingFaceTokenizer {
         let vocabObject = try reader.object(object["vocab"], "model.vocab")
         vocabulary.reserveCapacity(vocabObject.count)
         for (token, id) in vocabObject {
-            vocabulary[TokenText(token)] = try reader.index(id, "model.vocab[\"\(token)\"]")
+            vocabulary[TokenText(token)] = try reader.index(id, "model.vocab[\"\(token)\"]", below: Self.maximumID)
         }
         var merges: [(String, String)] = []
         let mergeList = try reader.array(object["merges"], "model.merges")

@@ -120,6 +120,9 @@ struct ScalarRegex: Sendable {
         let node = try parser.parseAll()
         var compiler = Compiler()
         try compiler.emit(node, pattern: pattern)
+        guard compiler.program.count <= 100_000 else {
+            throw CompileError(pattern: pattern, problem: "the compiled pattern is too large")
+        }
         compiler.program.append(.match)
         program = compiler.program
         for set in compiler.sets {
@@ -296,6 +299,7 @@ struct ScalarRegex: Sendable {
         let scalars: [UInt32]
         let pattern: String
         var index = 0
+        var depth = 0
 
         func failure(_ problem: String) -> CompileError { CompileError(pattern: pattern, problem: problem) }
 
@@ -308,6 +312,9 @@ struct ScalarRegex: Sendable {
         var peek: UInt32? { index < scalars.count ? scalars[index] : nil }
 
         mutating func parseAlternation(caseInsensitive: Bool) throws(CompileError) -> Node {
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= 64 else { throw failure("groups nested deeper than 64") }
             var branches: [Node] = [try parseSequence(caseInsensitive: caseInsensitive)]
             while peek == 0x7C {  // |
                 index += 1
@@ -678,7 +685,10 @@ struct ScalarRegex: Sendable {
                 if maximum == Int.max && Self.canBeEmpty(inner) {
                     throw CompileError(pattern: pattern, problem: "unbounded repetition of something that can match empty")
                 }
-                for _ in 0..<minimum { try emit(inner, pattern: pattern) }
+                for _ in 0..<minimum {
+                    try emit(inner, pattern: pattern)
+                    if program.count > 100_000 { throw CompileError(pattern: pattern, problem: "the compiled pattern is too large") }
+                }
                 if maximum == Int.max {
                     let loop = program.count
                     program.append(.split(-1, -1))
@@ -691,6 +701,7 @@ struct ScalarRegex: Sendable {
                         splits.append(program.count)
                         program.append(.split(-1, -1))
                         try emit(inner, pattern: pattern)
+                        if program.count > 100_000 { throw CompileError(pattern: pattern, problem: "the compiled pattern is too large") }
                     }
                     for s in splits {
                         program[s] = kind == .greedy ? .split(s + 1, program.count) : .split(program.count, s + 1)

@@ -59,7 +59,12 @@ enum UnicodeNormalization {
             }
             var end = start + 1
             while end < scalars.count && combiningClass(scalars[end]) != 0 { end += 1 }
-            if end - start > 1 {
+            if end - start > 32 {
+                // a stable sort by class: (class, position) keys are all distinct
+                let run = (start..<end).map { (cc: combiningClass(scalars[$0]), index: $0, scalar: scalars[$0]) }
+                    .sorted { ($0.cc, $0.index) < ($1.cc, $1.index) }
+                for (offset, entry) in run.enumerated() { scalars[start + offset] = entry.scalar }
+            } else if end - start > 1 {
                 // insertion sort keeps equal classes in order
                 for i in (start + 1)..<end {
                     let value = scalars[i]

@@ -71,10 +71,15 @@ extension LlamaVocabulary {
             template.append(.object(["SpecialToken": .object(["id": .string(tokens[eos]), "type_id": .int(0)])]))
             specialTokens[tokens[eos]] = .object(["id": .string(tokens[eos]), "ids": .array([.int(Int64(eos))]), "tokens": .array([.string(tokens[eos])])])
         }
+        // the pair template repeats the single one for sequence B, with type id 1
         var pair = template
-        pair += template.map { item in
-            if case .object(var o) = item, let s = o["Sequence"] { o["Sequence"] = .object(["id": .string("B"), "type_id": .int(1)]); _ = s; return .object(o) }
-            return item
+        for item in template {
+            guard case .object(let object) = item else { continue }
+            if object["Sequence"] != nil {
+                pair.append(.object(["Sequence": .object(["id": .string("B"), "type_id": .int(1)])]))
+            } else if let id = object["SpecialToken"]?["id"] {
+                pair.append(.object(["SpecialToken": .object(["id": id, "type_id": .int(1)])]))
+            }
         }
         let templateProcessor: JSONValue = .object(["type": .string("TemplateProcessing"), "single": .array(template), "pair": .array(pair),
                                                     "special_tokens": .object(specialTokens)])

@@ -144,7 +144,10 @@ import Testing
             ("tokenizer.ggml.merges", .array(elementType: .uint8, values: [.uint8(1)]), "tokenizer.ggml.merges"),
             ("tokenizer.ggml.model", .string("bert"), "tokenizer.ggml.model 'bert'"),
             ("tokenizer.ggml.model", .uint32(3), "tokenizer.ggml.model"),
-            ("tokenizer.ggml.pre", .string("deepseek-llm"), "tokenizer.ggml.pre 'deepseek-llm'"),
+            ("tokenizer.ggml.pre", .string("no-such-pre"), "tokenizer.ggml.pre 'no-such-pre'"),
+            ("tokenizer.ggml.pre", .string("kimi-k2"), "KIMI_K2"),
+            ("tokenizer.ggml.pre", .string("superbpe"), "SUPERBPE"),
+            ("tokenizer.ggml.pre", .string("gemma4"), "tokenizer.ggml.pre 'gemma4'"),
             ("tokenizer.ggml.bos_token_id", .string("1"), "tokenizer.ggml.bos_token_id"),
             ("tokenizer.ggml.add_bos_token", .uint8(1), "tokenizer.ggml.add_bos_token"),
         ]

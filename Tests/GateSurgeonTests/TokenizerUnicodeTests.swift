@@ -98,3 +98,29 @@ import Testing
         #expect(wrong == 0)
     }
 }
+
+/// llama.cpp's pre-tokenizer table (generated Swift) against the generator's reading of
+/// src/llama-vocab.cpp (fixtures/tokenizers/llama-pre-tokenizers.json).
+@Suite struct TokenizerLlamaTableTests {
+    @Test func preTokenizerTableIsLlamaCpps() throws {
+        let table = try Fixtures.json("tokenizers/llama-pre-tokenizers.json")
+        let names = try #require(table["names"]?.objectValue)
+        #expect(names.count == LlamaVocabulary.preTokenizerNames.count)
+        for (name, settings) in names {
+            let ours = try #require(LlamaVocabulary.preTokenizerNames[name], "\(name)")
+            #expect(ours.type == settings["type"]?.stringValue, "\(name)")
+            #expect(ours.ignoreMerges == settings["ignore_merges"]?.boolValue, "\(name)")
+            #expect(ours.addBOS == settings["add_bos"]?.boolValue, "\(name)")
+            #expect(ours.cleanSpaces == settings["clean_spaces"]?.boolValue, "\(name)")
+            #expect(ours.noBOS == (settings["no_bos"]?.boolValue ?? false), "\(name)")
+        }
+        let regexes = try #require(table["regexes"]?.objectValue)
+        #expect(regexes.count == LlamaVocabulary.preTokenizerRegexes.count)
+        for (type, list) in regexes {
+            let ours = LlamaVocabulary.preTokenizerRegexes[type] ?? []
+            let expected = (list.arrayValue ?? []).map { $0.stringValue ?? "" }
+            // byte for byte: Swift's == would equate canonically equivalent regexes
+            #expect(ours.map { Array($0.utf8) } == expected.map { Array($0.utf8) }, "\(type)")
+        }
+    }
+}

@@ -90,14 +90,21 @@ extension LlamaVocabulary {
                 }
                 if ranks[pair] == nil { ranks[pair] = i }
             }
-            guard let settings = Self.preTokenizerSettings(pre.isEmpty ? "default" : pre) else {
-                throw .unsupported(path: path, component: "tokenizer.ggml.pre '\(pre.isEmpty ? "(missing: default)" : pre)'")
+            guard let settings = Self.preTokenizerNames[pre.isEmpty ? "default" : pre] else {
+                throw .unsupported(path: path, component: "tokenizer.ggml.pre '\(pre)'")
             }
-            preTokenizer = settings.kind
-            ignoreMerges = settings.ignoreMerges
+            if settings.escapeWhitespaces == true {
+                throw .unsupported(path: path, component: "tokenizer.ggml.pre '\(pre)' (SentencePiece-style BPE on raw UTF-8)")
+            }
+            preType = settings.type
+            preSteps = try Self.preSteps(type: settings.type, path: path)
+            ignoreMerges = settings.ignoreMerges ?? false
             addBOS = settings.addBOS ?? false
-            cleanSpaces = settings.cleanSpaces
+            cleanSpaces = settings.cleanSpaces ?? true
             if settings.noBOS { bos = nil }
+            if settings.addSeparator == true {
+                throw .unsupported(path: path, component: "tokenizer.ggml.pre '\(pre)' (adds a separator token, a BERT-style model)")
+            }
         }
         if let prefix = try bool("tokenizer.ggml.add_space_prefix") { addSpacePrefix = prefix }
         chatTemplate = try string("tokenizer.chat_template")

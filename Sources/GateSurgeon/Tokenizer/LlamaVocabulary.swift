@@ -6,20 +6,6 @@
 struct LlamaVocabulary: Sendable {
     enum Kind: String, Sendable { case spm = "llama", bpe = "gpt2" }
 
-    /// llama.cpp's pre-tokenizer regexes that gatesurgeon implements, by what they run.
-    enum PreTokenizerKind: Sendable, Equatable {
-        /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)`, custom code.
-        case gpt2
-        /// `\p{N}` (std::regex on llama.cpp's collapsed categories), then the GPT-2 regex.
-        case digitsThenGPT2
-        /// Llama 3's regex, custom code.
-        case llama3
-        /// Qwen2's regex (`\p{N}` single digits), custom code.
-        case qwen2
-        /// Qwen3.5's regex (letters take combining marks), custom code.
-        case qwen35
-    }
-
     struct Attribute: OptionSet, Sendable {
         let rawValue: UInt32
         static let unknown = Attribute(rawValue: 1 << 0)
@@ -40,7 +26,9 @@ struct LlamaVocabulary: Sendable {
     var path: String
     var kind: Kind
     var pre: String
-    var preTokenizer: PreTokenizerKind?
+    /// llama.cpp's pre type for `pre` (`LLAMA3`, `QWEN2`...), nil for SPM vocabularies.
+    var preType: String?
+    var preSteps: [PreStep] = []
     var tokens: [String]
     var scores: [Float]
     var attributes: [Attribute]

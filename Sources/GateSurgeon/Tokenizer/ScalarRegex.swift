@@ -98,6 +98,7 @@ struct ScalarRegex: Sendable {
         case scalarEither(UInt32, UInt32, UInt32)  // case-insensitive letter: up to three spellings
         case set(Int)
         case any  // `.`: anything but a newline
+        case anyButLineTerminator  // ECMAScript `.`
         case split(Int, Int)  // try the first, backtrack to the second
         case jump(Int)
         case repeatSet(set: Int, min: Int, max: Int)  // greedy run of one set
@@ -107,17 +108,28 @@ struct ScalarRegex: Sendable {
         case match
     }
 
-    enum Assertion: Sendable { case lineStart, lineEnd, textStart, textEnd, textEndBeforeNewline, wordBoundary, notWordBoundary }
+    enum Assertion: Sendable {
+        case lineStart, lineEnd, textStart, textEnd, textEndBeforeNewline, wordBoundary, notWordBoundary
+        case asciiWordBoundary, notAsciiWordBoundary
+    }
+
+    /// Whose syntax and classes: Oniguruma's (HF `tokenizers`), or std::regex ECMAScript's as
+    /// llama.cpp runs it (`\s \d \w` ASCII only, `^ $` at the ends of the text, `.` stops at line
+    /// terminators, no `(?i)`, possessive or atomic groups).
+    enum Flavor: Sendable { case oniguruma, ecmaScript }
 
     let pattern: String
+    /// Whether the pattern can match empty text.
+    let canMatchEmpty: Bool
     private(set) var program: [Instruction] = []
     private(set) var sets: [CompiledSet] = []
     private(set) var rangeBounds: [UInt32] = []
 
-    init(_ pattern: String) throws(CompileError) {
+    init(_ pattern: String, flavor: Flavor = .oniguruma) throws(CompileError) {
         self.pattern = pattern
-        var parser = Parser(scalars: Array(pattern.unicodeScalars.map(\.value)), pattern: pattern)
+        var parser = Parser(scalars: Array(pattern.unicodeScalars.map(\.value)), pattern: pattern, flavor: flavor)
         let node = try parser.parseAll()
+        canMatchEmpty = Compiler.canBeEmpty(node)
         var compiler = Compiler()
         try compiler.emit(node, pattern: pattern)
         guard compiler.program.count <= 100_000 else {
@@ -194,6 +206,12 @@ struct ScalarRegex: Sendable {
             index >= 0 && index < text.count && UnicodeTables.hfProperties[text[index]] & UnicodeTables.Property.onigurumaWord.rawValue != 0
         }
 
+        private func isASCIIWord(_ index: Int) -> Bool {
+            guard index >= 0 && index < text.count else { return false }
+            let c = text[index]
+            return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F
+        }
+
         /// The end of the first match of the program from `pc` at `position`, in priority order.
         mutating func run(pc startPC: Int, at position: Int) -> Int? {
             let base = stack.count
@@ -212,6 +230,13 @@ struct ScalarRegex: Sendable {
                     if pos < count && sets[index].contains(text[pos], bounds: bounds) { pos += 1; pc += 1 } else { fail = true }
                 case .any:
                     if pos < count && text[pos] != 0x0A { pos += 1; pc += 1 } else { fail = true }
+                case .anyButLineTerminator:
+                    if pos < count, text[pos] != 0x0A && text[pos] != 0x0D && text[pos] != 0x2028 && text[pos] != 0x2029 {
+                        pos += 1
+                        pc += 1
+                    } else {
+                        fail = true
+                    }
                 case .split(let first, let second):
                     stack.append((Int32(second), Int32(pos), -1))
                     pc = first
@@ -253,6 +278,8 @@ struct ScalarRegex: Sendable {
                     case .textEndBeforeNewline: holds = pos == count || (pos == count - 1 && text[pos] == 0x0A)
                     case .wordBoundary: holds = isWord(pos - 1) != isWord(pos)
                     case .notWordBoundary: holds = isWord(pos - 1) == isWord(pos)
+                    case .asciiWordBoundary: holds = isASCIIWord(pos - 1) != isASCIIWord(pos)
+                    case .notAsciiWordBoundary: holds = isASCIIWord(pos - 1) == isASCIIWord(pos)
                     }
                     if holds { pc += 1 } else { fail = true }
                 case .match:
@@ -285,6 +312,7 @@ struct ScalarRegex: Sendable {
         case scalar(UInt32, caseInsensitive: Bool)
         case set(CharacterSet)
         case any
+        case anyButLineTerminator
         case sequence([Node])
         case alternation([Node])
         case repetition(Node, min: Int, max: Int, kind: RepetitionKind)
@@ -298,6 +326,7 @@ struct ScalarRegex: Sendable {
     struct Parser {
         let scalars: [UInt32]
         let pattern: String
+        let flavor: Flavor
         var index = 0
         var depth = 0
 
@@ -353,7 +382,7 @@ struct ScalarRegex: Sendable {
                 if peek == 0x3F {
                     kind = .lazy
                     index += 1
-                } else if peek == 0x2B && !counted {
+                } else if peek == 0x2B && !counted && flavor == .oniguruma {
                     kind = .possessive
                     index += 1
                 } else if peek == 0x2B && counted {
@@ -407,8 +436,8 @@ struct ScalarRegex: Sendable {
                     case 0x3A: node = try parseAlternation(caseInsensitive: caseInsensitive)  // (?:
                     case 0x3D: node = .lookahead(try parseAlternation(caseInsensitive: caseInsensitive), negated: false)
                     case 0x21: node = .lookahead(try parseAlternation(caseInsensitive: caseInsensitive), negated: true)
-                    case 0x3E: node = .atomic(try parseAlternation(caseInsensitive: caseInsensitive))
-                    case 0x69:  // (?i: or (?i)
+                    case 0x3E where flavor == .oniguruma: node = .atomic(try parseAlternation(caseInsensitive: caseInsensitive))
+                    case 0x69 where flavor == .oniguruma:  // (?i: or (?i)
                         if peek == 0x3A {
                             index += 1
                             node = try parseAlternation(caseInsensitive: true)
@@ -435,13 +464,13 @@ struct ScalarRegex: Sendable {
                 return .set(try parseClass(caseInsensitive: caseInsensitive))
             case 0x2E:
                 index += 1
-                return .any
+                return flavor == .ecmaScript ? .anyButLineTerminator : .any
             case 0x5E:
                 index += 1
-                return .assertion(.lineStart)
+                return .assertion(flavor == .ecmaScript ? .textStart : .lineStart)
             case 0x24:
                 index += 1
-                return .assertion(.lineEnd)
+                return .assertion(flavor == .ecmaScript ? .textEnd : .lineEnd)
             case 0x5C:
                 index += 1
                 return try parseEscape(caseInsensitive: caseInsensitive, inClass: false).node
@@ -462,6 +491,30 @@ struct ScalarRegex: Sendable {
         mutating func parseEscape(caseInsensitive: Bool, inClass: Bool) throws(CompileError) -> Escape {
             guard let c = peek else { throw failure("trailing backslash") }
             index += 1
+            func ascii(_ ranges: [ClosedRange<UInt32>], negated: Bool) throws(CompileError) -> Escape {
+                if negated && inClass { throw failure("a negated class escape inside a class is not supported") }
+                var s = CharacterSet()
+                s.ranges = ranges
+                s.negated = negated
+                return Escape(node: .set(s))
+            }
+            if flavor == .ecmaScript {
+                let space: [ClosedRange<UInt32>] = [0x09...0x0D, 0x20...0x20]
+                let digit: [ClosedRange<UInt32>] = [0x30...0x39]
+                let word: [ClosedRange<UInt32>] = [0x30...0x39, 0x41...0x5A, 0x5F...0x5F, 0x61...0x7A]
+                switch c {
+                case 0x73: return try ascii(space, negated: false)
+                case 0x53: return try ascii(space, negated: true)
+                case 0x64: return try ascii(digit, negated: false)
+                case 0x44: return try ascii(digit, negated: true)
+                case 0x77: return try ascii(word, negated: false)
+                case 0x57: return try ascii(word, negated: true)
+                case 0x62 where !inClass: return Escape(node: .assertion(.asciiWordBoundary))
+                case 0x42 where !inClass: return Escape(node: .assertion(.notAsciiWordBoundary))
+                case 0x70, 0x50: throw failure("\\p is not ECMAScript")
+                default: break
+                }
+            }
             func set(_ property: UnicodeTables.Property, negated: Bool) -> Escape {
                 var s = CharacterSet()
                 if negated { s.negatedProperties = property.rawValue } else { s.properties = property.rawValue }
@@ -629,7 +682,7 @@ struct ScalarRegex: Sendable {
         static func canBeEmpty(_ node: Node) -> Bool {
             switch node {
             case .empty, .lookahead, .assertion: return true
-            case .scalar, .set, .any: return false
+            case .scalar, .set, .any, .anyButLineTerminator: return false
             case .sequence(let items): return items.allSatisfy(canBeEmpty)
             case .alternation(let branches): return branches.contains(where: canBeEmpty)
             case .repetition(let inner, let minimum, _, _): return minimum == 0 || canBeEmpty(inner)
@@ -653,6 +706,8 @@ struct ScalarRegex: Sendable {
                 program.append(.set(addSet(set)))
             case .any:
                 program.append(.any)
+            case .anyButLineTerminator:
+                program.append(.anyButLineTerminator)
             case .sequence(let items):
                 for item in items { try emit(item, pattern: pattern) }
             case .alternation(let branches):

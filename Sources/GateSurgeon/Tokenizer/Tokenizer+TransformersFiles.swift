@@ -37,6 +37,20 @@ extension Tokenizer {
 }
 
 extension LlamaVocabulary {
+    /// The tokenizer.json pipelines the writer knows, by llama.cpp pre type.
+    enum WriterFamily { case gpt2, digitsThenGPT2, llama3, qwen2, qwen35 }
+
+    static func writerFamily(_ type: String?) -> WriterFamily? {
+        switch type {
+        case "GPT2", "MPT", "OLMO", "JAIS", "TRILLION", "GRANITE_DOCLING": return .gpt2
+        case "STARCODER", "REFACT", "COMMAND_R", "SMOLLM", "CODESHELL", "EXAONE", "MINERVA", "MELLUM2": return .digitsThenGPT2
+        case "LLAMA3", "DBRX", "SMAUG", "CHATGLM4": return .llama3
+        case "QWEN2", "STABLELM2", "HUNYUAN", "SOLAR_OPEN": return .qwen2
+        case "QWEN35": return .qwen35
+        default: return nil
+        }
+    }
+
     func transformersFiles() throws(TokenizerError) -> (tokenizer: JSONValue, config: JSONValue) {
         // the last id of a repeated token wins, as in transformers' {token: index}
         var vocab = JSONObject()
@@ -97,7 +111,7 @@ extension LlamaVocabulary {
             }
             let normalizer: JSONValue
             let preTokenizer: JSONValue
-            switch self.preTokenizer {
+            switch Self.writerFamily(preType) {
             case .gpt2?:
                 normalizer = .null
                 preTokenizer = byteLevel(trim: true, regex: true)
@@ -111,7 +125,7 @@ extension LlamaVocabulary {
                     split(TokenizerGGUFMetadata.ConfigurationRegex.llama3), byteLevel(trim: true, regex: false)])])
             case .qwen2?, .qwen35?:
                 normalizer = .object(["type": .string("NFC")])
-                let regex = self.preTokenizer == .qwen2 ? TokenizerGGUFMetadata.ConfigurationRegex.qwen2 : TokenizerGGUFMetadata.ConfigurationRegex.qwen35
+                let regex = Self.writerFamily(preType) == .qwen2 ? TokenizerGGUFMetadata.ConfigurationRegex.qwen2 : TokenizerGGUFMetadata.ConfigurationRegex.qwen35
                 preTokenizer = .object(["type": .string("Sequence"), "pretokenizers": .array([
                     split(regex), byteLevel(trim: false, regex: false)])])
             case nil:

@@ -32,7 +32,10 @@ public struct TokenizerGGUFMetadata: Sendable {
     /// tokenizer.json.
     /// - Parameter vocabularySize: config.json's `vocab_size` (the converter's `hparams`); read
     ///   from config.json when nil.
-    public init?(directory: String, vocabularySize: Int? = nil, model: ConverterModel) throws {
+    /// - Parameter unknownHashName: the `pre` name to write when the converter's table does not
+    ///   know the tokenizer's hash (as adding it to convert_hf_to_gguf_update.py would); nil uses the
+    ///   name of the configuration the tokenizer.json has.
+    public init?(directory: String, vocabularySize: Int? = nil, model: ConverterModel, unknownHashName: String? = nil) throws {
         let config = try SpecialVocabulary.readJSON(Paths.join(directory, "config.json"))
         let hparamsVocabulary: Int? = vocabularySize ?? {
             if case .int(let n)? = config?["vocab_size"], n > 0, n < Int64(Int32.max) { return Int(n) }
@@ -68,7 +71,7 @@ public struct TokenizerGGUFMetadata: Sendable {
                 try Self.llamaHF(directory: directory, tokenizer: tokenizer, tokenizerConfig: tokenizerConfig, into: &keys)
             } else {
                 checkHash = try Self.gpt2(directory: directory, tokenizer: tokenizer, tokenizerConfig: tokenizerConfig,
-                                          vocabularySize: hparamsVocabulary, warnings: &warnings, into: &keys)
+                                          vocabularySize: hparamsVocabulary, unknownHashName: unknownHashName, warnings: &warnings, into: &keys)
             }
         } else {
             return nil
@@ -121,7 +124,7 @@ public struct TokenizerGGUFMetadata: Sendable {
 
     /// `_set_vocab_gpt2` with `get_vocab_base` and `get_vocab_base_pre`; returns the chkhsh.
     static func gpt2(directory: String, tokenizer: HuggingFaceTokenizer, tokenizerConfig: JSONObject?, vocabularySize: Int?,
-                     warnings: inout [String], into keys: inout GGUFKeyList) throws -> String {
+                     unknownHashName: String?, warnings: inout [String], into keys: inout GGUFKeyList) throws -> String {
         var vocabulary = tokenizer.model.vocabulary
         for (content, id) in tokenizer.added.ids { vocabulary[content] = id }
         let size = vocabularySize ?? vocabulary.count
@@ -169,9 +172,9 @@ public struct TokenizerGGUFMetadata: Sendable {
         if let known = PreTokenizerHashes.names[hash] {
             pre = known
         } else {
-            pre = configurationName(tokenizer)
+            pre = unknownHashName ?? configurationName(tokenizer)
             warnings.append("\(tokenizer.path): the BPE pre-tokenizer hash \(hash) is not in the converter's table (it would stop); "
-                + "using '\(pre)', the name of the configuration the file uses")
+                + (unknownHashName != nil ? "using '\(pre)' as asked" : "using '\(pre)', the name of the configuration the file uses"))
         }
         keys.set("tokenizer.ggml.model", .string("gpt2"))
         keys.set("tokenizer.ggml.pre", .string(pre))

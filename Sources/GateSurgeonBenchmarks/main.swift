@@ -11,7 +11,7 @@
 //   .build/release/gatesurgeon-bench --tokenize fixtures/tokenizers/qwen2-real
 //
 // times encoding 1 MB of the tokenizer corpus (fixtures/tokenizers/corpus.json, repeated) in
-// process with the directory's tokenizer.json, and exits.
+// process with the directory's tokenizer.json (or a .gguf file's tokenizer), and exits.
 
 import GateSurgeon
 import JSON
@@ -147,7 +147,7 @@ if let index = CommandLine.arguments.firstIndex(of: "--tokenize"), index + 1 < C
     let texts = try JSONValue.parse(try Paths.readFile(corpusPath))["texts"]?.arrayValue?.compactMap(\.stringValue) ?? []
     var text = ""
     while text.utf8.count < 1 << 20 { for t in texts { text += t + "\n" } }
-    let tokenizer = try Tokenizer(directory: directory)
+    let tokenizer = directory.hasSuffix(".gguf") ? try Tokenizer(gguf: try GGUFFile(path: directory)) : try Tokenizer(directory: directory)
     _ = try tokenizer.encode(String(text.prefix(10_000)))
     var start = timespec(), end = timespec()
     clock_gettime(CLOCK_MONOTONIC, &start)

@@ -2,7 +2,8 @@
 /// does (src/llama-vocab.cpp and src/unicode.cpp of the llama-cpp-python 0.3.36 sdist, llama.cpp
 /// commit 0c1e570): special tokens partitioned out first (longest text first), then the SPM
 /// bigram merger by score for `llama` vocabularies, or the pre-tokenizer of `tokenizer.ggml.pre`
-/// and the BPE merger by rank for `gpt2` vocabularies.
+/// (its regexes from llama.cpp's table: hand-written scanners or std::regex emulation, see
+/// LlamaVocabulary+PreTokenizer.swift) and the BPE merger by rank for `gpt2` vocabularies.
 struct LlamaVocabulary: Sendable {
     enum Kind: String, Sendable { case spm = "llama", bpe = "gpt2" }
 
@@ -82,9 +83,10 @@ struct LlamaVocabulary: Sendable {
             if addSpecial && addEOS, let eos { output.append(eos) }
         case .bpe:
             if addSpecial && addBOS, let bos { output.append(bos) }
+            var cache: [[UInt8]: [Int]] = [:]
             for fragment in fragments {
                 switch fragment {
-                case .text(let range): bpe(Array(bytes[range]), into: &output)
+                case .text(let range): bpe(Array(bytes[range]), into: &output, cache: &cache)
                 case .token(let id): output.append(id)
                 }
             }
@@ -218,9 +220,17 @@ struct LlamaVocabulary: Sendable {
     }
 
     /// `llm_tokenizer_bpe_session::tokenize`.
-    private func bpe(_ text: [UInt8], into output: inout [Int]) {
+    /// Words repeat; their ids are cached for the whole text (llama.cpp computes each anew, with the
+    /// same result).
+    private func bpe(_ text: [UInt8], into output: inout [Int], cache: inout [[UInt8]: [Int]]) {
         for word in splitWords(text) {
             let encoded = byteEncode(word)
+            if let ids = cache[encoded] {
+                output += ids
+                continue
+            }
+            let start = output.count
+            defer { if encoded.count < 256 { cache[encoded] = Array(output[start...]) } }
             if ignoreMerges, let id = tokenIDs[TokenText(encoded)] {
                 output.append(id)
                 continue

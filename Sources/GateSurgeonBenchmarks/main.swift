@@ -7,6 +7,11 @@
 //
 // Each command runs as a child process; peak memory is the child's maximum
 // resident set size from wait4(2).
+//
+//   .build/release/gatesurgeon-bench --tokenize fixtures/tokenizers/qwen2-real
+//
+// times encoding 1 MB of the tokenizer corpus (fixtures/tokenizers/corpus.json, repeated) in
+// process with the directory's tokenizer.json (or a .gguf file's tokenizer), and exits.
 
 import GateSurgeon
 import JSON
@@ -130,6 +135,23 @@ func format(_ m: Measurement?) -> String {
     guard let m else { return "        -" }
     let seconds = (m.seconds * 100).rounded() / 100
     return "\(seconds) s, \(m.peakBytes >> 20) MiB"
+}
+
+if let index = CommandLine.arguments.firstIndex(of: "--tokenize"), index + 1 < CommandLine.arguments.count {
+    let directory = CommandLine.arguments[index + 1]
+    let corpusPath = Paths.join(Paths.directory(of: Paths.directory(of: Paths.directory(of: #filePath))), "fixtures/tokenizers/corpus.json")
+    let texts = try JSONValue.parse(try Paths.readFile(corpusPath))["texts"]?.arrayValue?.compactMap(\.stringValue) ?? []
+    var text = ""
+    while text.utf8.count < 1 << 20 { for t in texts { text += t + "\n" } }
+    let tokenizer = directory.hasSuffix(".gguf") ? try Tokenizer(gguf: try GGUFFile(path: directory)) : try Tokenizer(directory: directory)
+    _ = try tokenizer.encode(String(text.prefix(10_000)))
+    var start = timespec(), end = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &start)
+    let ids = try tokenizer.encode(text)
+    clock_gettime(CLOCK_MONOTONIC, &end)
+    let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
+    print("tokenized \(text.utf8.count) bytes into \(ids.count) tokens in \((seconds * 1000).rounded() / 1000) s with \(directory)")
+    exit(0)
 }
 
 let options = parseOptions()

@@ -38,6 +38,11 @@ enum ErrorMessages {
             case .headwiseUnsupported: return "\(error); use --granularity elementwise or another --layout"
             default: return "\(error)"
             }
+        case let error as TokenizerError:
+            switch error {
+            case .noTokenizer: return "\(error); give token ids with --tokens"
+            default: return "\(error)"
+            }
         default:
             return "\(error)"
         }

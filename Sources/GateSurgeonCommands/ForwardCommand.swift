@@ -6,11 +6,16 @@ import JSON
 struct ForwardCommand: ConsoleCommand {
     static let configuration = CommandConfiguration(
         commandName: "forward",
-        abstract: "Run the reference F32 forward pass on token ids and report each layer.",
+        abstract: "Run the reference F32 forward pass on a prompt or token ids and report each layer.",
         discussion: """
             MODEL is a .safetensors file, a .gguf file or a model directory. The pass runs on
             the CPU in F32 (quantized weights are dequantized one layer at a time) and matches
             transformers' eager forward pass to rounding.
+
+            --prompt TEXT (or --prompt-file) is tokenized with the model's own tokenizer: a GGUF's
+            as llama.cpp does, a model directory's tokenizer.json as HF tokenizers does (with the
+            BOS it adds; --no-special-tokens leaves it out). The tokens and the most likely next
+            tokens are printed with their text. --tokens runs ids as given.
 
             Per layer it prints the first-token attention (the softmax weight queries give
             position 0, averaged over heads and positions 1..T-1: the attention sink), the
@@ -20,6 +25,7 @@ struct ForwardCommand: ConsoleCommand {
             file. Neither may replace an input; an existing file is replaced only with --force.
 
             Examples:
+              gatesurgeon forward model.gguf --prompt "The capital of France is"
               gatesurgeon forward model/ --tokens 1,17,42,99
               gatesurgeon forward model.gguf --tokens 1,2,3 --out logits.safetensors
               gatesurgeon forward model/ --tokens 1,2,3 --report report.json --json
@@ -29,8 +35,7 @@ struct ForwardCommand: ConsoleCommand {
     @Argument(help: "A .safetensors file, a .gguf file or a model directory.")
     var model: String
 
-    @Option(help: ArgumentHelp("Token ids, comma-separated.", valueName: "ids"))
-    var tokens: TokenList
+    @OptionGroup(title: "Input") var input: PromptOptions
 
     @Option(help: ArgumentHelp("Write the logits as tensor 'logits' [tokens, vocab] F32 to this .safetensors file.", valueName: "path"))
     var out: String?
@@ -46,24 +51,29 @@ struct ForwardCommand: ConsoleCommand {
 
     @OptionGroup(title: "Reporting") var reporting: ReportOptions
 
+    func validate() throws {
+        if !input.isGiven { throw ValidationError("give the tokens to run: --prompt TEXT, --prompt-file PATH or --tokens IDS") }
+    }
+
     func run(console: Console) throws {
         let logitsTarget = try out.map { try OutputTarget($0, fileExtensions: ["safetensors"], allowsDirectory: false) }
         let reportTarget = try report.map { try OutputTarget($0, fileExtensions: ["json"], allowsDirectory: false) }
         let graph = try ModelGraph(checkpoint: Checkpoint(path: model), configPath: config)
-        let transaction = OutputTransaction(inputs: graph.inputPaths, replacing: force)
+        guard let prompt = try input.resolve(for: graph) else { throw ValidationError("give --prompt, --prompt-file or --tokens") }
+        let transaction = OutputTransaction(inputs: graph.inputPaths + input.inputs, replacing: force)
         let logitsPath = try logitsTarget.map { try transaction.stage($0) }
         let reportPath = try reportTarget.map { try transaction.stage($0) }
 
         let progress = ProgressReporter(console: console, label: "forward", total: graph.layers.count, steps: graph.layers.count,
                                         measure: .steps, quiet: reporting.quiet, delay: .seconds(1))
-        let result = try ForwardPass(graph: graph).run(tokens: tokens.ids) { layer in
+        let result = try ForwardPass(graph: graph).run(tokens: prompt.ids) { layer in
             progress.begin(step: layer, done: layer, item: "layer \(layer)")
         }
         progress.finish()
-        let forwardReport = ForwardReport(result: result, modelPath: model)
+        let forwardReport = ForwardReport(result: result, modelPath: model, prompt: prompt)
         if let logitsPath {
             let metadata: Metadata<String> = ["format": "pt", "model": model,
-                                              "token_ids": "[" + tokens.ids.map(String.init).joined(separator: ", ") + "]"]
+                                              "token_ids": "[" + prompt.ids.map(String.init).joined(separator: ", ") + "]"]
             try SafetensorsWriter.write(
                 [.floats(result.logits, name: "logits", shape: [result.tokenCount, result.vocabSize])],
                 metadata: metadata, to: logitsPath)

@@ -22,7 +22,7 @@ public struct GateSurgeonCommand: ParsableCommand {
             (nothing written), 130 interrupted (unfinished outputs removed).
             """,
         version: "0.2.0",
-        subcommands: [InspectCommand.self, AddGateCommand.self, ConvertCommand.self, ForwardCommand.self, VerifyCommand.self]
+        subcommands: [InspectCommand.self, AddGateCommand.self, ConvertCommand.self, ForwardCommand.self, VerifyCommand.self, ImatrixCommand.self]
     )
 
     public init() {}

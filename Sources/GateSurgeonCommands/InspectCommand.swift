@@ -12,7 +12,9 @@ struct InspectCommand: ConsoleCommand {
             Shapes are printed outermost first in both formats, so one model lists the same
             shapes whether it is stored as safetensors or GGUF. Tensors of a safetensors
             checkpoint are listed by name in natural order (layer 2 before layer 10); a GGUF
-            file's in file order.
+            file's in file order. The tokenizer (a GGUF's tokenizer.ggml.* keys, or tokenizer.json in
+            or beside a safetensors checkpoint) is summarized: model, pre-tokenizer, vocabulary size,
+            the tokens added around text and the special tokens.
 
             Examples:
               gatesurgeon inspect model.gguf
@@ -48,7 +50,8 @@ struct InspectCommand: ConsoleCommand {
             }
             progress.finish()
         }
-        let inspectReport = InspectReport(checkpoint: checkpoint, tensors: tensors, statistics: statistics)
+        var inspectReport = InspectReport(checkpoint: checkpoint, tensors: tensors, statistics: statistics)
+        inspectReport.tokenizer = InspectReport.TokenizerInspection(of: checkpoint)
         if report.json {
             console.print(inspectReport.json().serialized(.indented))
         } else {

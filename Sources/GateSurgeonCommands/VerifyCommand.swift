@@ -14,8 +14,10 @@ struct VerifyCommand: ConsoleCommand {
             KL(softmax(a) || softmax(b)) per token, and top-1 agreement. The per-layer report
             (first-token attention, max activation, mean gate score) of both is printed too.
 
-            Tokens come from --tokens, or --random-tokens N (uniform, reproducible with --seed);
-            the default is 32 random tokens with seed 0.
+            Tokens come from --prompt TEXT or --prompt-file PATH (tokenized with A's tokenizer; when
+            B has its own and it tokenizes the text differently, that is reported as a warning),
+            --tokens, or --random-tokens N (uniform, reproducible with --seed); the default is 32
+            random tokens with seed 0. The most likely next tokens of both are printed.
 
             Exit status: 0 when every given threshold holds, 1 when one fails (each failure is
             printed with its margin), 2 when the input is bad (unreadable or malformed model,
@@ -23,6 +25,7 @@ struct VerifyCommand: ConsoleCommand {
 
             Examples:
               gatesurgeon verify model/ gated/ --max-abs 1e-5
+              gatesurgeon verify model/ model.Q4_K_M.gguf --prompt "The capital of France is" --min-top1 0.9
               gatesurgeon verify model/ model-q8_0.gguf --random-tokens 64 --seed 7 --min-top1 0.9 --max-kld 0.01
               gatesurgeon verify a.safetensors b.safetensors --config-a a.json --config-b b.json --json
             """
@@ -34,8 +37,7 @@ struct VerifyCommand: ConsoleCommand {
     @Argument(help: "The model to check against it.")
     var b: String
 
-    @Option(help: ArgumentHelp("Token ids, comma-separated.", valueName: "ids"))
-    var tokens: TokenList?
+    @OptionGroup(title: "Input") var input: PromptOptions
 
     @Option(help: ArgumentHelp("Use this many random token ids (default 32 when --tokens is not given).", valueName: "n"))
     var randomTokens: Int?
@@ -57,8 +59,8 @@ struct VerifyCommand: ConsoleCommand {
     static let defaultRandomTokens = 32
 
     func validate() throws {
-        if tokens != nil && randomTokens != nil {
-            throw ValidationError("give either --tokens or --random-tokens, not both")
+        if input.isGiven && randomTokens != nil {
+            throw ValidationError("give either --random-tokens or --tokens/--prompt/--prompt-file, not both")
         }
         if let randomTokens, randomTokens < 1 || randomTokens > 1 << 20 {
             throw ValidationError("--random-tokens must be between 1 and 1048576")
@@ -68,8 +70,17 @@ struct VerifyCommand: ConsoleCommand {
     func run(console: Console) throws {
         let graphA = try ModelGraph(checkpoint: Checkpoint(path: a), configPath: configA)
         let graphB = try ModelGraph(checkpoint: Checkpoint(path: b), configPath: configB)
-        let ids = tokens?.ids
-            ?? Verification.randomTokens(count: randomTokens ?? Self.defaultRandomTokens, vocabSize: graphA.config.vocabSize, seed: seed)
+        let prompt = try input.resolve(for: graphA)
+            ?? Prompt(ids: Verification.randomTokens(count: randomTokens ?? Self.defaultRandomTokens, vocabSize: graphA.config.vocabSize, seed: seed),
+                      text: nil, tokenizer: nil)
+        if let text = prompt.text, let tokenizerB = try Tokenizer(model: graphB) {
+            let idsB = try tokenizerB.encode(text, addSpecialTokens: !input.noSpecialTokens)
+            if idsB != prompt.ids {
+                let first = zip(prompt.ids, idsB).enumerated().first { $1.0 != $1.1 }?.offset ?? min(prompt.ids.count, idsB.count)
+                console.warn("B's tokenizer makes \(idsB.count) tokens of the prompt where A's makes \(prompt.ids.count) (first difference at token \(first)); both run A's")
+            }
+        }
+        let ids = prompt.ids
         let layers = graphA.layers.count + graphB.layers.count
         let progress = ProgressReporter(console: console, label: "verify", total: layers, steps: layers, measure: .steps,
                                         quiet: report.quiet, delay: .seconds(1))
@@ -78,7 +89,8 @@ struct VerifyCommand: ConsoleCommand {
             progress.begin(step: step, done: step, item: "\(model == 0 ? "a" : "b") layer \(layer)")
         }
         progress.finish()
-        let verificationReport = VerificationReport(result: result, pathA: a, pathB: b, thresholds: limits.overriding(nil) ?? VerificationThresholds())
+        let verificationReport = VerificationReport(result: result, pathA: a, pathB: b, thresholds: limits.overriding(nil) ?? VerificationThresholds(),
+                                                    prompt: prompt)
         if report.json {
             console.print(verificationReport.json().serialized(.indented))
         } else {

@@ -226,14 +226,15 @@ import Testing
         #expect(ours.value("general.file_type") == reference.value("general.file_type"))
     }
 
-    /// Without a SentencePiece model the GGUF has no tokenizer and the
-    /// summary says so; --tokenizer-from copies one from another GGUF.
+    /// Without tokenizer files the GGUF has no tokenizer and the summary
+    /// says so; --tokenizer-from copies one from another GGUF.
     @Test func tokenizerCanComeFromAnotherGGUF() throws {
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
         let model = Paths.join(directory, "model")
         try Fixtures.copyDirectory(from: Fixtures.path("models/qwen2"), to: model)
         Paths.removeTree(Paths.join(model, "tokenizer.model"))
+        Paths.removeTree(Paths.join(model, "tokenizer.json"))
         let graph = try ModelGraph(checkpoint: try Checkpoint(path: model))
         let bare = try ModelWriter.write(graph, to: Paths.join(directory, "bare.gguf"))
         #expect(bare.warnings == [.noTokenizer])
@@ -248,6 +249,7 @@ import Testing
         for (key, value) in expected { #expect(ours.value(key) == value, "\(key)") }
 
         #expect(CLI.run(["convert", model, Paths.join(directory, "x.safetensors"), "--tokenizer-from", donor]).status == 2)
+        #expect(CLI.run(["convert", model, Paths.join(directory, "y.gguf"), "--tokenizer-from", donor, "--tokenizer-pre", "qwen2"]).status == 2)
     }
 
     /// A lossy write that misses its bounds exits 1 and says which bound.

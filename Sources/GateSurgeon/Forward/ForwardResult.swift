@@ -1,3 +1,5 @@
+import Platform
+
 /// What one decoder layer did on a forward pass: the measurements of the
 /// gated-attention paper (Qiu et al. 2025, Table 4 and Fig. 2).
 public struct LayerReport: Sendable, Equatable {
@@ -44,6 +46,38 @@ public struct ForwardResult: Sendable {
     /// The logits of position `position`.
     public func logits(at position: Int) -> ArraySlice<Float> {
         logits[(position * vocabSize)..<((position + 1) * vocabSize)]
+    }
+
+    /// The `count` most likely tokens after the last position, most likely
+    /// first (ties: lower id first), with their softmax probabilities.
+    public func nextTokens(count: Int) -> [RankedToken] {
+        guard tokenCount > 0, vocabSize > 0, logits.count == tokenCount * vocabSize else { return [] }
+        return RankedToken.top(count, of: logits(at: tokenCount - 1))
+    }
+}
+
+/// A token id with its logit and softmax probability at one position.
+public struct RankedToken: Sendable, Equatable {
+    public var id: Int
+    public var logit: Float
+    public var probability: Double
+
+    /// The `count` largest of `logits` (indices from its start), largest
+    /// first; probabilities are the softmax over all of `logits` in Double.
+    /// Non-finite logits rank last.
+    static func top(_ count: Int, of logits: ArraySlice<Float>) -> [RankedToken] {
+        let finite = logits.lazy.filter(\.isFinite)
+        guard let largest = finite.max() else { return [] }
+        var sum = 0.0
+        for value in finite { sum += exp(Double(value - largest)) }
+        var chosen: [(id: Int, logit: Float)] = []
+        for (offset, value) in logits.enumerated() where value.isFinite {
+            if chosen.count == count, let last = chosen.last, value <= last.logit { continue }
+            let position = chosen.firstIndex { value > $0.logit } ?? chosen.count
+            chosen.insert((offset, value), at: position)
+            if chosen.count > count { chosen.removeLast() }
+        }
+        return chosen.map { RankedToken(id: $0.id, logit: $0.logit, probability: exp(Double($0.logit - largest)) / sum) }
     }
 }
 

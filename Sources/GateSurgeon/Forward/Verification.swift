@@ -19,7 +19,9 @@ public enum Verification {
         return VerificationResult(
             tokens: tokens,
             comparison: LogitComparison(reference: resultA.logits, candidate: resultB.logits, vocabSize: a.config.vocabSize),
-            layersA: resultA.layers, layersB: resultB.layers)
+            layersA: resultA.layers, layersB: resultB.layers,
+            nextTokensA: resultA.nextTokens(count: VerificationResult.nextTokenCount),
+            nextTokensB: resultB.nextTokens(count: VerificationResult.nextTokenCount))
     }
 
     /// `count` token ids uniform in `0..<vocabSize`, a deterministic function
@@ -39,12 +41,21 @@ public struct VerificationResult: Sendable {
     /// The per-layer reports of A and of B.
     public var layersA: [LayerReport]
     public var layersB: [LayerReport]
+    /// The most likely tokens after the last position, per model.
+    public var nextTokensA: [RankedToken]
+    public var nextTokensB: [RankedToken]
 
-    public init(tokens: [Int], comparison: LogitComparison, layersA: [LayerReport], layersB: [LayerReport]) {
+    /// How many next tokens `compare` ranks.
+    public static let nextTokenCount = 5
+
+    public init(tokens: [Int], comparison: LogitComparison, layersA: [LayerReport], layersB: [LayerReport],
+                nextTokensA: [RankedToken] = [], nextTokensB: [RankedToken] = []) {
         self.tokens = tokens
         self.comparison = comparison
         self.layersA = layersA
         self.layersB = layersB
+        self.nextTokensA = nextTokensA
+        self.nextTokensB = nextTokensB
     }
 }
 

@@ -4,16 +4,19 @@
 enum GGUFMetadataBuilder {
     /// - Parameter requested: the type asked for (`--quant`, else `--dtype`);
     ///   llama.cpp records it as the file type even where rows fell back.
-    /// - Parameter tokenizerSource: a GGUF file whose `tokenizer.*` keys
-    ///   replace any the model has.
-    static func metadata(for graph: ModelGraph, plan: [PlannedTensor], policy: ConversionPolicy, tokenizerSource: String? = nil) throws -> Metadata<GGUFValue> {
+    /// - Parameter options: `tokenizerSource`, a GGUF file whose `tokenizer.*`
+    ///   keys replace any the model has; `tokenizerPre`, the pre-tokenizer name
+    ///   for a tokenizer whose hash the converter does not know.
+    /// - Parameter warnings: gets what the user should know about the keys.
+    static func metadata(for graph: ModelGraph, plan: [PlannedTensor], options: WriteOptions, warnings: inout [WriteWarning]) throws -> Metadata<GGUFValue> {
         var metadata: Metadata<GGUFValue>
         if let source = graph.ggufMetadata {
             metadata = source
         } else {
-            metadata = try architectureMetadata(graph)
+            metadata = try architectureMetadata(graph, tokenizerPre: options.tokenizerPre, warnings: &warnings)
         }
-        if let tokenizerSource {
+        let policy = options.policy
+        if let tokenizerSource = options.tokenizerSource {
             let donor = try GGUFFile(path: tokenizerSource)
             let keys = Metadata(donor.metadata.filter { $0.key.hasPrefix("tokenizer.") })
             guard !keys.isEmpty else { throw ModelError.unsupportedModel(path: tokenizerSource, problem: "has no tokenizer.* metadata to copy") }
@@ -72,12 +75,20 @@ enum GGUFMetadataBuilder {
     }
 
     /// The keys convert_hf_to_gguf.py writes for the architecture, in its
-    /// order, then the tokenizer's when the model folder has one.
-    static func architectureMetadata(_ graph: ModelGraph) throws -> Metadata<GGUFValue> {
+    /// order, then the tokenizer's when the model folder has one, from the
+    /// converter class the family goes through (`LlamaModel` or `Qwen2Model`).
+    static func architectureMetadata(_ graph: ModelGraph, tokenizerPre: String?, warnings: inout [WriteWarning]) throws -> Metadata<GGUFValue> {
         let directory = Paths.isDirectory(graph.sourcePath) ? graph.sourcePath : Paths.directory(of: graph.sourcePath)
         var metadata = graph.config.architecture.ggufMetadata(for: graph.config, name: Paths.lastComponent(of: directory))
-        if let tokenizer = try TokenizerMetadata.metadata(directory: directory, vocabSize: graph.config.vocabSize) {
-            metadata.merge(tokenizer)
+        if let tokenizer = try TokenizerGGUFMetadata(directory: directory, vocabularySize: graph.config.vocabSize,
+                                                     model: .init(family: graph.config.family), unknownHashName: tokenizerPre)
+        {
+            metadata.merge(tokenizer.keys)
+            if tokenizerPre == nil, let hash = tokenizer.checkHash, !TokenizerGGUFMetadata.knownHashes.contains(where: { $0.hash == hash }),
+                case .string(let name)? = tokenizer.keys["tokenizer.ggml.pre"]
+            {
+                warnings.append(.unknownPreTokenizer(hash: hash, writtenName: name))
+            }
         }
         return metadata
     }

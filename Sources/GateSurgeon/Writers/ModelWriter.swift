@@ -35,11 +35,16 @@ public struct WriteOptions: Sendable {
     public var maxShardSize: Int?
     /// GGUF output: take the `tokenizer.*` metadata from this GGUF file.
     public var tokenizerSource: String?
+    /// GGUF output: the `tokenizer.ggml.pre` name for a byte-level BPE
+    /// tokenizer whose check hash llama.cpp's converter does not know (it
+    /// names the regex llama.cpp splits text with).
+    public var tokenizerPre: String?
 
-    public init(policy: ConversionPolicy = ConversionPolicy(), maxShardSize: Int? = nil, tokenizerSource: String? = nil) {
+    public init(policy: ConversionPolicy = ConversionPolicy(), maxShardSize: Int? = nil, tokenizerSource: String? = nil, tokenizerPre: String? = nil) {
         self.policy = policy
         self.maxShardSize = maxShardSize
         self.tokenizerSource = tokenizerSource
+        self.tokenizerPre = tokenizerPre
     }
 }
 
@@ -65,6 +70,14 @@ public struct WriteSummary: Sendable {
 public enum WriteWarning: Sendable, Equatable {
     /// The GGUF file has no `tokenizer.*` metadata, which llama.cpp needs.
     case noTokenizer
+    /// The tokenizer's pre-tokenizer hash is not in the converter's table
+    /// (where the converter stops) and `WriteOptions.tokenizerPre` named
+    /// none: `writtenName`, the configuration tokenizer.json uses, was written.
+    case unknownPreTokenizer(hash: String, writtenName: String)
+    /// The GGUF source's tokenizer could not go into the output: a single
+    /// .safetensors file has no place for it, or its vocabulary has no
+    /// tokenizer.json equivalent (`reason`).
+    case tokenizerNotWritten(reason: String)
     /// The model renormalises its top-k expert weights (or not) and
     /// llama.cpp, which reads no such setting, does the opposite for the
     /// architecture: llama.cpp will compute something else.
@@ -275,11 +288,25 @@ public enum ModelWriter {
         }
         let plan = try plan ?? Self.plan(graph, format: format, policy: options.policy)
         var contents = OutputContents(plan: plan, safetensorsMetadata: outputMetadata(graph),
-                                      config: graph.config.transformersConfig(), auxiliaryFiles: auxiliaryFiles(of: graph.sourcePath))
+                                      config: graph.config.transformersConfig(), auxiliaryFiles: graph.sourceFormat == .safetensors ? auxiliaryFiles(of: graph.sourcePath) : [])
+        var warnings: [WriteWarning] = []
         if format == .gguf {
-            contents.ggufMetadata = try GGUFMetadataBuilder.metadata(for: graph, plan: plan, policy: options.policy, tokenizerSource: options.tokenizerSource)
+            contents.ggufMetadata = try GGUFMetadataBuilder.metadata(for: graph, plan: plan, options: options, warnings: &warnings)
+        } else if let gguf = graph.ggufMetadata, gguf["tokenizer.ggml.model"] != nil {
+            if target.kind == .directory {
+                do {
+                    let (tokenizer, config) = try Tokenizer(ggufMetadata: gguf, path: graph.sourcePath).transformersFiles()
+                    contents.generatedFiles = [("tokenizer.json", tokenizer.serialized(.indented) + "\n"),
+                                               ("tokenizer_config.json", config.serialized(.indented) + "\n")]
+                } catch {
+                    warnings.append(.tokenizerNotWritten(reason: error.description))
+                }
+            } else {
+                warnings.append(.tokenizerNotWritten(reason: "a single .safetensors file has no place for one; write a model directory (out/) to get tokenizer.json"))
+            }
         }
         var summary = try emit(contents, to: target, options: options, in: transaction, progress: progress)
+        summary.warnings.insert(contentsOf: warnings, at: 0)
         if format == .gguf, let experts = graph.config.experts, let layout = graph.config.architecture.expertLayout,
             experts.normalizesTopK != layout.llamaCppNormalizesTopK
         {
@@ -296,7 +323,10 @@ public enum ModelWriter {
         var ggufMetadata = Metadata<GGUFValue>()
         /// config.json: a file of a directory output, the metadata of a single safetensors file.
         var config: JSONObject?
+        /// Files of a directory output copied from the input's folder (its tokenizer files).
         var auxiliaryFiles: [(name: String, path: String)]
+        /// Files of a directory output made from the input (a GGUF's tokenizer as tokenizer.json).
+        var generatedFiles: [(name: String, text: String)] = []
     }
 
     /// Stages `target` in `transaction` and writes `contents` there.
@@ -331,6 +361,7 @@ public enum ModelWriter {
         case (.directory, _):
             let layout = SafetensorsWriter.shardLayout(outputs, maxShardSize: options.maxShardSize ?? Int.max)
             let files = layout.fileNames + (configText == nil ? [] : ["config.json"]) + contents.auxiliaryFiles.map(\.name)
+                + contents.generatedFiles.map(\.name)
             let directory = try transaction.stage(target, files: files)
             try SafetensorsWriter.write(layout, metadata: contents.safetensorsMetadata, into: directory)
             if let configText {
@@ -338,6 +369,7 @@ public enum ModelWriter {
                 summary.configPath = Paths.join(target.path, "config.json")
             }
             for file in contents.auxiliaryFiles { try Paths.copyFile(from: file.path, to: Paths.join(directory, file.name)) }
+            for file in contents.generatedFiles { try Paths.writeText(file.text, to: Paths.join(directory, file.name)) }
             summary.files = files
         case (.file, .safetensors):
             let path = try transaction.stage(target)

@@ -50,6 +50,9 @@ struct OutputOptions: ParsableArguments {
     @Option(help: ArgumentHelp("GGUF output: copy the tokenizer.* metadata from this GGUF file (e.g. an official GGUF of the same model).", valueName: "file.gguf"))
     var tokenizerFrom: String?
 
+    @Option(help: ArgumentHelp("GGUF output: the llama.cpp pre-tokenizer (tokenizer.ggml.pre) for a byte-level BPE tokenizer whose hash llama.cpp's converter does not know (llama-bpe, qwen2, gpt-2, ...).", valueName: "name"))
+    var tokenizerPre: String?
+
     @Flag(help: "Replace an existing output file, or write into an existing directory (replacing files of the same names only).")
     var force = false
 
@@ -64,6 +67,12 @@ struct OutputOptions: ParsableArguments {
         if let dtype, let quantization {
             throw ValidationError("--dtype \(dtype.rawValue) and --quant \(quantization.name) together: --quant decides every tensor's type (block types for weights, F32 for norms and biases); use --keep GLOB to leave tensors as stored")
         }
+        if let tokenizerPre, !TokenizerGGUFMetadata.llamaCppPreTokenizerNames.contains(tokenizerPre) {
+            throw ValidationError("--tokenizer-pre '\(tokenizerPre)' is not a pre-tokenizer llama.cpp loads; one of: \(TokenizerGGUFMetadata.llamaCppPreTokenizerNames.joined(separator: ", "))")
+        }
+        if tokenizerPre != nil && tokenizerFrom != nil {
+            throw ValidationError("--tokenizer-pre names the pre-tokenizer of the model's own tokenizer; --tokenizer-from copies another file's, pre-tokenizer included: give one of them")
+        }
         if leaveOutputTensor && outputType != nil {
             throw ValidationError("--leave-output-tensor and --output-type contradict each other")
         }
@@ -74,8 +83,8 @@ struct OutputOptions: ParsableArguments {
         if let quantization, target.checkpointFormat != .gguf {
             throw ValidationError("--quant \(quantization.name) writes GGUF block types; give an output path ending in .gguf")
         }
-        if tokenizerFrom != nil && target.checkpointFormat != .gguf {
-            throw ValidationError("--tokenizer-from applies to GGUF output; give an output path ending in .gguf")
+        for (flag, given) in [("--tokenizer-from", tokenizerFrom != nil), ("--tokenizer-pre", tokenizerPre != nil)] where given && target.checkpointFormat != .gguf {
+            throw ValidationError("\(flag) applies to GGUF output; give an output path ending in .gguf")
         }
         if maxShardSize != nil && target.kind != .directory {
             throw ValidationError("--max-shard-size splits a model directory into shards; give a directory output such as out/")
@@ -96,7 +105,7 @@ struct OutputOptions: ParsableArguments {
     }
 
     func writeOptions(_ policy: ConversionPolicy) -> WriteOptions {
-        WriteOptions(policy: policy, maxShardSize: maxShardSize, tokenizerSource: tokenizerFrom)
+        WriteOptions(policy: policy, maxShardSize: maxShardSize, tokenizerSource: tokenizerFrom, tokenizerPre: tokenizerPre)
     }
 
     /// Files read besides the model, which outputs may not overlap.

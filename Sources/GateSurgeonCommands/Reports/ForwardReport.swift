@@ -6,24 +6,70 @@ import JSON
 struct ForwardReport {
     let result: ForwardResult
     let modelPath: String
+    let prompt: Prompt
 
     /// Width of a bar in characters.
     static let barWidth = 12
+    /// How many next tokens are shown.
+    static let nextTokenCount = 5
 
-    init(result: ForwardResult, modelPath: String) {
+    init(result: ForwardResult, modelPath: String, prompt: Prompt) {
         self.result = result
         self.modelPath = modelPath
+        self.prompt = prompt
     }
 
-    /// `{"model", "tokens", "vocab_size", "layers": [{"layer", "first_token_attention",
-    /// "max_activation", "mean_gate_score"}]}`; unmeasured or non-finite values are null.
+    /// `{"model", "prompt", "tokens", "pieces", "vocab_size", "next_tokens": [{"id", "piece", "text",
+    /// "logit", "probability"}], "layers": [{"layer", "first_token_attention", "max_activation",
+    /// "mean_gate_score"}]}`; `prompt` and `pieces` are null without a tokenizer, unmeasured or
+    /// non-finite values are null.
     func json() -> JSONValue {
         .object([
             "model": .string(modelPath),
+            "prompt": prompt.text.map { .string($0) } ?? .null,
             "tokens": .array(result.tokens.map { .int(Int64($0)) }),
+            "pieces": prompt.tokenizer == nil ? .null : .array(result.tokens.map { .string(prompt.piece($0)) }),
             "vocab_size": .int(Int64(result.vocabSize)),
+            "next_tokens": Self.json(result.nextTokens(count: Self.nextTokenCount), prompt: prompt),
             "layers": .array(result.layers.map { ForwardReport.json($0) }),
         ])
+    }
+
+    static func json(_ ranked: [RankedToken], prompt: Prompt) -> JSONValue {
+        .array(ranked.map { token in
+            .object([
+                "id": .int(Int64(token.id)),
+                "piece": prompt.tokenizer == nil ? .null : .string(prompt.piece(token.id)),
+                "text": prompt.tokenizer == nil ? .null : .string(prompt.text(of: token.id)),
+                "logit": jsonNumber(Double(token.logit)),
+                "probability": jsonNumber(token.probability),
+            ])
+        })
+    }
+
+    /// `tokens  4: 1 <s>, 504 ▁The, ...` (ids with their pieces when a
+    /// tokenizer made them; at most `limit` shown).
+    static func tokenLine(_ ids: [Int], prompt: Prompt, limit: Int = 32) -> String {
+        let shown = ids.prefix(limit).map { id in prompt.tokenizer == nil ? String(id) : "\(id) \(quoted(prompt.text(of: id)))" }
+        return "tokens \(ids.count): " + shown.joined(separator: ", ") + (ids.count > limit ? ", ..." : "")
+    }
+
+    /// Lines `  1. 12345 "piece"  p 0.8312  logit 21.30`.
+    static func nextTokenLines(_ ranked: [RankedToken], prompt: Prompt) -> [String] {
+        TextTable.lines(ranked.enumerated().map { rank, token in
+            ["  \(rank + 1).", String(token.id), prompt.tokenizer == nil ? "" : quoted(prompt.text(of: token.id)),
+             "p " + formatFixed(token.probability, digits: 4), "logit " + short(token.logit)]
+        }, rightAligned: [0, 1])
+    }
+
+    /// A piece in double quotes, control characters escaped.
+    static func quoted(_ piece: String) -> String {
+        var text = "\""
+        for character in ErrorMessages.oneLine(piece) {
+            if character == "\"" { text += "\\" }
+            text.append(character)
+        }
+        return text + "\""
     }
 
     static func json(_ layer: LayerReport) -> JSONValue {
@@ -46,6 +92,7 @@ struct ForwardReport {
     func text() -> String {
         var lines: [String] = []
         lines.append("\(modelPath): \(result.tokenCount) tokens, \(result.layers.count) layers, vocab \(result.vocabSize)")
+        if prompt.tokenizer != nil { lines.append(Self.tokenLine(result.tokens, prompt: prompt)) }
         let largest = result.layers.map(\.maxActivation).filter(\.isFinite).max() ?? 0
         let rows: [[String]] = [["layer", "first-token attn", "", "max |h|", "", "gate"]] + result.layers.map { layer in
             [
@@ -58,6 +105,8 @@ struct ForwardReport {
             ]
         }
         lines += TextTable.lines(rows, rightAligned: [0, 1, 3, 5])
+        lines.append("next token:")
+        lines += Self.nextTokenLines(result.nextTokens(count: Self.nextTokenCount), prompt: prompt)
         return lines.joined(separator: "\n") + "\n"
     }
 

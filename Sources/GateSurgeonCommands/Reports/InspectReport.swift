@@ -9,6 +9,35 @@ struct InspectReport {
     let checkpoint: Checkpoint
     let tensors: [StoredTensor]
     let statistics: [TensorStatistics]?
+    /// The checkpoint's tokenizer, when it has one.
+    var tokenizer: TokenizerInspection? = nil
+
+    /// What inspect could make of a checkpoint's tokenizer.
+    enum TokenizerInspection {
+        case summary(TokenizerSummary)
+        /// It has one that gatesurgeon cannot read (the reason).
+        case unreadable(String)
+
+        /// The tokenizer of a GGUF file's `tokenizer.ggml.*` keys, or of the
+        /// tokenizer.json in or beside a safetensors checkpoint; nil when it has none.
+        init?(of checkpoint: Checkpoint) {
+            do {
+                if let gguf = checkpoint.gguf {
+                    guard gguf.metadata["tokenizer.ggml.model"] != nil else { return nil }
+                    self = .summary(try Tokenizer(gguf: gguf).summary)
+                } else {
+                    let folder = Paths.isDirectory(checkpoint.path) ? checkpoint.path : Paths.directory(of: checkpoint.path)
+                    guard Paths.exists(Paths.join(folder, "tokenizer.json")) else { return nil }
+                    self = .summary(try Tokenizer(directory: folder).summary)
+                }
+            } catch {
+                self = .unreadable("\(error)")
+            }
+        }
+    }
+
+    /// Special tokens listed in text output before "... and N more".
+    static let specialTokensShown = 8
 
     /// Arrays longer than this are summarized (count and first elements).
     static let arraySummaryThreshold = 16
@@ -57,6 +86,7 @@ struct InspectReport {
         var document = JSONObject()
         document["format"] = .string(checkpoint.format.rawValue)
         document["metadata"] = .object(metadataJSON())
+        if let tokenizer { document["tokenizer"] = Self.json(tokenizer) }
         var entries: [JSONValue] = []
         for (index, tensor) in tensors.enumerated() {
             var entry: JSONObject = [
@@ -84,6 +114,47 @@ struct InspectReport {
         }
         document["tensors"] = .array(entries)
         return .object(document)
+    }
+
+    /// `{"model", "pre_tokenizer", "vocab_size", "special_tokens": [{"id", "text"}],
+    /// "added_before": [ids], "added_after": [ids]}`, or `{"error"}`.
+    static func json(_ tokenizer: TokenizerInspection) -> JSONValue {
+        switch tokenizer {
+        case .unreadable(let reason):
+            return .object(["error": .string(reason)])
+        case .summary(let summary):
+            return .object([
+                "model": .string(summary.model),
+                "pre_tokenizer": .string(summary.preTokenizer),
+                "vocab_size": .int(Int64(summary.vocabularySize)),
+                "special_tokens": .array(summary.specialTokens.sorted { $0.key < $1.key }.map {
+                    .object(["id": .int(Int64($0.key)), "text": .string($0.value)])
+                }),
+                "added_before": .array(summary.addedBefore.map { .int(Int64($0)) }),
+                "added_after": .array(summary.addedAfter.map { .int(Int64($0)) }),
+            ])
+        }
+    }
+
+    /// `tokenizer: gpt2, pre-tokenizer smollm, 49152 tokens, adds 1 before text` and a line of
+    /// special tokens.
+    static func textLines(_ tokenizer: TokenizerInspection) -> [String] {
+        switch tokenizer {
+        case .unreadable(let reason):
+            return ["tokenizer: unreadable: " + ErrorMessages.oneLine(reason)]
+        case .summary(let summary):
+            var line = "tokenizer: \(summary.model), pre-tokenizer \(summary.preTokenizer), \(summary.vocabularySize) tokens"
+            if !summary.addedBefore.isEmpty { line += ", adds " + summary.addedBefore.map(String.init).joined(separator: ",") + " before text" }
+            if !summary.addedAfter.isEmpty { line += ", adds " + summary.addedAfter.map(String.init).joined(separator: ",") + " after text" }
+            var lines = [line]
+            let specials = summary.specialTokens.sorted { $0.key < $1.key }
+            if !specials.isEmpty {
+                var shown = specials.prefix(specialTokensShown).map { "\($0.key) \(ForwardReport.quoted($0.value))" }.joined(separator: ", ")
+                if specials.count > specialTokensShown { shown += ", ... and \(specials.count - specialTokensShown) more" }
+                lines.append("  special: " + shown)
+            }
+            return lines
+        }
     }
 
     private func metadataJSON() -> JSONObject {
@@ -142,6 +213,7 @@ struct InspectReport {
         if let files = checkpoint.safetensors?.files, files.count > 1 { header += ", \(files.count) shards" }
         header += ", \(tensors.count) tensors, \(Self.formatCount(parameters)) parameters, \(Self.formatBytes(totalBytes))"
         lines.append(header)
+        if let tokenizer { lines += Self.textLines(tokenizer) }
         let metadata = metadataJSON()
         if metadata.count > 0 {
             lines.append("")

@@ -98,7 +98,11 @@ enum WriteReport {
         for warning in summary.warnings {
             switch warning {
             case .noTokenizer:
-                lines.append("the GGUF carries no tokenizer, which llama.cpp needs to load it; pass --tokenizer-from FILE.gguf")
+                lines.append("the GGUF carries no tokenizer, which llama.cpp needs to load it: the model has no tokenizer.json or tokenizer.model; pass --tokenizer-from FILE.gguf")
+            case .tokenizerNotWritten(let reason):
+                lines.append("the GGUF's tokenizer was not written: \(reason)")
+            case .unknownPreTokenizer(let hash, let name):
+                lines.append("the tokenizer's pre-tokenizer hash \(hash) is not in llama.cpp's converter table (the converter stops here); wrote tokenizer.ggml.pre '\(name)', the configuration tokenizer.json uses; check llama.cpp tokenizes like the model, or name it with --tokenizer-pre")
             case .topKNormalizationDiffers(let model, let llamaCpp):
                 lines.append("this model \(model ? "renormalises" : "does not renormalise") its top-k expert weights, and llama.cpp \(llamaCpp ? "always does" : "never does") for this architecture: llama.cpp will compute something else (gatesurgeon's forward pass follows the config)")
             }

@@ -8,20 +8,24 @@ struct VerificationReport {
     let pathA: String
     let pathB: String
     let thresholds: VerificationThresholds
+    /// Where the tokens came from (ids only, or text and A's tokenizer).
+    let prompt: Prompt
 
-    init(result: VerificationResult, pathA: String, pathB: String, thresholds: VerificationThresholds) {
+    init(result: VerificationResult, pathA: String, pathB: String, thresholds: VerificationThresholds, prompt: Prompt? = nil) {
         self.result = result
         self.pathA = pathA
         self.pathB = pathB
         self.thresholds = thresholds
+        self.prompt = prompt ?? Prompt(ids: result.tokens, text: nil, tokenizer: nil)
     }
 
     var failures: [ThresholdFailure] { thresholds.failures(of: result.comparison) }
     var passed: Bool { failures.isEmpty }
 
-    /// `{"a", "b", "tokens", "max_abs_diff", "nmse", "mean_kl_divergence",
+    /// `{"a", "b", "prompt", "tokens", "pieces", "max_abs_diff", "nmse", "mean_kl_divergence",
     /// "top1_agreement", "thresholds", "failures": [{"metric", "value", "limit"}],
-    /// "passed", "layers": [{"layer", "a": {...}, "b": {...}}]}`.
+    /// "passed", "next_tokens": {"a": [...], "b": [...]}, "layers": [{"layer", "a": {...}, "b": {...}}]}`
+    /// (`prompt`, `pieces` and the next tokens' `piece` are null without a tokenizer).
     func json() -> JSONValue {
         let c = result.comparison
         var limits = JSONObject()
@@ -35,7 +39,9 @@ struct VerificationReport {
         return .object([
             "a": .string(pathA),
             "b": .string(pathB),
+            "prompt": prompt.text.map { .string($0) } ?? .null,
             "tokens": .array(result.tokens.map { .int(Int64($0)) }),
+            "pieces": prompt.tokenizer == nil ? .null : .array(result.tokens.map { .string(prompt.piece($0)) }),
             "vocab_size": .int(Int64(c.vocabSize)),
             "max_abs_diff": ForwardReport.jsonNumber(Double(c.maxAbsDifference)),
             "nmse": ForwardReport.jsonNumber(c.normalizedMeanSquaredError),
@@ -50,6 +56,8 @@ struct VerificationReport {
                 ])
             }),
             "passed": .bool(passed),
+            "next_tokens": .object(["a": ForwardReport.json(result.nextTokensA, prompt: prompt),
+                                    "b": ForwardReport.json(result.nextTokensB, prompt: prompt)]),
             "layers": .array(layers),
         ])
     }
@@ -70,6 +78,12 @@ struct VerificationReport {
             ["mean kl", formatScientific(Float(c.meanKLDivergence))],
             ["top-1 agreement", formatFixed(c.top1Agreement, digits: 4) + " (\(c.top1Matches)/\(c.tokenCount))"],
         ], rightAligned: [])
+        if prompt.tokenizer != nil { lines.append(ForwardReport.tokenLine(result.tokens, prompt: prompt)) }
+        lines.append("")
+        lines.append("next token, a:")
+        lines += ForwardReport.nextTokenLines(result.nextTokensA, prompt: prompt)
+        lines.append("next token, b:")
+        lines += ForwardReport.nextTokenLines(result.nextTokensB, prompt: prompt)
         lines.append("")
         var rows: [[String]] = [["layer", "first-token attn a", "b", "max |h| a", "b", "gate a", "b"]]
         for (a, b) in zip(result.layersA, result.layersB) {

@@ -13,21 +13,23 @@ enum SyntheticModels {
         try file.close()
     }
 
-    /// A random F32 Llama model (config.json + model.safetensors) in `directory`.
+    /// A random F32 Llama model (config.json + model.safetensors) in `directory`;
+    /// `extraConfig` adds keys to config.json (token ids of a tokenizer).
     static func writeLlama(
         to directory: String, vocab: Int = 64, hidden: Int = 16, intermediate: Int = 32, layers: Int = 1,
-        heads: Int = 2, kvHeads: Int = 1, seed: UInt64 = 1
+        heads: Int = 2, kvHeads: Int = 1, seed: UInt64 = 1, extraConfig: JSONObject = [:]
     ) throws {
         let headDim = hidden / heads
-        let config: JSONValue = .object([
+        var config: JSONObject = [
             "architectures": .array([.string("LlamaForCausalLM")]), "model_type": .string("llama"),
             "hidden_size": .int(Int64(hidden)), "intermediate_size": .int(Int64(intermediate)),
             "num_hidden_layers": .int(Int64(layers)), "num_attention_heads": .int(Int64(heads)),
             "num_key_value_heads": .int(Int64(kvHeads)), "head_dim": .int(Int64(headDim)),
             "vocab_size": .int(Int64(vocab)), "rms_norm_eps": .double(1e-6), "rope_theta": .double(10000),
             "tie_word_embeddings": .bool(false),
-        ])
-        try writeFile(Paths.join(directory, "config.json"), Array(config.serialized(.indented).utf8))
+        ]
+        for (key, value) in extraConfig { config[key] = value }
+        try writeFile(Paths.join(directory, "config.json"), Array(JSONValue.object(config).serialized(.indented).utf8))
         var state = seed
         func random(_ count: Int, std: Float, offset: Float = 0) -> [Float] {
             (0..<count).map { _ in

@@ -155,10 +155,10 @@ struct BPEModel: Sendable {
     /// `Word::merge_all` without dropout: a heap of (rank, position) candidates.
     private func mergeAll(_ symbols: inout [Symbol]) {
         guard symbols.count > 1 else { return }
-        var heap = MergeHeap()
+        var heap = MinHeap<MergeCandidate>()
         for i in 0..<(symbols.count - 1) {
             if let m = merges[UInt64(UInt32(bitPattern: symbols[i].id)) << 32 | UInt64(UInt32(bitPattern: symbols[i + 1].id))] {
-                heap.push(rank: m.rank, position: Int32(i), id: m.id)
+                heap.push(MergeCandidate(rank: m.rank, position: Int32(i), id: m.id))
             }
         }
         while let top = heap.pop() {
@@ -176,56 +176,28 @@ struct BPEModel: Sendable {
             if right.next > -1 && Int(right.next) < symbols.count { symbols[Int(right.next)].previous = Int32(pos) }
             let previous = symbols[pos].previous
             if previous >= 0, let m = merges[UInt64(UInt32(bitPattern: symbols[Int(previous)].id)) << 32 | UInt64(UInt32(bitPattern: top.id))] {
-                heap.push(rank: m.rank, position: previous, id: m.id)
+                heap.push(MergeCandidate(rank: m.rank, position: previous, id: m.id))
             }
             let next = symbols[pos].next
             if next > -1 && Int(next) < symbols.count,
                 let m = merges[UInt64(UInt32(bitPattern: top.id)) << 32 | UInt64(UInt32(bitPattern: symbols[Int(next)].id))]
             {
-                heap.push(rank: m.rank, position: Int32(pos), id: m.id)
+                heap.push(MergeCandidate(rank: m.rank, position: Int32(pos), id: m.id))
             }
         }
     }
 }
 
-/// A binary min-heap of merge candidates ordered by (rank, position).
-struct MergeHeap {
-    private var items: [(rank: Int32, position: Int32, id: Int32)] = []
+/// A merge candidate: the merge of rank `rank` at symbol `position`, making token `id`; lower
+/// ranks first, then the leftmost.
+struct MergeCandidate: HeapOrdered {
+    var rank: Int32
+    var position: Int32
+    var id: Int32
 
     @inline(__always)
-    private static func less(_ a: (rank: Int32, position: Int32, id: Int32), _ b: (rank: Int32, position: Int32, id: Int32)) -> Bool {
+    static func precedes(_ a: MergeCandidate, _ b: MergeCandidate) -> Bool {
         a.rank != b.rank ? a.rank < b.rank : a.position < b.position
-    }
-
-    mutating func push(rank: Int32, position: Int32, id: Int32) {
-        items.append((rank, position, id))
-        var child = items.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard Self.less(items[child], items[parent]) else { break }
-            items.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    mutating func pop() -> (rank: Int32, position: Int32, id: Int32)? {
-        guard !items.isEmpty else { return nil }
-        let top = items[0]
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var parent = 0
-            while true {
-                let left = 2 * parent + 1, right = left + 1
-                var smallest = parent
-                if left < items.count && Self.less(items[left], items[smallest]) { smallest = left }
-                if right < items.count && Self.less(items[right], items[smallest]) { smallest = right }
-                if smallest == parent { break }
-                items.swapAt(parent, smallest)
-                parent = smallest
-            }
-        }
-        return top
     }
 }
 

@@ -178,13 +178,13 @@ struct LlamaVocabulary: Sendable {
                                   start: offset, count: length))
             offset += length
         }
-        var queue = SPMQueue()
+        var queue = MinHeap<SPMBigram>()
         func tryAdd(_ left: Int, _ right: Int) {
             guard left != -1 && right != -1 else { return }
             let start = symbols[left].start
             let size = symbols[left].count + symbols[right].count
             guard let id = tokenIDs[TokenText(text[start..<(start + size)])], id < tokens.count else { return }
-            queue.push(score: scores[id], left: left, right: right, size: size)
+            queue.push(SPMBigram(score: scores[id], left: left, right: right, size: size))
         }
         for i in stride(from: 1, to: symbols.count, by: 1) { tryAdd(i - 1, i) }
         while let bigram = queue.pop() {
@@ -243,12 +243,12 @@ struct LlamaVocabulary: Sendable {
                                       start: offset, count: length))
                 offset += length
             }
-            var queue = MergeHeap()
+            var queue = MinHeap<MergeCandidate>()
             func text(_ s: Symbol) -> TokenText { TokenText(encoded[s.start..<(s.start + s.count)]) }
             func add(_ left: Int, _ right: Int) {
                 guard left != -1 && right != -1 else { return }
                 guard let rank = ranks[MergePair(first: text(symbols[left]), second: text(symbols[right]))] else { return }
-                queue.push(rank: Int32(rank), position: Int32(left), id: Int32(right))
+                queue.push(MergeCandidate(rank: Int32(rank), position: Int32(left), id: Int32(right)))
             }
             for i in stride(from: 1, to: symbols.count, by: 1) { add(i - 1, i) }
             while let top = queue.pop() {
@@ -301,42 +301,14 @@ struct LlamaVocabulary: Sendable {
     }
 }
 
-/// llama.cpp's SPM work queue: highest score first, then the leftmost.
-private struct SPMQueue {
-    private var items: [(score: Float, left: Int, right: Int, size: Int)] = []
+/// A bigram of llama.cpp's SPM tokenizer: highest score first, then the leftmost.
+private struct SPMBigram: HeapOrdered {
+    var score: Float
+    var left: Int
+    var right: Int
+    var size: Int
 
-    private static func before(_ a: (score: Float, left: Int, right: Int, size: Int), _ b: (score: Float, left: Int, right: Int, size: Int)) -> Bool {
+    static func precedes(_ a: SPMBigram, _ b: SPMBigram) -> Bool {
         a.score > b.score || (a.score == b.score && a.left < b.left)
-    }
-
-    mutating func push(score: Float, left: Int, right: Int, size: Int) {
-        items.append((score, left, right, size))
-        var child = items.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard Self.before(items[child], items[parent]) else { break }
-            items.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    mutating func pop() -> (score: Float, left: Int, right: Int, size: Int)? {
-        guard !items.isEmpty else { return nil }
-        let top = items[0]
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var parent = 0
-            while true {
-                let l = 2 * parent + 1, r = l + 1
-                var best = parent
-                if l < items.count && Self.before(items[l], items[best]) { best = l }
-                if r < items.count && Self.before(items[r], items[best]) { best = r }
-                if best == parent { break }
-                items.swapAt(parent, best)
-                parent = best
-            }
-        }
-        return top
     }
 }

@@ -81,23 +81,9 @@ enum TextFile {
     ///   byte where the text stops being UTF-8.
     static func read(_ path: String) throws -> String {
         let bytes = try Paths.readFile(path)
-        if let offset = invalidUTF8Offset(bytes) {
+        if let offset = bytes.withUnsafeBytes({ UTF8Validation.firstInvalidOffset(in: $0) }) {
             throw TokenizerError.unreadable(path: path, problem: "not UTF-8 text (byte \(offset))")
         }
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    /// The offset of the first byte that is not valid UTF-8, or nil.
-    static func invalidUTF8Offset(_ bytes: [UInt8]) -> Int? {
-        var iterator = bytes.makeIterator()
-        var decoder = UTF8()
-        var offset = 0
-        while true {
-            switch decoder.decode(&iterator) {
-            case .scalarValue(let scalar): offset += UTF8.width(scalar)
-            case .emptyInput: return nil
-            case .error: return offset
-            }
-        }
     }
 }

@@ -218,5 +218,13 @@ import Testing
 
         let short = CLI.run(["imatrix", Fixtures.path("gguf/\(model).gguf"), "--text", text, "-c", "512", "-o", Paths.join(directory, "short.gguf")])
         #expect(short.status == 2 && !Paths.exists(Paths.join(directory, "short.gguf")), "\(short.errorOutput)")
+        let binary = Paths.join(directory, "binary.txt")
+        try SyntheticModels.writeFile(binary, [0x41, 0xC3, 0x28])
+        let notText = CLI.run(["imatrix", Fixtures.path("gguf/\(model).gguf"), "--text", binary, "-o", Paths.join(directory, "bad.gguf")])
+        #expect(notText.status == 2 && notText.errorOutput.contains("binary.txt: not UTF-8 text (byte 1)") && !Paths.exists(Paths.join(directory, "bad.gguf")))
+        let existing = CLI.run(["imatrix", Fixtures.path("gguf/\(model).gguf"), "--text", text, "-c", "64", "-o", output])
+        #expect(existing.status == 2 && existing.errorOutput.contains("--force"))
+        let intoInput = CLI.run(["imatrix", Fixtures.path("gguf/\(model).gguf"), "--text", text, "-c", "64", "-o", Fixtures.path("gguf/\(model).gguf"), "--force"])
+        #expect(intoInput.status == 2 && intoInput.errorOutput.contains("input"))
     }
 }

@@ -1,0 +1,47 @@
+import GateSurgeon
+import JSON
+import Testing
+
+/// The fixtures generator's step `compat` loaded gatesurgeon's GGUF files of
+/// the bundled models in llama.cpp (fixtures/reference/compat/summary.json:
+/// every file loaded, tokenized like the converter's, held the peer tools'
+/// tensors and computed their logits). These tests make the same files with
+/// today's code and require the same bytes, so what the suite produces is
+/// what llama.cpp was shown to run; a deliberate change of the output means
+/// rerunning that step.
+@Suite struct CompatibilityTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        var model: String
+        var type: String
+        var options: [String]
+        var sha256: String
+        var testDescription: String { "\(model) \(type)" }
+    }
+
+    static let cases: [Case] = {
+        guard let summary = try? Fixtures.json("reference/compat/summary.json"), let models = summary["models"]?.objectValue else { return [] }
+        var cases: [Case] = []
+        for (model, types) in models {
+            for (type, entry) in types.objectValue ?? [:] {
+                // "gatesurgeon convert MODEL OUT.gguf OPTIONS..."
+                let words = (entry["command"]?.stringValue ?? "").split(separator: " ").map(String.init)
+                cases.append(Case(model: model, type: type, options: Array(words.dropFirst(4)), sha256: entry["sha256"]?.stringValue ?? ""))
+            }
+        }
+        return cases
+    }()
+
+    @Test func everyBundledModelWasChecked() {
+        #expect(Set(Self.cases.map(\.model)) == ["llama", "mistral", "qwen2", "qwen3", "qwen3-sharded", "qwen3_moe", "mixtral", "qwen2_moe"])
+        #expect(Self.cases.count == 8 * 10)
+    }
+
+    @Test(arguments: cases)
+    func writesTheBytesLlamaCppRan(_ testCase: Case) throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let output = Paths.join(directory, "\(testCase.model)-\(testCase.type).gguf")
+        try CLI.succeed(["convert", Fixtures.path("models/\(testCase.model)"), output, "--quiet"] + testCase.options)
+        #expect(SHA256.hexDigest(try Paths.readFile(output)) == testCase.sha256)
+    }
+}

@@ -3,7 +3,7 @@
 // onig_sys 69.9.3, Rust std, the regex crate, unicode_categories 0.1.1 and
 // unicode-normalization-alignments 0.1.12); the llama.cpp tables are its src/unicode-data.cpp
 // (llama-cpp-python 0.3.36 sdist, llama.cpp commit 0c1e570). fixtures/tokenizers/unicode.json
-// holds the same data and Tests/GateSurgeonTests/TokenizerUnicodeTests.swift compares them.
+// holds the same data and Tests/GateSurgeonTests/Tokenizer/TokenizerUnicodeTests.swift compares them.
 
 extension UnicodeTables {
     /// Oniguruma's general category of every assigned code point (`Cat:ranges;...`; the rest is Cn).

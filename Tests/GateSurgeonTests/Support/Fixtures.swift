@@ -47,3 +47,33 @@ enum Fixtures {
         return try TensorExpression.stored(tensor).allValues()
     }
 }
+
+/// Reading the reference files.
+extension Fixtures {
+    /// The token ids every reference forward pass was computed on.
+    static let referenceTokens = [1, 17, 42, 99, 5, 64, 23, 7]
+
+    /// Every tensor of a reference safetensors file, as F32 values and shape.
+    static func tensors(_ relative: String) throws -> [String: (shape: [Int], values: [Float])] {
+        let checkpoint = try Checkpoint(path: path(relative))
+        var result: [String: (shape: [Int], values: [Float])] = [:]
+        for tensor in checkpoint.tensors {
+            result[tensor.name] = (tensor.shape, try TensorExpression.stored(tensor).allValues())
+        }
+        return result
+    }
+
+    static func graph(_ relative: String) throws -> ModelGraph {
+        try ModelGraph(checkpoint: Checkpoint(path: path(relative)))
+    }
+
+    static func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
+        precondition(a.count == b.count)
+        return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
+    }
+
+    /// torch's casts (fixtures/gen/casts.py) and ggml's quantizations with
+    /// gguf-py's dequantizations (fixtures/gen/quant.py).
+    static let casts = Result { try SafetensorsFile(path: path("reference/casts.safetensors")) }
+    static let quant = Result { try SafetensorsFile(path: path("reference/quant.safetensors")) }
+}

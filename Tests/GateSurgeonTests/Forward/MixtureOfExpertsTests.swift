@@ -14,18 +14,18 @@ import Testing
     @Test(arguments: models + ["qwen3_moe-to-qwen3_5_moe"])
     func matchesTransformers(model: String) throws {
         let path = model == "qwen3_moe-to-qwen3_5_moe" ? "reference/gated/\(model)" : "models/\(model)"
-        let reference = try ForwardFixtures.tensors("reference/logits/\(model).safetensors")
-        let graph = try ForwardFixtures.graph(path)
+        let reference = try Fixtures.tensors("reference/logits/\(model).safetensors")
+        let graph = try Fixtures.graph(path)
         let experts = try #require(graph.config.experts)
-        let result = try ForwardPass(graph: graph, options: ForwardOptions(recordsHiddenStates: true)).run(tokens: ForwardFixtures.tokens)
-        #expect(ForwardFixtures.maxAbsDifference(result.logits, try #require(reference["logits"]).values) <= 1e-4)
+        let result = try ForwardPass(graph: graph, options: ForwardOptions(recordsHiddenStates: true)).run(tokens: Fixtures.referenceTokens)
+        #expect(Fixtures.maxAbsDifference(result.logits, try #require(reference["logits"]).values) <= 1e-4)
         for report in result.layers {
             let chosen = try #require(reference["experts.\(report.index)"]).values.map { Int($0) }
             #expect(report.experts == chosen, "layer \(report.index)")
-            #expect(chosen.count == ForwardFixtures.tokens.count * experts.perToken)
+            #expect(chosen.count == Fixtures.referenceTokens.count * experts.perToken)
             if report.index + 1 < graph.config.layerCount {
                 let hidden = try #require(reference["hidden_states.\(report.index + 1)"])
-                #expect(ForwardFixtures.maxAbsDifference(try #require(result.hiddenStates?[report.index + 1]), hidden.values) <= 1e-4)
+                #expect(Fixtures.maxAbsDifference(try #require(result.hiddenStates?[report.index + 1]), hidden.values) <= 1e-4)
             }
         }
     }
@@ -52,7 +52,7 @@ import Testing
     /// the converted norm_topk_prob=false model matches llama.cpp, not
     /// transformers.
     @Test func ggufRoutingFollowsLlamaCpp() throws {
-        let graph = try ForwardFixtures.graph("gguf/qwen3_moe-norm_topk_false-f32.gguf")
+        let graph = try Fixtures.graph("gguf/qwen3_moe-norm_topk_false-f32.gguf")
         #expect(graph.config.experts?.normalizesTopK == true)
         try GGUFForwardTests.check("qwen3_moe-norm_topk_false-f32", tolerance: 1e-5)
     }
@@ -92,7 +92,7 @@ import Testing
             let other = try #require(back.tensors.first { $0.name == tensor.name })
             #expect(other.shape == tensor.shape && other.withBytes { Array($0) } == tensor.withBytes { Array($0) }, "\(tensor.name)")
         }
-        let before = try ForwardFixtures.graph("models/\(model)").config
+        let before = try Fixtures.graph("models/\(model)").config
         let after = try ModelGraph(checkpoint: back).config
         #expect(after.family == before.family && after.experts?.count == before.experts?.count)
         #expect(after.experts?.intermediateSize == before.experts?.intermediateSize)
@@ -102,7 +102,7 @@ import Testing
     /// Each expert of a GGUF is a slab of the stacked tensor: written back
     /// to GGUF, the stacks are byte copies again.
     @Test func stackedExpertsCopyBackUnchanged() throws {
-        let graph = try ForwardFixtures.graph("gguf/qwen2_moe-q8_0.gguf")
+        let graph = try Fixtures.graph("gguf/qwen2_moe-q8_0.gguf")
         let plan = try ModelWriter.plan(graph, format: .gguf, policy: ConversionPolicy())
         let stacked = try #require(plan.first { $0.outputName == "blk.1.ffn_down_exps.weight" })
         #expect(stacked.expression.storedTensor?.name == "blk.1.ffn_down_exps.weight")
@@ -112,7 +112,7 @@ import Testing
     /// The router and the [1, D] shared-expert gate stay F32 when quantizing,
     /// as llama.cpp keeps them.
     @Test func routersStayF32() throws {
-        let graph = try ForwardFixtures.graph("models/qwen2_moe")
+        let graph = try Fixtures.graph("models/qwen2_moe")
         let plan = try ModelWriter.plan(graph, format: .gguf, policy: ConversionPolicy(quantization: QuantizationRequest(options: QuantizationOptions(preset: .q8_0))))
         for item in plan where item.outputName.hasSuffix("ffn_gate_inp.weight") || item.outputName.hasSuffix("ffn_gate_inp_shexp.weight") {
             #expect(item.dtype == .f32, "\(item.outputName)")

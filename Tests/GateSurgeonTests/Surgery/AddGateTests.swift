@@ -80,11 +80,11 @@ import Testing
     /// sqrt(head_dim) where transformers multiplies: ~2e-6 apart).
     @Test(arguments: ["llama", "mistral", "qwen2", "qwen3"].flatMap { model in ["elementwise", "headwise"].map { "\(model)-\($0)" } })
     func officialLayoutRunsAsTheOfficialCode(name: String) throws {
-        let reference = try ForwardFixtures.tensors("reference/logits/official-\(name).safetensors")
-        let graph = try ForwardFixtures.graph("reference/gated/official/\(name)")
+        let reference = try Fixtures.tensors("reference/logits/official-\(name).safetensors")
+        let graph = try Fixtures.graph("reference/gated/official/\(name)")
         #expect(graph.config.family == .qwen3)
-        let result = try ForwardPass(graph: graph).run(tokens: ForwardFixtures.tokens)
-        #expect(ForwardFixtures.maxAbsDifference(result.logits, try #require(reference["logits"]).values) <= 1e-4)
+        let result = try ForwardPass(graph: graph).run(tokens: Fixtures.referenceTokens)
+        #expect(Fixtures.maxAbsDifference(result.logits, try #require(reference["logits"]).values) <= 1e-4)
         for report in result.layers { #expect(report.meanGateScore == 0.5) }
     }
 

@@ -24,12 +24,12 @@ import Testing
     /// The converter's F32 file runs as transformers ran the checkpoint (1e-4, as every model).
     @Test(arguments: cases)
     func readsTheConvertersFile(model: String, source: String) throws {
-        let graph = try ForwardFixtures.graph("gguf/\(model)-f32.gguf")
+        let graph = try Fixtures.graph("gguf/\(model)-f32.gguf")
         #expect(graph.config.gate == GateSpec(layout: .qwen3Next, granularity: .elementwise))
         #expect(graph.config.zeroCenteredNorms)
-        let reference = try ForwardFixtures.tensors("reference/logits/\(model).safetensors")
-        let result = try ForwardPass(graph: graph).run(tokens: ForwardFixtures.tokens)
-        #expect(ForwardFixtures.maxAbsDifference(result.logits, try #require(reference["logits"]).values) <= 1e-4)
+        let reference = try Fixtures.tensors("reference/logits/\(model).safetensors")
+        let result = try ForwardPass(graph: graph).run(tokens: Fixtures.referenceTokens)
+        #expect(Fixtures.maxAbsDifference(result.logits, try #require(reference["logits"]).values) <= 1e-4)
     }
 
     /// `convert ... x.gguf --verify` reads back what it wrote and passes
@@ -50,7 +50,7 @@ import Testing
         for tensor in original.tensors {
             let other = try #require(back.tensors.first { $0.name == tensor.name }, "\(tensor.name)")
             if tensor.name.hasSuffix("norm.weight") {
-                let difference = ForwardFixtures.maxAbsDifference(try TensorExpression.stored(other).allValues(), try TensorExpression.stored(tensor).allValues())
+                let difference = Fixtures.maxAbsDifference(try TensorExpression.stored(other).allValues(), try TensorExpression.stored(tensor).allValues())
                 #expect(difference <= 6e-8, "\(tensor.name)")
             } else {
                 #expect(other.withBytes { Array($0) } == tensor.withBytes { Array($0) }, "\(tensor.name)")

@@ -55,12 +55,12 @@ import Testing
         let source = try ModelGraph(checkpoint: try Checkpoint(path: Fixtures.path("models/qwen3_5-gated")))
         #expect(source.config.gate?.layout == .qwen3Next)
         let graph = try Self.relayout(source, as: layout)
-        let result = try ForwardPass(graph: graph).run(tokens: ForwardFixtures.tokens)
-        let reference = try ForwardFixtures.tensors("reference/logits/qwen3_5-gated.safetensors")
+        let result = try ForwardPass(graph: graph).run(tokens: Fixtures.referenceTokens)
+        let reference = try Fixtures.tensors("reference/logits/qwen3_5-gated.safetensors")
         let expected = try #require(reference["logits"]).values
         // Same tolerance as the transformers comparison: F32 rounding only;
         // (w - 1) + 1 in the norms adds at most an ulp of the weight.
-        #expect(ForwardFixtures.maxAbsDifference(result.logits, expected) <= 1e-4)
+        #expect(Fixtures.maxAbsDifference(result.logits, expected) <= 1e-4)
         // The gate is doing something: its mean score is not the zero-init 0.5.
         #expect(result.layers.allSatisfy { abs(($0.meanGateScore ?? 0.5) - 0.5) > 1e-3 })
     }

@@ -66,7 +66,7 @@ struct LogitComparisonTests {
 @Suite("forward and verify commands")
 struct ForwardVerifyCommandTests {
 
-    static let tokenArgument = ForwardFixtures.tokens.map(String.init).joined(separator: ",")
+    static let tokenArgument = Fixtures.referenceTokens.map(String.init).joined(separator: ",")
 
     /// forward writes transformers' logits (to 1e-4, as in ForwardTests) and
     /// the report as JSON, replacing what was there only with --force.
@@ -76,7 +76,7 @@ struct ForwardVerifyCommandTests {
         let logitsPath = Paths.join(directory, "logits.safetensors")
         let reportPath = Paths.join(directory, "report.json")
         try SyntheticModels.writeFile(logitsPath, Array("old".utf8))
-        let arguments = ["forward", ForwardFixtures.path("models/qwen3_5-gated"), "--tokens", Self.tokenArgument, "--out", logitsPath, "--report", reportPath]
+        let arguments = ["forward", Fixtures.path("models/qwen3_5-gated"), "--tokens", Self.tokenArgument, "--out", logitsPath, "--report", reportPath]
         let refused = CLI.run(arguments)
         #expect(refused.status == 2 && refused.errorOutput.contains("--force"))
         #expect(try Paths.readFile(logitsPath) == Array("old".utf8))
@@ -85,9 +85,9 @@ struct ForwardVerifyCommandTests {
         let written = try Checkpoint(path: logitsPath)
         let tensor = try #require(written.tensors.first)
         #expect(written.tensors.count == 1 && tensor.name == "logits" && tensor.dtype == .f32 && tensor.shape == [8, 128])
-        let reference = try ForwardFixtures.tensors("reference/logits/qwen3_5-gated.safetensors")
+        let reference = try Fixtures.tensors("reference/logits/qwen3_5-gated.safetensors")
         let logits = try TensorExpression.stored(tensor).allValues()
-        #expect(ForwardFixtures.maxAbsDifference(logits, try #require(reference["logits"]).values) <= 1e-4)
+        #expect(Fixtures.maxAbsDifference(logits, try #require(reference["logits"]).values) <= 1e-4)
 
         let report = try JSONValue.parse(try Paths.readFile(reportPath))
         let layers = try #require(report["layers"]?.arrayValue)
@@ -99,7 +99,7 @@ struct ForwardVerifyCommandTests {
     /// Zero gates with o_proj * 2 verify at --max-abs 1e-5 (see GatedForwardTests).
     @Test(arguments: ["qwen3-gated-attention-headwise", "qwen3-separate-elementwise"])
     func verifyPassesForAnEquivalentModel(layout: String) throws {
-        let code = CLI.run(["verify", ForwardFixtures.path("models/qwen3"), ForwardFixtures.path("reference/gated/\(layout)"),
+        let code = CLI.run(["verify", Fixtures.path("models/qwen3"), Fixtures.path("reference/gated/\(layout)"),
                                       "--random-tokens", "12", "--seed", "3", "--max-abs", "1e-5", "--max-nmse", "1e-10",
                                       "--min-top1", "1", "--max-kld", "1e-10", "--json"]).status
         #expect(code == 0)
@@ -107,10 +107,10 @@ struct ForwardVerifyCommandTests {
 
     @Test func verifyFailsABrokenThresholdWithExitCode1() throws {
         // BF16 GGUF against F32: max |diff| ~3e-2 (GGUFForwardTests), far above 1e-4.
-        let code = CLI.run(["verify", ForwardFixtures.path("models/qwen3"), ForwardFixtures.path("gguf/qwen3-bf16.gguf"),
+        let code = CLI.run(["verify", Fixtures.path("models/qwen3"), Fixtures.path("gguf/qwen3-bf16.gguf"),
                                       "--tokens", Self.tokenArgument, "--max-abs", "1e-4"]).status
         #expect(code == 1)
-        let lenient = CLI.run(["verify", ForwardFixtures.path("models/qwen3"), ForwardFixtures.path("gguf/qwen3-bf16.gguf"),
+        let lenient = CLI.run(["verify", Fixtures.path("models/qwen3"), Fixtures.path("gguf/qwen3-bf16.gguf"),
                                          "--tokens", Self.tokenArgument, "--max-abs", "0.1"]).status
         #expect(lenient == 0)
     }
@@ -118,7 +118,7 @@ struct ForwardVerifyCommandTests {
     @Test func verifyRejectsBadInputWithExitCode2() throws {
         let directory = SyntheticModels.temporaryDirectory()
         defer { SyntheticModels.remove(directory) }
-        let good = ForwardFixtures.path("models/qwen3")
+        let good = Fixtures.path("models/qwen3")
 
         // Not a safetensors file.
         let garbage = Paths.join(directory, "broken.safetensors")
@@ -148,7 +148,7 @@ struct ForwardVerifyCommandTests {
     }
 
     @Test func verifyValidatesItsOptions() {
-        let good = ForwardFixtures.path("models/qwen3")
+        let good = Fixtures.path("models/qwen3")
         #expect(CLI.run(["verify", good, good, "--tokens", "1", "--random-tokens", "4"]).status == 2)
         #expect(CLI.run(["verify", good, good, "--min-top1", "1.5"]).status == 2)
         #expect(CLI.run(["verify", good, good, "--tokens", "1,x"]).status == 2)

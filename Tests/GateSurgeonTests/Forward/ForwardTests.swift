@@ -1,34 +1,6 @@
 import GateSurgeon
 import Testing
 
-/// Paths of the reference fixtures (made by fixtures/generate.py with
-/// transformers, eager attention, F32, and llama.cpp via llama-cpp-python).
-enum ForwardFixtures {
-    static func path(_ relative: String) -> String { Fixtures.path(relative) }
-
-    /// Every tensor of a reference safetensors file, as F32 values and shape.
-    static func tensors(_ relative: String) throws -> [String: (shape: [Int], values: [Float])] {
-        let checkpoint = try Checkpoint(path: path(relative))
-        var result: [String: (shape: [Int], values: [Float])] = [:]
-        for tensor in checkpoint.tensors {
-            result[tensor.name] = (tensor.shape, try TensorExpression.stored(tensor).allValues())
-        }
-        return result
-    }
-
-    static func graph(_ relative: String) throws -> ModelGraph {
-        try ModelGraph(checkpoint: Checkpoint(path: path(relative)))
-    }
-
-    /// The token ids every reference was computed on.
-    static let tokens = [1, 17, 42, 99, 5, 64, 23, 7]
-
-    static func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
-        precondition(a.count == b.count)
-        return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
-    }
-}
-
 @Suite("Forward pass against transformers")
 struct ForwardTests {
     static let models = ["llama", "mistral", "qwen2", "qwen3", "qwen3-sharded", "qwen3_5-gated"]
@@ -38,14 +10,14 @@ struct ForwardTests {
     /// differs (measured at most ~2e-6).
     @Test(arguments: models)
     func logitsMatchTransformers(model: String) throws {
-        let reference = try ForwardFixtures.tensors("reference/logits/\(model).safetensors")
+        let reference = try Fixtures.tensors("reference/logits/\(model).safetensors")
         let ids = try #require(reference["input_ids"]).values.map { Int($0) }
-        #expect(ids == ForwardFixtures.tokens)
-        let graph = try ForwardFixtures.graph("models/\(model)")
+        #expect(ids == Fixtures.referenceTokens)
+        let graph = try Fixtures.graph("models/\(model)")
         let result = try ForwardPass(graph: graph, options: ForwardOptions(recordsAttention: true, recordsHiddenStates: true)).run(tokens: ids)
         let expected = try #require(reference["logits"])
         #expect(expected.shape == [ids.count, graph.config.vocabSize])
-        let difference = ForwardFixtures.maxAbsDifference(result.logits, expected.values)
+        let difference = Fixtures.maxAbsDifference(result.logits, expected.values)
         #expect(difference <= 1e-4)
     }
 
@@ -54,10 +26,10 @@ struct ForwardTests {
     /// F32 softmax), max activation to 1e-4 (values of magnitude ~10).
     @Test(arguments: models)
     func layerReportMatchesTransformers(model: String) throws {
-        let reference = try ForwardFixtures.tensors("reference/logits/\(model).safetensors")
-        let graph = try ForwardFixtures.graph("models/\(model)")
-        let result = try ForwardPass(graph: graph, options: ForwardOptions(recordsAttention: true, recordsHiddenStates: true)).run(tokens: ForwardFixtures.tokens)
-        let T = ForwardFixtures.tokens.count, H = graph.config.headCount
+        let reference = try Fixtures.tensors("reference/logits/\(model).safetensors")
+        let graph = try Fixtures.graph("models/\(model)")
+        let result = try ForwardPass(graph: graph, options: ForwardOptions(recordsAttention: true, recordsHiddenStates: true)).run(tokens: Fixtures.referenceTokens)
+        let T = Fixtures.referenceTokens.count, H = graph.config.headCount
         #expect(result.layers.count == graph.config.layerCount)
         for report in result.layers {
             let attention = try #require(reference["attentions.\(report.index)"])
@@ -70,7 +42,7 @@ struct ForwardTests {
             let firstToken = try #require(report.firstTokenAttention)
             #expect(abs(firstToken - expected) <= 1e-5, "layer \(report.index)")
             let recorded = try #require(result.attentions?[report.index])
-            #expect(ForwardFixtures.maxAbsDifference(recorded, attention.values) <= 1e-5)
+            #expect(Fixtures.maxAbsDifference(recorded, attention.values) <= 1e-5)
 
             // hidden_states.<i + 1> is the output of layer i, except the last
             // entry, which transformers replaces with the final-norm output.
@@ -80,7 +52,7 @@ struct ForwardTests {
                 let hidden = try #require(reference["hidden_states.\(report.index + 1)"])
                 let expectedMax = hidden.values.reduce(0) { max($0, abs($1)) }
                 #expect(abs(report.maxActivation - expectedMax) <= 1e-4, "layer \(report.index)")
-                #expect(ForwardFixtures.maxAbsDifference(ours, hidden.values) <= 1e-4)
+                #expect(Fixtures.maxAbsDifference(ours, hidden.values) <= 1e-4)
             }
         }
     }
@@ -92,11 +64,11 @@ struct GatedForwardTests {
     /// with zero gates: transformers' Qwen3_5ForCausalLM logits to 1e-4, as
     /// for every model (measured ~2e-6).
     @Test func qwen3NextMatchesTransformers() throws {
-        let reference = try ForwardFixtures.tensors("reference/logits/qwen3-next-from-qwen3.safetensors")
-        let graph = try ForwardFixtures.graph("reference/gated/qwen3-next")
+        let reference = try Fixtures.tensors("reference/logits/qwen3-next-from-qwen3.safetensors")
+        let graph = try Fixtures.graph("reference/gated/qwen3-next")
         #expect(graph.config.gate == GateSpec(layout: .qwen3Next, granularity: .elementwise))
-        let result = try ForwardPass(graph: graph).run(tokens: ForwardFixtures.tokens)
-        #expect(ForwardFixtures.maxAbsDifference(result.logits, try #require(reference["logits"]).values) <= 1e-4)
+        let result = try ForwardPass(graph: graph).run(tokens: Fixtures.referenceTokens)
+        #expect(Fixtures.maxAbsDifference(result.logits, try #require(reference["logits"]).values) <= 1e-4)
         for report in result.layers { #expect(report.meanGateScore == 0.5) }
     }
 
@@ -109,11 +81,11 @@ struct GatedForwardTests {
         "qwen3-separate-elementwise", "qwen3-separate-headwise",
     ])
     func zeroGateKeepsQwen3Logits(layout: String) throws {
-        let plain = try ForwardPass(graph: ForwardFixtures.graph("models/qwen3")).run(tokens: ForwardFixtures.tokens)
-        let graph = try ForwardFixtures.graph("reference/gated/\(layout)")
+        let plain = try ForwardPass(graph: Fixtures.graph("models/qwen3")).run(tokens: Fixtures.referenceTokens)
+        let graph = try Fixtures.graph("reference/gated/\(layout)")
         #expect(graph.config.gate != nil)
-        let gated = try ForwardPass(graph: graph).run(tokens: ForwardFixtures.tokens)
-        let difference = ForwardFixtures.maxAbsDifference(gated.logits, plain.logits)
+        let gated = try ForwardPass(graph: graph).run(tokens: Fixtures.referenceTokens)
+        let difference = Fixtures.maxAbsDifference(gated.logits, plain.logits)
         #expect(difference <= 1e-5)
         for (ours, theirs) in zip(gated.layers, plain.layers) {
             #expect(ours.meanGateScore == 0.5)
@@ -125,7 +97,7 @@ struct GatedForwardTests {
 
     /// The qwen3_5-gated fixture has random gate rows: a real mean gate score.
     @Test func randomGateHasAMeanScore() throws {
-        let result = try ForwardPass(graph: ForwardFixtures.graph("models/qwen3_5-gated")).run(tokens: ForwardFixtures.tokens)
+        let result = try ForwardPass(graph: Fixtures.graph("models/qwen3_5-gated")).run(tokens: Fixtures.referenceTokens)
         for report in result.layers {
             let score = try #require(report.meanGateScore)
             #expect(score > 0 && score < 1 && score != 0.5)
@@ -141,7 +113,7 @@ struct GGUFForwardTests {
     /// this build (block types arrive with the numerics kernels). A file
     /// that does not open counts as decodable, so the test fails loudly.
     static func decodable(_ name: String) -> Bool {
-        guard let checkpoint = try? Checkpoint(path: ForwardFixtures.path("gguf/\(name).gguf")) else { return true }
+        guard let checkpoint = try? Checkpoint(path: Fixtures.path("gguf/\(name).gguf")) else { return true }
         return checkpoint.tensors.allSatisfy { ElementConversion.canDecode($0.dtype) }
     }
 
@@ -149,12 +121,12 @@ struct GGUFForwardTests {
     /// (llama-cpp-python, F32 KV cache); returns max |diff|.
     @discardableResult
     static func check(_ name: String, tolerance: Float) throws -> Float {
-        let reference = try ForwardFixtures.tensors("reference/llamacpp/\(name).safetensors")
+        let reference = try Fixtures.tensors("reference/llamacpp/\(name).safetensors")
         let expected = try #require(reference["logits"])
-        let graph = try ForwardFixtures.graph("gguf/\(name).gguf")
-        #expect(expected.shape == [ForwardFixtures.tokens.count, graph.config.vocabSize])
-        let result = try ForwardPass(graph: graph).run(tokens: ForwardFixtures.tokens)
-        let difference = ForwardFixtures.maxAbsDifference(result.logits, expected.values)
+        let graph = try Fixtures.graph("gguf/\(name).gguf")
+        #expect(expected.shape == [Fixtures.referenceTokens.count, graph.config.vocabSize])
+        let result = try ForwardPass(graph: graph).run(tokens: Fixtures.referenceTokens)
+        let difference = Fixtures.maxAbsDifference(result.logits, expected.values)
         #expect(difference <= tolerance, "\(name)")
         return difference
     }

@@ -2,11 +2,11 @@ import Testing
 
 @testable import GateSurgeon
 
-extension ReferenceFixtures {
+extension Fixtures {
     /// `ggml_quantize_chunk` with a fixed importance vector, the lattice
     /// types also without, and gguf-py's dequantization of the lattice types
     /// (quant-imatrix.safetensors, fixtures/gen/quant.py).
-    static let quantImportance = Result { try load("quant-imatrix.safetensors") }
+    static let quantImportance = Result { try SafetensorsFile(path: path("reference/quant-imatrix.safetensors")) }
 }
 
 /// Indices of the `blockBytes`-byte blocks where `actual` and `expected` differ.
@@ -41,7 +41,7 @@ struct QuantizationImportanceTests {
     /// `ggml_quantize_chunk`'s bytes exactly (tolerance: none).
     @Test(arguments: allTypes)
     func importanceQuantizationMatchesGGML(_ dtype: DType) throws {
-        let file = try ReferenceFixtures.quantImportance.get()
+        let file = try Fixtures.quantImportance.get()
         let source = try file.floats(of: "source")
         let importance = try file.floats(of: "imatrix")
         let expected = try file.bytes(of: "\(dtype.name.lowercased()).imatrix.bytes").bytes
@@ -54,7 +54,7 @@ struct QuantizationImportanceTests {
     /// Without importance the lattice types that allow it give ggml's bytes.
     @Test(arguments: latticeTypesWithoutImportance)
     func latticeQuantizationWithoutImportanceMatchesGGML(_ dtype: DType) throws {
-        let file = try ReferenceFixtures.quantImportance.get()
+        let file = try Fixtures.quantImportance.get()
         let source = try file.floats(of: "source")
         let expected = try file.bytes(of: "\(dtype.name.lowercased()).bytes").bytes
         let actual = try encoded(source, as: dtype, rowLength: 512).bytes
@@ -67,7 +67,7 @@ struct QuantizationImportanceTests {
     /// give ggml's bytes, and those decode to gguf-py's floats bit for bit.
     @Test(arguments: [DType.tq1_0, .tq2_0, .mxfp4])
     func ternaryAndMXFP4MatchGGML(_ dtype: DType) throws {
-        let file = try ReferenceFixtures.quantImportance.get()
+        let file = try Fixtures.quantImportance.get()
         let source = try file.floats(of: "source")
         let name = dtype.name.lowercased()
         let expected = try file.bytes(of: "\(name).bytes").bytes
@@ -86,7 +86,7 @@ struct QuantizationImportanceTests {
     /// ggml's lattice blocks decode to gguf-py's floats bit for bit.
     @Test(arguments: latticeTypes)
     func latticeDequantizationMatchesGGUFPy(_ dtype: DType) throws {
-        let file = try ReferenceFixtures.quantImportance.get()
+        let file = try Fixtures.quantImportance.get()
         let name = dtype.name.lowercased()
         let bytes = try file.bytes(of: "\(name).imatrix.bytes").bytes
         let expected = try file.floats(of: "\(name).imatrix.dequant")
@@ -102,7 +102,7 @@ struct QuantizationImportanceTests {
     /// repeated) quantize to the reference bytes repeated.
     @Test(arguments: [(DType.q4_0, 64), (.q4_K, 8), (.iq2_XXS, 8)])
     func parallelImportanceQuantizationMatchesSerial(_ dtype: DType, _ repeats: Int) throws {
-        let file = try ReferenceFixtures.quantImportance.get()
+        let file = try Fixtures.quantImportance.get()
         let source = try file.floats(of: "source")
         let importance = try file.floats(of: "imatrix")
         let expected = try file.bytes(of: "\(dtype.name.lowercased()).imatrix.bytes").bytes
@@ -117,7 +117,7 @@ struct QuantizationImportanceTests {
     /// occurs) decode to floats whose SHA-256 is gguf-py's.
     @Test(arguments: latticeTypes)
     func latticeDequantizationOfArbitraryBlocksMatchesGGUFPy(_ dtype: DType) throws {
-        let file = try ReferenceFixtures.quantImportance.get()
+        let file = try Fixtures.quantImportance.get()
         let key = "\(dtype.name.lowercased()).random_blocks.dequant_sha256"
         let expected = try #require(file.metadata?.first { $0.key == key }?.value, "fixture metadata \(key) is missing")
         let blocks = 1024
@@ -185,7 +185,7 @@ struct QuantizationImportanceArgumentTests {
     /// `imatrix + expert * n_per_row` to each expert's rows.
     @Test(arguments: [DType.q4_0, .q4_K, .iq3_S])
     func groupedImportanceQuantizesEachGroupWithItsOwnColumns(_ dtype: DType) throws {
-        let file = try ReferenceFixtures.quantImportance.get()
+        let file = try Fixtures.quantImportance.get()
         let source = try file.floats(of: "source")
         let importance = try file.floats(of: "imatrix")
         let flat = Array(importance.reversed())

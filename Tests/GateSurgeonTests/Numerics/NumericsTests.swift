@@ -2,25 +2,6 @@ import Testing
 
 @testable import GateSurgeon
 
-/// The reference files under `fixtures/reference/`, produced by torch
-/// (casts.safetensors, fixtures/gen/casts.py) and by ggml's
-/// `ggml_quantize_chunk` plus gguf-py's `dequantize` (quant.safetensors,
-/// fixtures/gen/quant.py).
-enum ReferenceFixtures {
-    static let directory: String = {
-        // #filePath is <package>/Tests/GateSurgeonTests/NumericsTests.swift.
-        let parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
-        return parts.dropLast(3).joined(separator: "/") + "/fixtures/reference"
-    }()
-
-    static func load(_ name: String) throws -> SafetensorsFile {
-        try SafetensorsFile(path: "\(directory)/\(name)")
-    }
-
-    static let casts = Result { try load("casts.safetensors") }
-    static let quant = Result { try load("quant.safetensors") }
-}
-
 extension SafetensorsFile {
     /// The raw bytes and dtype of tensor `name`.
     func bytes(of name: String) throws -> (dtype: DType, bytes: [UInt8], count: Int) {
@@ -88,7 +69,7 @@ struct CastTests {
     /// elsewhere, so for that case NaN is compared as NaN-ness.
     @Test(arguments: cases)
     func castsMatchTorch(_ cast: CastCase) throws {
-        let file = try ReferenceFixtures.casts.get()
+        let file = try Fixtures.casts.get()
         let values = try file.floats(of: cast.source)
         let (dtype, expected, count) = try file.bytes(of: cast.target)
         #expect(count == values.count)
@@ -113,7 +94,7 @@ struct CastTests {
     /// infinity (or, for E4M3, clamped to ±448 from above 464).
     @Test(arguments: ["f32_to_f16", "f32_to_bf16", "f32_to_f8_e5m2", "f32_to_f8_e4m3"])
     func overflowIsReported(_ target: String) throws {
-        let file = try ReferenceFixtures.casts.get()
+        let file = try Fixtures.casts.get()
         let values = try file.floats(of: "f32")
         let torch = try file.floats(of: target)
         let dtype = try file.bytes(of: target).dtype
@@ -126,7 +107,7 @@ struct CastTests {
 
     /// F64 values beyond F32's range are counted when decoded.
     @Test func doubleOverflowIsReported() throws {
-        let file = try ReferenceFixtures.casts.get()
+        let file = try Fixtures.casts.get()
         let (_, bytes, count) = try file.bytes(of: "f64")
         let torch = try file.floats(of: "f64_to_f32")
         let doubles = (0..<count).map { Double(bitPattern: elementBits(bytes, $0, width: 8)) }
@@ -184,7 +165,7 @@ struct QuantizationTests {
     /// exactly (tolerance: none; the reference quantizers are deterministic).
     @Test(arguments: quantizedTypes)
     func quantizeMatchesGGML(_ dtype: DType) throws {
-        let file = try ReferenceFixtures.quant.get()
+        let file = try Fixtures.quant.get()
         let source = try file.floats(of: "source")
         let expected = try file.bytes(of: "\(dtype.name.lowercased()).bytes").bytes
         let actual = try encoded(source, as: dtype, rowLength: 512).bytes
@@ -200,7 +181,7 @@ struct QuantizationTests {
     /// (tolerance: none; both compute the same products in the same order).
     @Test(arguments: dequantizedTypes)
     func dequantizeMatchesGGUFPy(_ dtype: DType) throws {
-        let file = try ReferenceFixtures.quant.get()
+        let file = try Fixtures.quant.get()
         let name = dtype.name.lowercased()
         let (storedType, bytes, _) = try file.bytes(of: "\(name).bytes")
         #expect(storedType == .u8)
@@ -217,7 +198,7 @@ struct QuantizationTests {
     /// repeated 64 times) quantizes to the reference bytes repeated.
     @Test(arguments: [DType.q8_0, .q4_K, .q6_K, .iq4_XS])
     func parallelQuantizationMatchesSerial(_ dtype: DType) throws {
-        let file = try ReferenceFixtures.quant.get()
+        let file = try Fixtures.quant.get()
         let source = try file.floats(of: "source")
         let expected = try file.bytes(of: "\(dtype.name.lowercased()).bytes").bytes
         let repeats = 64

@@ -23,7 +23,7 @@ enum GGUFMetadataBuilder {
             metadata.removeAll { $0.key.hasPrefix("tokenizer.") }
             metadata.merge(keys)
         }
-        recordFileType(&metadata, plan: plan, policy: policy)
+        recordFileType(&metadata, plan: plan, policy: policy, asLlamaQuantize: graph.sourceFormat == .gguf)
         if let gate = graph.config.gate, gate.layout == .separate {
             set(&metadata, ModelConfig.ggufGateGranularityKey, .string(gate.granularity.rawValue))
         }
@@ -34,11 +34,29 @@ enum GGUFMetadataBuilder {
     /// type, even where rows fell back), or the converter (the requested
     /// float type, else the most common type of the 2-D tensors); adds
     /// llama-quantize's importance-matrix keys.
-    static func recordFileType(_ metadata: inout Metadata<GGUFValue>, plan: [PlannedTensor], policy: ConversionPolicy) {
+    /// - Parameter asLlamaQuantize: order the keys as llama-quantize does:
+    ///   its `gguf_set_val` removes a key and appends it, so
+    ///   `general.quantization_version`, `general.file_type` and the
+    ///   importance-matrix keys end the metadata, after the source's
+    ///   tokenizer keys. Otherwise `general.file_type` takes the converter's
+    ///   place, before `general.quantization_version`.
+    static func recordFileType(_ metadata: inout Metadata<GGUFValue>, plan: [PlannedTensor], policy: ConversionPolicy, asLlamaQuantize: Bool) {
         let fileType = policy.quantization?.preset.fileType ?? fileType(policy.dtype ?? dominantType(plan))
-        set(&metadata, "general.file_type", .uint32(fileType))
-        for (key, value) in policy.quantization?.metadata ?? Metadata() { set(&metadata, key, value) }
+        let imatrixKeys = policy.quantization?.metadata ?? Metadata()
+        guard asLlamaQuantize else {
+            set(&metadata, "general.file_type", .uint32(fileType))
+            for (key, value) in imatrixKeys { set(&metadata, key, value) }
+            return
+        }
+        let appended: Metadata<GGUFValue> = ["general.quantization_version": .uint32(ggmlQuantizationVersion), "general.file_type": .uint32(fileType)]
+        for (key, value) in [appended, imatrixKeys].joined() {
+            metadata[key] = nil
+            metadata[key] = value
+        }
     }
+
+    /// ggml's `GGML_QNT_VERSION`, which llama-quantize records.
+    static let ggmlQuantizationVersion: UInt32 = 2
 
     private static func set(_ metadata: inout Metadata<GGUFValue>, _ key: String, _ value: GGUFValue) {
         metadata.set(key, value, before: "general.quantization_version")

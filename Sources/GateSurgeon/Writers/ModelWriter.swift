@@ -114,6 +114,7 @@ public enum ModelWriter {
     public static func plan(_ graph: ModelGraph, format: CheckpointFormat, policy: ConversionPolicy) throws -> [PlannedTensor] {
         var planned: [PlannedTensor] = []
         let architecture = graph.config.architecture
+        let asLlamaQuantize = format == .gguf && graph.sourceFormat == .gguf
         var pendingExperts: [String: [Int: GraphTensor]] = [:]
         for var tensor in orderedTensors(graph) {
             if format == .gguf, let expertCount = graph.config.experts?.count,
@@ -147,11 +148,8 @@ public enum ModelWriter {
             if format == .gguf && architecture.ggufNormOffset != 0 && Architecture.isNorm(tensor.name) {
                 expression = expression.offset(by: architecture.ggufNormOffset)
             }
-            if format == .gguf && graph.sourceFormat == .gguf {
-                // GGUF to GGUF is llama-quantize's job, which writes shapes as ggml counts
-                // dimensions: without outer sizes of 1 ([1, n] becomes [n]).
-                let trimmed = Array(tensor.shape.drop { $0 == 1 })
-                tensor.shape = trimmed.isEmpty ? [1] : trimmed
+            if asLlamaQuantize {
+                tensor.shape = LlamaQuantizeLayout.ggmlShape(tensor.shape)
             }
             let decision = policy.decide(for: tensor, ggufName: ggufName, format: format)
             planned.append(PlannedTensor(tensor: tensor, outputName: outputName, ggufName: ggufName, decision: decision, expression: expression))
@@ -171,7 +169,7 @@ public enum ModelWriter {
                 headCountKV: config.kvHeadCount, expertCount: config.experts?.count ?? 0)
             try request.apply(to: &planned, model: model, policy: policy)
         }
-        return planned
+        return asLlamaQuantize ? LlamaQuantizeLayout.ordered(planned) : planned
     }
 
     /// Tensors in the source file's order, new tensors after the last

@@ -32,7 +32,7 @@ public struct TensorConversion: Sendable {
             }
             try request.apply(to: &plan, model: model, policy: policy)
         }
-        self.plan = plan
+        self.plan = format == .gguf ? LlamaQuantizeLayout.ordered(plan) : plan
         if format == .safetensors, let found = try? ModelGraph.findConfig(for: checkpoint, explicitPath: explicitConfig) {
             var config = found.0
             if let dtype = policy.dtype {
@@ -63,7 +63,7 @@ public struct TensorConversion: Sendable {
             auxiliaryFiles: format == .safetensors ? ModelWriter.auxiliaryFiles(of: checkpoint.path) : [])
         if let gguf = checkpoint.gguf {
             contents.ggufMetadata = gguf.metadata
-            GGUFMetadataBuilder.recordFileType(&contents.ggufMetadata, plan: plan, policy: policy)
+            GGUFMetadataBuilder.recordFileType(&contents.ggufMetadata, plan: plan, policy: policy, asLlamaQuantize: true)
         }
         return try ModelWriter.emit(contents, to: target, options: options, in: transaction, progress: progress)
     }

@@ -180,7 +180,8 @@ import Testing
         try CLI.succeed(["convert", Fixtures.path("gguf/gguf-py-all-types.gguf"), cast, "--dtype", "f16"])
         let source = try GGUFFile(path: Fixtures.path("gguf/gguf-py-all-types.gguf"))
         let result = try GGUFFile(path: cast)
-        #expect(result.tensors.map(\.name) == source.tensors.map(\.name))
+        // in llama.cpp's loader order, as llama-quantize writes them (no layers here: by name)
+        #expect(result.tensors.map(\.name) == source.tensors.map(\.name).sorted())
         #expect(result.tensors.first { $0.name == "t.f16_3d" }?.dtype == .f16)
         #expect(result.value("test.string_utf8") == source.value("test.string_utf8"))
     }

@@ -206,15 +206,17 @@ import Testing
         #expect(query.expression.storedTensor?.name == "blk.0.attn_q.weight")
     }
 
-    /// Quantizing llama.cpp's F32 file gives llama-quantize --pure's tensors
-    /// byte for byte, fallbacks included (rows of 32 make Q4_K fall back to
-    /// Q5_0, Q2_K and Q3_K to Q4_0, IQ4_XS to IQ4_NL).
+    /// Quantizing llama.cpp's F32 file gives llama-quantize --pure's file
+    /// byte for byte: metadata in its order, tensors, fallbacks included
+    /// (rows of 32 make Q4_K fall back to Q5_0, Q2_K and Q3_K to Q4_0,
+    /// IQ4_XS to IQ4_NL).
     @Test(arguments: ["q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q2_k", "q3_k", "iq4_nl", "iq4_xs"])
     func quantizingMatchesLlamaQuantize(type: String) throws {
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
         let output = Paths.join(directory, "out.gguf")
         try CLI.succeed(["convert", Fixtures.path("gguf/llama-f32.gguf"), output, "--quant", type, "--pure"])
+        #expect(try Paths.readFile(output) == Paths.readFile(Fixtures.path("gguf/llama-\(type).gguf")))
         let ours = try GGUFFile(path: output)
         let reference = try GGUFFile(path: Fixtures.path("gguf/llama-\(type).gguf"))
         #expect(Set(ours.tensors.map(\.name)) == Set(reference.tensors.map(\.name)))

@@ -40,7 +40,7 @@ extension Architecture {
         }
         metadata["general.file_type"] = .uint32(0)
         for (key, value) in ggufExtraKeys(config) { metadata["\(arch).\(key)"] = value }
-        metadata["general.quantization_version"] = .uint32(2)
+        metadata["general.quantization_version"] = .uint32(GGUFMetadataBuilder.ggmlQuantizationVersion)
         return metadata
     }
 

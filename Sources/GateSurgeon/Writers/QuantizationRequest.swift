@@ -49,15 +49,30 @@ public struct QuantizationRequest: Sendable {
         }
     }
 
-    /// The keys llama-quantize adds to a file quantized with an importance matrix.
+    /// The keys llama-quantize adds to a file quantized with an importance
+    /// matrix (as key overrides, tools/quantize/quantize.cpp): strings cut to
+    /// 127 bytes (at a character boundary, where llama.cpp's strncpy may cut
+    /// a character), counts as uint32, the chunk count only when nonzero.
     var metadata: Metadata<GGUFValue> {
         guard let importance else { return Metadata() }
         var keys = Metadata<GGUFValue>()
-        keys["quantize.imatrix.file"] = .string(importancePath ?? "")
-        if let dataset = importance.datasets.first { keys["quantize.imatrix.dataset"] = .string(dataset) }
-        keys["quantize.imatrix.entries_count"] = .int32(Int32(clamping: importance.entries.count))
-        keys["quantize.imatrix.chunks_count"] = .int32(Int32(clamping: importance.chunkCount))
+        keys["quantize.imatrix.file"] = .string(Self.overrideString(importancePath ?? ""))
+        if let dataset = importance.datasets.first { keys["quantize.imatrix.dataset"] = .string(Self.overrideString(dataset)) }
+        keys["quantize.imatrix.entries_count"] = .uint32(UInt32(clamping: importance.entries.count))
+        if importance.chunkCount > 0 { keys["quantize.imatrix.chunks_count"] = .uint32(importance.chunkCount) }
         return keys
+    }
+
+    /// llama.cpp's override strings hold 127 bytes.
+    static func overrideString(_ text: String) -> String {
+        var result = ""
+        var bytes = 0
+        for character in text {
+            bytes += character.utf8.count
+            guard bytes <= 127 else { break }
+            result.append(character)
+        }
+        return result
     }
 }
 

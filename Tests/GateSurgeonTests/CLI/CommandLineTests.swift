@@ -226,4 +226,20 @@ import Testing
         #expect(file.value("general.file_type") == .uint32(15))
         #expect(outcome.output.contains("Q6_K"), "the plan shows the mix")
     }
+
+    /// With an importance matrix the file ends with the keys llama-quantize's
+    /// overrides set (tools/quantize/quantize.cpp): the matrix's path as given,
+    /// its first dataset, entry and chunk counts as uint32 (the generator's
+    /// step compat checks the whole file against llama-quantize's).
+    @Test func importanceMatrixKeysAreLlamaQuantizes() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let output = Paths.join(directory, "out.gguf")
+        let matrix = Fixtures.path("reference/imatrix/presets-llama.imatrix.gguf")
+        try CLI.succeed(["convert", Self.model, output, "--quant", "Q4_K_M", "--imatrix", matrix, "--quiet"])
+        let keys = try GGUFFile(path: output).metadata.entries.suffix(6)
+        #expect(keys.map(\.key) == ["general.quantization_version", "general.file_type", "quantize.imatrix.file",
+                                    "quantize.imatrix.dataset", "quantize.imatrix.entries_count", "quantize.imatrix.chunks_count"])
+        #expect(keys.map(\.value) == [.uint32(2), .uint32(15), .string(matrix), .string("text.txt"), .uint32(14), .uint32(4)])
+    }
 }

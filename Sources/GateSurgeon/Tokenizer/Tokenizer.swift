@@ -1,3 +1,8 @@
+// Tokenizer: text to token ids and back. tokenizer.json pipelines as Hugging Face tokenizers
+// runs them (HuggingFaceTokenizer), GGUF vocabularies as llama.cpp runs them (LlamaVocabulary),
+// the tokenizer keys llama.cpp's converter writes (TokenizerGGUFMetadata) and a tokenizer.json
+// made from GGUF keys. Unicode tables are generated from what tokenizers answers.
+
 import JSON
 
 /// A text tokenizer read from a model directory's `tokenizer.json` (tokenizing as HF

@@ -75,7 +75,6 @@ extension ModelConfig {
             // Recorded by config.json too, though every layer is experts.
             json["intermediate_size"] = .int(Int64(dense))
         }
-        architecture.readGGUFKeys(value, &self)
         try validate(path: path)
         json = transformersConfig()
     }

@@ -10,55 +10,61 @@ import JSON
 /// Architectures are values (`Architecture.llama`, ...) defined one per
 /// file in this folder.
 public struct Architecture: Sendable {
-    public let family: ModelFamily
+    public internal(set) var family: ModelFamily
     /// transformers `model_type` values read as this family; the first is written.
-    public let modelTypes: [String]
+    public internal(set) var modelTypes: [String]
     /// The transformers class written to `architectures`.
-    public let transformersClass: String
+    public internal(set) var transformersClass: String
     /// llama.cpp's `general.architecture`.
-    public let ggufName: String
+    public internal(set) var ggufName: String
     /// Whether a GGUF file of `ggufName` reads back as this family (Mistral
     /// is written as `llama` and reads back as Llama).
-    public let readsGGUF: Bool
+    public internal(set) var readsGGUF = true
 
     /// Whether q/k/v carry biases.
-    public let queryKeyValueBias: ConfigRule
+    public internal(set) var queryKeyValueBias = ConfigRule.never
     /// Whether o_proj carries a bias.
-    public let outputBias: ConfigRule
+    public internal(set) var outputBias = ConfigRule.never
     /// Whether each head's queries and keys are RMS-normed (q_norm, k_norm).
-    public let queryKeyNorm: ConfigRule
+    public internal(set) var queryKeyNorm = ConfigRule.never
     /// RMSNorm weights stored as w - 1 and applied as 1 + w (Qwen3.5).
-    public let zeroCenteredNorms: Bool
+    public internal(set) var zeroCenteredNorms = false
     /// `partial_rotary_factor` when the config has none.
-    public let defaultPartialRotaryFactor: Double
+    public internal(set) var defaultPartialRotaryFactor = 1.0
 
     /// Whether llama.cpp's converter permutes q/k rows (Llama-style
     /// interleaved RoPE; Qwen uses the NeoX layout and is stored as is).
-    public let permutesQueryKeyRows: Bool
+    public internal(set) var permutesQueryKeyRows = false
     /// Whether llama.cpp reads Llama 3 RoPE scaling from a `rope_freqs` tensor.
-    public let storesRopeFrequencies: Bool
+    public internal(set) var storesRopeFrequencies = false
     /// What is added to every RMSNorm weight in GGUF (llama.cpp stores
     /// Qwen3.5's zero-centred norms as plain weights, w + 1).
-    public let ggufNormOffset: Float
+    public internal(set) var ggufNormOffset: Float = 0
     /// llama.cpp's name of the norm before the feed-forward block.
-    public let ggufFeedForwardNormName: String
+    public internal(set) var ggufFeedForwardNormName = "ffn_norm.weight"
 
     /// A dense SwiGLU MLP, or a mixture of experts.
-    public let feedForward: FeedForwardStyle
+    public internal(set) var feedForward = FeedForwardStyle.dense
 
     /// The gate layouts this family's checkpoints can carry; the first is
     /// the default of `add-gate` for safetensors output.
-    public let gateLayouts: [GateLayout]
+    public internal(set) var gateLayouts: [GateLayout]
     /// Whether its config marks it gated by itself (Qwen3.5 is gated unless
     /// `attn_output_gate` is false).
-    public let gatedByDefault: Bool
+    public internal(set) var gatedByDefault = false
 
     /// The hyperparameter keys llama.cpp's converter writes after the common
     /// ones (`block_count` ... `layer_norm_rms_epsilon`, key/value length,
     /// linear RoPE scaling, `file_type`), in its order, without the prefix.
-    let ggufExtraKeys: @Sendable (ModelConfig) -> [(String, GGUFValue)]
-    /// Reads this family's own GGUF keys (after the common ones) into `config`.
-    let readGGUFKeys: @Sendable (_ value: (String) -> GGUFValue?, _ config: inout ModelConfig) -> Void
+    var ggufExtraKeys: @Sendable (ModelConfig) -> [(String, GGUFValue)] = { _ in [] }
+
+    /// This architecture with some settings changed: a family defined as
+    /// another one with differences (Mistral is Llama's layer without biases).
+    func with(_ change: (inout Architecture) -> Void) -> Architecture {
+        var copy = self
+        change(&copy)
+        return copy
+    }
 
     /// The feed-forward block of every layer.
     public enum FeedForwardStyle: Sendable {
@@ -88,6 +94,14 @@ public struct Architecture: Sendable {
         public let expertCountKey: String
         /// The config key that holds an expert's intermediate size.
         public let expertSizeKey: String
+
+        /// The Qwen families' layout: `mlp.gate` routes to `mlp.experts.E.{gate,up,down}_proj`
+        /// of `moe_intermediate_size`.
+        static func qwen(sharedExpert: Bool, normalizesTopK: ConfigRule, llamaCppNormalizesTopK: Bool, expertCountKey: String) -> ExpertLayout {
+            ExpertLayout(router: "mlp.gate.weight", expertPrefix: "mlp.experts.", expertParts: ("gate_proj.weight", "up_proj.weight", "down_proj.weight"),
+                         hasSharedExpert: sharedExpert, normalizesTopK: normalizesTopK, llamaCppNormalizesTopK: llamaCppNormalizesTopK,
+                         expertCountKey: expertCountKey, expertSizeKey: "moe_intermediate_size")
+        }
     }
 
     /// Something an architecture decides per checkpoint from its config.

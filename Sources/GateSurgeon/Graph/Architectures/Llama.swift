@@ -6,46 +6,26 @@ extension Architecture {
         modelTypes: ["llama"],
         transformersClass: "LlamaForCausalLM",
         ggufName: "llama",
-        readsGGUF: true,
         queryKeyValueBias: .configKey(["attention_bias"], fallback: false),
         outputBias: .configKey(["attention_bias"], fallback: false),
-        queryKeyNorm: .never,
-        zeroCenteredNorms: false,
-        defaultPartialRotaryFactor: 1,
         permutesQueryKeyRows: true,
         storesRopeFrequencies: true,
-        ggufNormOffset: 0,
-        ggufFeedForwardNormName: "ffn_norm.weight",
-        feedForward: .dense,
         gateLayouts: [.gatedAttention, .separate],
-        gatedByDefault: false,
-        ggufExtraKeys: llamaExtraKeys,
-        readGGUFKeys: { _, _ in })
+        ggufExtraKeys: llamaExtraKeys)
 
-    /// Mistral: Llama's layer with an optional sliding window.
-    public static let mistral = Architecture(
-        family: .mistral,
-        modelTypes: ["mistral"],
-        transformersClass: "MistralForCausalLM",
-        ggufName: "llama",
-        readsGGUF: false,
-        queryKeyValueBias: .never,
-        outputBias: .never,
-        queryKeyNorm: .never,
-        zeroCenteredNorms: false,
-        defaultPartialRotaryFactor: 1,
-        permutesQueryKeyRows: true,
-        storesRopeFrequencies: true,
-        ggufNormOffset: 0,
-        ggufFeedForwardNormName: "ffn_norm.weight",
-        feedForward: .dense,
-        gateLayouts: [.gatedAttention, .separate],
-        gatedByDefault: false,
-        ggufExtraKeys: llamaExtraKeys,
-        readGGUFKeys: { _, _ in })
+    /// Mistral: Llama's layer without biases, with an optional sliding
+    /// window; its GGUF reads back as Llama.
+    public static let mistral = llama.with {
+        $0.family = .mistral
+        $0.modelTypes = ["mistral"]
+        $0.transformersClass = "MistralForCausalLM"
+        $0.readsGGUF = false
+        $0.queryKeyValueBias = .never
+        $0.outputBias = .never
+    }
 
     /// `LlamaModel.set_gguf_parameters`: the vocabulary size and the rotary dimensions.
-    private static let llamaExtraKeys: @Sendable (ModelConfig) -> [(String, GGUFValue)] = { config in
+    static let llamaExtraKeys: @Sendable (ModelConfig) -> [(String, GGUFValue)] = { config in
         [("vocab_size", .uint32(UInt32(config.vocabSize))), ("rope.dimension_count", .uint32(UInt32(config.rotaryDimensions)))]
     }
 }

@@ -8,25 +8,12 @@ extension Architecture {
         modelTypes: ["qwen2_moe"],
         transformersClass: "Qwen2MoeForCausalLM",
         ggufName: "qwen2moe",
-        readsGGUF: true,
         queryKeyValueBias: .configKey(["qkv_bias"], fallback: true),
-        outputBias: .never,
-        queryKeyNorm: .never,
-        zeroCenteredNorms: false,
-        defaultPartialRotaryFactor: 1,
-        permutesQueryKeyRows: false,
-        storesRopeFrequencies: false,
-        ggufNormOffset: 0,
-        ggufFeedForwardNormName: "ffn_norm.weight",
-        feedForward: .mixtureOfExperts(ExpertLayout(
-            router: "mlp.gate.weight", expertPrefix: "mlp.experts.", expertParts: ("gate_proj.weight", "up_proj.weight", "down_proj.weight"),
-            hasSharedExpert: true, normalizesTopK: .configKey(["norm_topk_prob"], fallback: false), llamaCppNormalizesTopK: false,
-            expertCountKey: "num_experts", expertSizeKey: "moe_intermediate_size")),
+        feedForward: .mixtureOfExperts(.qwen(sharedExpert: true, normalizesTopK: .configKey(["norm_topk_prob"], fallback: false),
+                                             llamaCppNormalizesTopK: false, expertCountKey: "num_experts")),
         gateLayouts: [.separate],
-        gatedByDefault: false,
         ggufExtraKeys: { config in
             [("expert_feed_forward_length", .uint32(UInt32(config.experts?.intermediateSize ?? 0))),
              ("expert_shared_feed_forward_length", .uint32(UInt32(config.experts?.sharedIntermediateSize ?? 0)))]
-        },
-        readGGUFKeys: { _, _ in })
+        })
 }

@@ -8,19 +8,8 @@ extension Architecture {
         modelTypes: ["qwen3"],
         transformersClass: "Qwen3ForCausalLM",
         ggufName: "qwen3",
-        readsGGUF: true,
         queryKeyValueBias: .configKey(["qkv_bias", "attention_bias"], fallback: false),
         outputBias: .configKey(["qkv_bias", "attention_bias"], fallback: false),
         queryKeyNorm: .configKey(["use_qk_norm"], fallback: true),
-        zeroCenteredNorms: false,
-        defaultPartialRotaryFactor: 1,
-        permutesQueryKeyRows: false,
-        storesRopeFrequencies: false,
-        ggufNormOffset: 0,
-        ggufFeedForwardNormName: "ffn_norm.weight",
-        feedForward: .dense,
-        gateLayouts: [.gatedAttention, .qwen3Next, .separate],
-        gatedByDefault: false,
-        ggufExtraKeys: { _ in [] },
-        readGGUFKeys: { _, _ in })
+        gateLayouts: [.gatedAttention, .qwen3Next, .separate])
 }

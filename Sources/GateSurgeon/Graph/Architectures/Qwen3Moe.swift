@@ -8,22 +8,11 @@ extension Architecture {
         modelTypes: ["qwen3_moe"],
         transformersClass: "Qwen3MoeForCausalLM",
         ggufName: "qwen3moe",
-        readsGGUF: true,
         queryKeyValueBias: .configKey(["attention_bias"], fallback: false),
         outputBias: .configKey(["attention_bias"], fallback: false),
         queryKeyNorm: .always,
-        zeroCenteredNorms: false,
-        defaultPartialRotaryFactor: 1,
-        permutesQueryKeyRows: false,
-        storesRopeFrequencies: false,
-        ggufNormOffset: 0,
-        ggufFeedForwardNormName: "ffn_norm.weight",
-        feedForward: .mixtureOfExperts(ExpertLayout(
-            router: "mlp.gate.weight", expertPrefix: "mlp.experts.", expertParts: ("gate_proj.weight", "up_proj.weight", "down_proj.weight"),
-            hasSharedExpert: false, normalizesTopK: .configKey(["norm_topk_prob"], fallback: false), llamaCppNormalizesTopK: true,
-            expertCountKey: "num_local_experts", expertSizeKey: "moe_intermediate_size")),
+        feedForward: .mixtureOfExperts(.qwen(sharedExpert: false, normalizesTopK: .configKey(["norm_topk_prob"], fallback: false),
+                                             llamaCppNormalizesTopK: true, expertCountKey: "num_local_experts")),
         gateLayouts: [.qwen3Next, .separate],
-        gatedByDefault: false,
-        ggufExtraKeys: { config in [("expert_feed_forward_length", .uint32(UInt32(config.experts?.intermediateSize ?? 0)))] },
-        readGGUFKeys: { _, _ in })
+        ggufExtraKeys: { config in [("expert_feed_forward_length", .uint32(UInt32(config.experts?.intermediateSize ?? 0)))] })
 }

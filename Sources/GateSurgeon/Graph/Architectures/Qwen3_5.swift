@@ -9,21 +9,16 @@ extension Architecture {
         modelTypes: ["qwen3_5_text", "qwen3_5"],
         transformersClass: "Qwen3_5ForCausalLM",
         ggufName: "qwen35",
-        readsGGUF: true,
         queryKeyValueBias: .configKey(["attention_bias"], fallback: false),
         outputBias: .configKey(["attention_bias"], fallback: false),
         queryKeyNorm: .always,
         zeroCenteredNorms: true,
         defaultPartialRotaryFactor: 0.25,
-        permutesQueryKeyRows: false,
-        storesRopeFrequencies: false,
         ggufNormOffset: 1,
         ggufFeedForwardNormName: "post_attention_norm.weight",
-        feedForward: .dense,
         gateLayouts: [.qwen3Next],
         gatedByDefault: true,
-        ggufExtraKeys: { config in qwen3_5ExtraKeys(config) },
-        readGGUFKeys: { _, _ in })
+        ggufExtraKeys: { config in qwen3_5ExtraKeys(config) })
 
     /// `Qwen3_5TextModel.set_gguf_parameters` of llama.cpp's converter: the
     /// linear-attention (`ssm.*`) sizes from the config's `linear_*` keys

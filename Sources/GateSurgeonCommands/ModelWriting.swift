@@ -35,6 +35,8 @@ struct ModelWriting {
         verifyingAgainst input: ModelGraph?, thresholds: VerificationThresholds?,
         writing: (@escaping @Sendable (PlannedTensor, Int, Int) -> Void) throws -> WriteSummary
     ) throws {
+        // What can be refused without heavy work is refused before the plan is shown.
+        try ModelWriter.validate(plan, path: target.path)
         var document = self.document
         document["output"] = .string(target.path)
         document["format"] = .string(target.checkpointFormat.rawValue)

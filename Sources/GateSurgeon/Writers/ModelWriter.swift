@@ -253,8 +253,13 @@ public enum ModelWriter {
         }
     }
 
-    /// Checks that every planned type can be produced before any byte is written.
-    static func validate(_ plan: [PlannedTensor], path: String) throws {
+    /// Checks that every planned type can be produced before any byte is
+    /// written: rows that are whole blocks of it (llama-quantize aborts on an
+    /// explicit type that does not fit), an encoder and a decoder.
+    public static func validate(_ plan: [PlannedTensor], path: String) throws {
+        for item in plan where item.dtype.blockSize > 1 && (item.tensor.shape.last ?? 1) % item.dtype.blockSize != 0 {
+            throw GGUFError.rowNotWholeBlocks(path: path, tensor: item.outputName, dtype: item.dtype, rowLength: item.tensor.shape.last ?? 1)
+        }
         for item in plan where !item.expression.isByteCopyable(as: item.dtype) {
             if !ElementConversion.canEncode(item.dtype) {
                 throw NumericsError.unsupported(item.dtype, operation: "\(path): tensor '\(item.tensor.name)': encoding to")

@@ -194,6 +194,20 @@ import Testing
     /// The 2-layer model with rows of 256 the preset references use.
     static let model = Fixtures.path("gguf/presets-llama.gguf")
 
+    /// An explicit type whose blocks do not fit a tensor's rows is refused
+    /// before the plan is shown, naming the output (llama-quantize aborts in
+    /// ggml_row_size on it: explicit output and embedding types get no fallback).
+    @Test func explicitTypesMustFitTheRows() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let output = Paths.join(directory, "out.gguf")
+        let outcome = CLI.run(["convert", Fixtures.path("models/llama"), output, "--quant", "q4_k", "--output-type", "q6_k"])
+        #expect(outcome.status == 2)
+        #expect(outcome.errorOutput.contains("\(output): tensor 'output.weight': row of 32 elements is not a whole number of Q6_K blocks of 256"), "\(outcome.errorOutput)")
+        #expect(!outcome.output.contains("output.weight"), "refused before the plan")
+        #expect(Paths.entries(of: directory).isEmpty)
+    }
+
     /// A preset that needs an importance matrix is refused without one,
     /// before anything is written, as llama-quantize refuses it.
     @Test func lowBitPresetsNeedAnImportanceMatrix() throws {

@@ -2,8 +2,8 @@ import Platform
 
 /// Small path helpers over POSIX calls, so the library needs no Foundation
 /// file manager on the hot path and behaves the same on Linux and macOS.
-public enum Paths {
-    public static func join(_ directory: String, _ name: String) -> String {
+package enum Paths {
+    package static func join(_ directory: String, _ name: String) -> String {
         if directory.isEmpty || directory == "." { return name }
         return directory.hasSuffix("/") ? directory + name : directory + "/" + name
     }
@@ -11,7 +11,7 @@ public enum Paths {
     /// `path` with repeated slashes collapsed, `.` components and a trailing
     /// slash removed ("/" stays "/"). `..` is kept: resolving it without the
     /// file system would be wrong across symbolic links.
-    public static func normalized(_ path: String) -> String {
+    package static func normalized(_ path: String) -> String {
         let isAbsolute = path.hasPrefix("/")
         let components = path.split(separator: "/").filter { $0 != "." }
         let joined = components.joined(separator: "/")
@@ -23,7 +23,7 @@ public enum Paths {
     /// as the path exists; the part that does not exist yet is appended
     /// as written. Two paths that name one file resolve to the same text
     /// (hard links aside, which `identity(of:)` tells).
-    public static func resolved(_ path: String) -> String {
+    package static func resolved(_ path: String) -> String {
         var existing = normalized(path)
         var missing: [String] = []
         while realPath(existing) == nil {
@@ -44,48 +44,48 @@ public enum Paths {
     }
 
     /// Whether `path` is `ancestor` or lies inside it; both already `resolved`.
-    public static func isSameOrInside(_ path: String, _ ancestor: String) -> Bool {
+    package static func isSameOrInside(_ path: String, _ ancestor: String) -> Bool {
         path == ancestor || path.hasPrefix(ancestor == "/" ? "/" : ancestor + "/")
     }
 
-    public static func directory(of path: String) -> String {
+    package static func directory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         if slash == path.startIndex { return "/" }
         return String(path[..<slash])
     }
 
-    public static func lastComponent(of path: String) -> String {
+    package static func lastComponent(of path: String) -> String {
         var trimmed = Substring(path)
         while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
         guard let slash = trimmed.lastIndex(of: "/") else { return String(trimmed) }
         return String(trimmed[trimmed.index(after: slash)...])
     }
 
-    public static func fileExtension(of path: String) -> String {
+    package static func fileExtension(of path: String) -> String {
         let name = lastComponent(of: path)
         guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return "" }
         return String(name[name.index(after: dot)...]).lowercased()
     }
 
-    public static func isDirectory(_ path: String) -> Bool {
+    package static func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
-    public static func exists(_ path: String) -> Bool {
+    package static func exists(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0
     }
 
     /// Identity of a file (device and inode), to tell when two paths are one file.
-    public static func identity(of path: String) -> FileIdentity? {
+    package static func identity(of path: String) -> FileIdentity? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         return FileIdentity(device: UInt64(truncatingIfNeeded: info.st_dev), inode: UInt64(truncatingIfNeeded: info.st_ino))
     }
 
     /// Names in a directory, sorted, without "." and "..".
-    public static func entries(of directory: String) -> [String] {
+    package static func entries(of directory: String) -> [String] {
         guard let handle = opendir(directory) else { return [] }
         defer { closedir(handle) }
         var names: [String] = []
@@ -99,21 +99,21 @@ public enum Paths {
     }
 
     /// Reads a whole small file (configs, indexes).
-    public static func readFile(_ path: String) throws(FileError) -> [UInt8] {
+    package static func readFile(_ path: String) throws(FileError) -> [UInt8] {
         let file = try MappedFile(path: path)
         return file.withBytes { Array($0) }
     }
 
     /// Writes `text` as the whole content of `path` (a new file, or one
     /// inside an `AtomicOutput`'s temporary path).
-    public static func writeText(_ text: String, to path: String) throws {
+    package static func writeText(_ text: String, to path: String) throws {
         let file = try OutputFile(creating: path)
         try file.write(text)
         try file.close()
     }
 
     /// Copies a regular file byte for byte.
-    public static func copyFile(from source: String, to destination: String) throws {
+    package static func copyFile(from source: String, to destination: String) throws {
         let input = try MappedFile(path: source)
         let output = try OutputFile(creating: destination)
         try input.withBytes { bytes in try output.write(bytes) }
@@ -121,7 +121,7 @@ public enum Paths {
     }
 
     /// Removes a file or a directory tree, ignoring what is not there.
-    public static func removeTree(_ path: String) {
+    package static func removeTree(_ path: String) {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         if (info.st_mode & S_IFMT) == S_IFDIR {
@@ -136,7 +136,7 @@ public enum Paths {
 }
 
 /// A file's device and inode: equal for two paths that name one file.
-public struct FileIdentity: Sendable, Hashable {
-    public var device: UInt64
-    public var inode: UInt64
+package struct FileIdentity: Sendable, Hashable {
+    package var device: UInt64
+    package var inode: UInt64
 }

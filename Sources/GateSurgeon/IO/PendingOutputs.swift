@@ -30,7 +30,7 @@ import Synchronization
 ///   beyond the table's 1024 entries, a file another thread creates while
 ///   the handler runs, and files not created through `OutputFile`; such a
 ///   leftover keeps its partial name and is removed by the next run.
-public enum PendingOutputs {
+package enum PendingOutputs {
     /// What every temporary output name carries after `.NAME`.
     static let marker = ".gatesurgeon-partial-"
 
@@ -136,7 +136,7 @@ public enum PendingOutputs {
     /// register a new file, commit, or finish first; the signal is unblocked
     /// on the cleanup thread before it is raised again (Dispatch's threads
     /// block it), so the process really ends by the signal.
-    public static func removeOnInterrupt() {
+    package static func removeOnInterrupt() {
         let queue = DispatchQueue(label: "gatesurgeon.interrupt")
         for number in [SIGINT, SIGTERM, SIGHUP] {
             signal(number, SIG_IGN)
@@ -166,7 +166,7 @@ public enum PendingOutputs {
     /// `_exit(2)`. It names the file when the fault address lies in a mapping
     /// `MappedFile` registered, which is the case for every input read
     /// through it. Call once, at start-up, from the executable.
-    public static func removeOnBusError() {
+    package static func removeOnBusError() {
         _ = gs_install_bus_error_handler(
             ": the file shrank while it was being read (truncated by another program?); unfinished outputs were removed\n",
             "error: an input file shrank while it was being read (bus error); unfinished outputs were removed\n")

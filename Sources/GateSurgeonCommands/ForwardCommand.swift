@@ -50,6 +50,7 @@ struct ForwardCommand: ConsoleCommand {
     var force = false
 
     @OptionGroup(title: "Reporting") var reporting: ReportOptions
+    @OptionGroup(title: "Threads") var threadOptions: ThreadOptions
 
     func validate() throws {
         if !input.isGiven { throw ValidationError("give the tokens to run: --prompt TEXT, --prompt-file PATH or --tokens IDS") }

@@ -142,6 +142,47 @@ struct CastTests {
         }
     }
 
+    /// The AVX2 and AVX-512 cast kernels give the portable kernels' bits, and
+    /// so torch's: on torch's cast fixture, and on 2^20 random F32 patterns
+    /// plus every BF16/F16 pattern widened (NaNs, infinities, subnormals, the
+    /// rounding boundaries), with lengths that leave vector tails. The
+    /// overflow counts agree too.
+    @Test(arguments: VectorKernels.available.filter { $0 > .portable })
+    func vectorCastsMatchPortable(level: VectorKernels.Level) throws {
+        let file = try Fixtures.casts.get()
+        var inputs = try file.floats(of: "f32").map(\.bitPattern)
+        var state: UInt32 = 99
+        for _ in 0..<(1 << 20) {
+            state = state &* 1_664_525 &+ 1_013_904_223
+            inputs.append(state)
+        }
+        for bits in 0...UInt32(UInt16.max) {
+            inputs += [bits << 16, bits << 16 | 0x8000, bits << 16 | 0x7FFF, bits << 13 &+ 0x3800_0000 | 0x1000]
+        }
+        for count in [inputs.count, 13, 1] {
+            let slice = Array(inputs.prefix(count))
+            for (name, encode) in [("bf16", HalfPrecision.encodeBFloat16), ("f16", HalfPrecision.encodeFloat16)] {
+                var portable = [UInt16](repeating: 0, count: count), vector = [UInt16](repeating: 1, count: count)
+                let (portableOverflow, vectorOverflow) = slice.withUnsafeBytes { source in
+                    (portable.withUnsafeMutableBytes { encode(source.baseAddress!, $0.baseAddress!, count, .portable) },
+                     vector.withUnsafeMutableBytes { encode(source.baseAddress!, $0.baseAddress!, count, level) })
+                }
+                let differing = (0..<count).filter { portable[$0] != vector[$0] }
+                #expect(differing.isEmpty, "\(name): \(differing.count) differ, first \(differing.prefix(4).map { String(slice[$0], radix: 16) })")
+                #expect(portableOverflow == vectorOverflow, "\(name)")
+                // Decoding back: the same floats on both paths.
+                for (decodeName, decode) in [("bf16", HalfPrecision.decodeBFloat16), ("f16", HalfPrecision.decodeFloat16)] where decodeName == name {
+                    var back = [Float](repeating: 0, count: count), vectorBack = [Float](repeating: 1, count: count)
+                    portable.withUnsafeBytes { source in
+                        back.withUnsafeMutableBufferPointer { decode(source.baseAddress!, $0.baseAddress!, count, .portable) }
+                        vectorBack.withUnsafeMutableBufferPointer { decode(source.baseAddress!, $0.baseAddress!, count, level) }
+                    }
+                    #expect((0..<count).allSatisfy { back[$0].bitPattern == vectorBack[$0].bitPattern }, "\(name) decode")
+                }
+            }
+        }
+    }
+
     /// Float16(x) (round to nearest even in the standard library) agrees with
     /// our F16 rounding on non-NaN inputs across exponents and mantissas.
     @Test func halfRoundingAgreesWithFloat16() {

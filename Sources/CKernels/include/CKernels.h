@@ -61,6 +61,18 @@ size_t gs_gemm_panel_floats(size_t k);
 /// The output columns one panel covers: split rows between threads in multiples of it.
 size_t gs_gemm_panel_width(void);
 
+/// The 32-element block types gs_quantize_blocks handles.
+enum { GS_Q8_0 = 0, GS_Q4_0 = 1, GS_Q4_1 = 2, GS_Q5_0 = 3, GS_Q5_1 = 4 };
+
+/// Quantizes consecutive blocks of 32 floats as `type` (GS_Q8_0 ...) without
+/// importance, byte-identical with ggml's quantize_row_*_ref, and returns how
+/// many blocks it wrote: it stops before the first block holding a NaN or an
+/// infinity, or (Q4_1, Q5_1) whose minimum or maximum is zero, whose result
+/// depends on the reference's order of comparisons; the caller quantizes that
+/// block with the scalar kernel and calls again after it. Returns 0 below
+/// level 2 (AVX-512).
+size_t gs_quantize_blocks(int level, int type, const float *source, void *destination, size_t blocks);
+
 #ifdef __cplusplus
 }
 #endif

@@ -234,12 +234,12 @@ public enum ModelWriter {
             while start < rows {
                 let end = min(rows, start + chunkRows)
                 let values = try expression.rowValues(start..<end)
-                var encoded = [UInt8](repeating: 0, count: dtype.byteCount(elements: values.count)!)
+                let byteCount = dtype.byteCount(elements: values.count)!
                 let weights: ArraySlice<Float>? = importance.map { vector in
                     importanceGroups > 1 ? vector[(start / rowsPerGroup * rowLength)..<(end / rowsPerGroup * rowLength)] : vector[...]
                 }
-                let report = try values.withUnsafeBufferPointer { source in
-                    try encoded.withUnsafeMutableBytes { destination in
+                func encode(into destination: UnsafeMutableRawBufferPointer) throws -> ConversionReport {
+                    try values.withUnsafeBufferPointer { source in
                         if let weights {
                             try weights.withUnsafeBufferPointer { vector in
                                 try ElementConversion.encode(source, as: dtype, into: destination, rowLength: rowLength, importance: vector)
@@ -249,8 +249,16 @@ public enum ModelWriter {
                         }
                     }
                 }
+                var report = ConversionReport()
+                if byteCount <= OutputFile.bufferCapacity {
+                    // Straight into the output's buffer: no array to fill and copy.
+                    try output.write(count: byteCount) { destination in report = try encode(into: destination) }
+                } else {
+                    var encoded = [UInt8](repeating: 0, count: byteCount)
+                    report = try encoded.withUnsafeMutableBytes { try encode(into: $0) }
+                    try output.write(encoded)
+                }
                 log.record(report, tensor: name)
-                try output.write(encoded)
                 start = end
             }
         }

@@ -17,11 +17,13 @@ size_t gs_gemm_panel_width(void) { return panelWidth; }
 /// Packs columns [n0, n0 + width) of B (width <= 32) into `panel`, zero-padded to 32.
 static void pack(const float *b, size_t ldb, int transposed, size_t k, size_t n0, size_t width, float *panel) {
     if (transposed) {
-        if (width < panelWidth) memset(panel, 0, sizeof(float) * k * panelWidth);
-        for (size_t j = 0; j < width; j++) {
-            const float *row = b + (n0 + j) * ldb;
-            float *column = panel + j;
-            for (size_t kk = 0; kk < k; kk++) column[kk * panelWidth] = row[kk];
+        // Line by line of the panel (sequential writes), reading the 32 rows
+        // side by side: each row's cache line serves 16 lines of the panel.
+        const float *rows[panelWidth];
+        for (size_t j = 0; j < panelWidth; j++) rows[j] = b + (n0 + (j < width ? j : 0)) * ldb;
+        for (size_t kk = 0; kk < k; kk++) {
+            float *line = panel + kk * panelWidth;
+            for (size_t j = 0; j < panelWidth; j++) line[j] = j < width ? rows[j][kk] : 0.0f;
         }
     } else {
         for (size_t kk = 0; kk < k; kk++) {

@@ -80,9 +80,8 @@ public struct ForwardPass: Sendable {
         var start = 0
         while start < V {
             let end = min(V, start + blockRows)
-            let weights = try ForwardPass.decode(head, rows: start..<end)
-            normed.withUnsafeBufferPointer { x in
-                weights.withUnsafeBufferPointer { w in
+            try ForwardPass.withWeights(head, rows: start..<end) { w in
+                normed.withUnsafeBufferPointer { x in
                     logits.withUnsafeMutableBufferPointer { y in
                         ForwardKernels.linear(
                             x, tokens: T, inputSize: D, weight: w, outputSize: end - start,
@@ -401,17 +400,16 @@ public struct ForwardPass: Sendable {
         return (cos, sin)
     }
 
-    /// `x W^T + b` for a weight decoded now and dropped after.
+    /// `x W^T + b` for a weight read from its mapping or decoded now and dropped after.
     func project(_ x: [Float], tokens: Int, _ weight: GraphTensor, bias: GraphTensor?, inputSize: Int) throws -> [Float] {
         guard weight.expression.rowElements == inputSize else {
             throw ForwardError.badTensor(path: graph.sourcePath, tensor: weight.name, problem: "rows have \(weight.expression.rowElements) values, expected \(inputSize)")
         }
         let outputs = weight.expression.rowCount
-        let w = try ForwardPass.decode(weight, rows: 0..<outputs)
         let b = try bias.map { try decode($0, expecting: outputs) }
         var y = [Float](repeating: 0, count: tokens * outputs)
-        x.withUnsafeBufferPointer { xp in
-            w.withUnsafeBufferPointer { wp in
+        try ForwardPass.withWeights(weight, rows: 0..<outputs) { wp in
+            x.withUnsafeBufferPointer { xp in
                 y.withUnsafeMutableBufferPointer { yp in
                     if let b {
                         b.withUnsafeBufferPointer { bp in
@@ -445,6 +443,30 @@ public struct ForwardPass: Sendable {
             throw ForwardError.badTensor(path: graph.sourcePath, tensor: tensor.name, problem: "\(values.count) values, expected \(count)")
         }
         return values
+    }
+
+    /// Calls `body` with the F32 values of rows `rows` of a tensor: borrowed
+    /// from the mapped file when it stores them as they are (F32, aligned,
+    /// little-endian host), decoded otherwise. Pages are released after a
+    /// whole tensor, as `decode` does.
+    static func withWeights<R>(_ tensor: GraphTensor, rows: Range<Int>, _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R {
+        #if _endian(little)
+        if case .stored(let stored) = tensor.expression, stored.dtype == .f32 {
+            let rowBytes = stored.rowLength * 4
+            let bytes = (stored.byteRange.lowerBound + rows.lowerBound * rowBytes)..<(stored.byteRange.lowerBound + rows.upperBound * rowBytes)
+            let aligned = stored.file.withBytes(in: bytes) { Int(bitPattern: $0.baseAddress) % MemoryLayout<Float>.alignment == 0 }
+            if aligned && stored.byteCount == stored.elementCount * 4 {
+                stored.file.prefetch(bytes)
+                let result = try stored.file.withBytes(in: bytes) { raw in
+                    try body(UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: Float.self), count: rows.count * stored.rowLength))
+                }
+                if rows == 0..<tensor.expression.rowCount { tensor.expression.releaseSourcePages() }
+                return result
+            }
+        }
+        #endif
+        let values = try decode(tensor, rows: rows)
+        return try values.withUnsafeBufferPointer(body)
     }
 
     /// The F32 values of rows `rows` of a tensor, decoded in parallel blocks.

@@ -14,14 +14,55 @@ enum { panelWidth = 32 };
 size_t gs_gemm_panel_floats(size_t k) { return k * panelWidth; }
 size_t gs_gemm_panel_width(void) { return panelWidth; }
 
+#if GS_X86
+/// Transposes the 16 x 16 block at `in` (row stride `ldin`) into `out` (row
+/// stride `ldout`): pairs, quads, 128-bit lanes, halves.
+GS_AVX512 static void transpose16_avx512(const float *in, size_t ldin, float *out, size_t ldout) {
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(in + i * ldin);
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 16; i += 8) {
+        for (int j = 0; j < 4; j++) {
+            t[i + j] = _mm512_shuffle_f32x4(r[i + j], r[i + 4 + j], 0x88);
+            t[i + 4 + j] = _mm512_shuffle_f32x4(r[i + j], r[i + 4 + j], 0xDD);
+        }
+    }
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+        r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xDD);
+    }
+    for (int i = 0; i < 16; i++) _mm512_storeu_ps(out + i * ldout, r[i]);
+}
+#endif
+
 /// Packs columns [n0, n0 + width) of B (width <= 32) into `panel`, zero-padded to 32.
-static void pack(const float *b, size_t ldb, int transposed, size_t k, size_t n0, size_t width, float *panel) {
+static void pack(int level, const float *b, size_t ldb, int transposed, size_t k, size_t n0, size_t width, float *panel) {
     if (transposed) {
+        size_t start = 0;
+#if GS_X86
+        if (level >= 2 && width == panelWidth) {
+            // Whole 16 x 16 blocks through registers, the rest line by line.
+            for (; start + 16 <= k; start += 16) {
+                transpose16_avx512(b + n0 * ldb + start, ldb, panel + start * panelWidth, panelWidth);
+                transpose16_avx512(b + (n0 + 16) * ldb + start, ldb, panel + start * panelWidth + 16, panelWidth);
+            }
+        }
+#endif
+        (void)level;
         // Line by line of the panel (sequential writes), reading the 32 rows
         // side by side: each row's cache line serves 16 lines of the panel.
         const float *rows[panelWidth];
         for (size_t j = 0; j < panelWidth; j++) rows[j] = b + (n0 + (j < width ? j : 0)) * ldb;
-        for (size_t kk = 0; kk < k; kk++) {
+        for (size_t kk = start; kk < k; kk++) {
             float *line = panel + kk * panelWidth;
             for (size_t j = 0; j < panelWidth; j++) line[j] = j < width ? rows[j][kk] : 0.0f;
         }
@@ -108,7 +149,7 @@ void gs_gemm_f32(int level, const float *a, size_t lda, size_t m, size_t k, cons
     size_t tileRows = level >= 2 ? 6 : 3;
     for (size_t n0 = rowStart; n0 < rowEnd; n0 += panelWidth) {
         size_t width = rowEnd - n0 < panelWidth ? rowEnd - n0 : panelWidth;
-        pack(b, ldb, bTransposed, k, n0, width, panel);
+        pack(level, b, ldb, bTransposed, k, n0, width, panel);
         const float *columnBias = bias ? bias + n0 : NULL;
         for (size_t t = 0; t < m; t += tileRows) {
             size_t rows = m - t < tileRows ? m - t : tileRows;

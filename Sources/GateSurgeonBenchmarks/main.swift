@@ -209,19 +209,25 @@ func ratioText(_ mine: Measurement?, _ theirs: Measurement?, label: String = "pe
     print("\(label)\n  gatesurgeon: \(format(mine))\n  peer:        \(format(theirs))\(ratioText(mine, theirs))")
 }
 
-/// Median of `runs` alternating runs of two commands (page cache warm for both).
-@MainActor func alternating(_ label: String, ours: [String], peer: [String], runs: Int = 3, clean: [String]) {
-    var mine: [Measurement] = [], theirs: [Measurement] = []
-    _ = measure(peer)  // warm the page cache with the input
+/// Median of `runs` alternating runs of gatesurgeon and each peer (page cache warm for all).
+@MainActor func alternating(_ label: String, ours: [String], peers: [(String, [String])], runs: Int = 3, clean: [String]) {
+    var mine: [Measurement] = []
+    var theirs = [[Measurement]](repeating: [], count: peers.count)
+    if let first = peers.first { _ = measure(first.1) }  // warm the page cache with the input
     for _ in 0..<runs {
         for path in clean { Paths.removeTree(path) }
         if let m = measure(ours) { mine.append(m) }
-        for path in clean { Paths.removeTree(path) }
-        if let m = measure(peer) { theirs.append(m) }
+        for (index, peer) in peers.enumerated() {
+            for path in clean { Paths.removeTree(path) }
+            if let m = measure(peer.1) { theirs[index].append(m) }
+        }
     }
     for path in clean { Paths.removeTree(path) }
     func median(_ all: [Measurement]) -> Measurement? { all.sorted { $0.seconds < $1.seconds }.dropFirst(all.count / 2).first }
-    print("\(label) (median of \(runs))\n  gatesurgeon: \(format(median(mine)))\n  peer:        \(format(median(theirs)))\(ratioText(median(mine), median(theirs)))")
+    print("\(label) (median of \(runs))\n  gatesurgeon: \(format(median(mine)))")
+    for (index, peer) in peers.enumerated() {
+        print("  \(peer.0): \(format(median(theirs[index])))\(ratioText(median(mine), median(theirs[index]), label: "\(peer.0)/gatesurgeon"))")
+    }
 }
 
 // MARK: Casts against cp
@@ -237,9 +243,12 @@ let f32File = Paths.join(f32Model, "model.safetensors")
 print("cast input: \(options.castLayers) layers, \(fileSize(f32File) >> 20) MiB of F32 weights")
 let castOut = Paths.join(work, "ours.safetensors"), copyOut = Paths.join(work, "copy.safetensors")
 for dtype in ["bf16", "f16"] {
-    alternating("F32 -> \(dtype.uppercased()) safetensors (peer: cp of the input, the I/O limit)",
+    // gatesurgeon syncs its output to disk before it commits it; `sync FILE`
+    // after cp does the same for the copy.
+    alternating("F32 -> \(dtype.uppercased()) safetensors (peers: cp of the input, the I/O limit; cp then sync of the copy)",
                 ours: [binary, "convert", f32File, castOut, "--dtype", dtype, "--force", "--threads", threads],
-                peer: ["cp", f32File, copyOut], clean: [castOut, copyOut])
+                peers: [("cp", ["cp", f32File, copyOut]), ("cp+sync", ["sh", "-c", "cp \"$0\" \"$1\" && sync \"$1\"", f32File, copyOut])],
+                clean: [castOut, copyOut])
 }
 
 // MARK: Converter and llama-quantize
@@ -260,7 +269,11 @@ for (input, inputName) in [(f32GGUF, "F32"), (f16, "F16")] {
     for (type, name) in [("q8_0", "Q8_0"), ("q4_0", "Q4_0"), ("q4_k", "Q4_K"), ("q6_k", "Q6_K")] {
         alternating("GGUF \(inputName) -> \(name) (peer: llama-quantize --pure, \(threads) threads)",
                     ours: [binary, "convert", input, Paths.join(work, "ours.gguf"), "--quant", type, "--pure", "--force", "--threads", threads],
-                    peer: options.quantize.map { [$0, "--pure", input, Paths.join(work, "peer.gguf"), name, threads] } ?? ["true"],
+                    peers: options.quantize.map { tool in
+                        let arguments = [tool, "--pure", input, Paths.join(work, "peer.gguf"), name, threads]
+                        return [("llama-quantize", arguments),
+                                ("llama-quantize+sync", ["sh", "-c", "\"$@\" && sync \"$4\"", "sh"] + arguments)]
+                    } ?? [],
                     runs: 1, clean: [Paths.join(work, "ours.gguf"), Paths.join(work, "peer.gguf")])
     }
 }

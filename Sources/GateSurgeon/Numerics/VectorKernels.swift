@@ -56,9 +56,9 @@ extension VectorKernels {
     ) {
         let width = gs_gemm_panel_width()
         let panels = (n + width - 1) / width
-        // A few blocks per thread balance the load; a small product stays on one thread.
-        let work = m * k * n
-        let blocks = work < 1 << 20 ? 1 : min(panels, Parallel.workerCount * 4)
+        // A few blocks per thread balance the load; a small product stays on
+        // one thread. Packing costs k * n whatever m is, so that is the size.
+        let blocks = k * n < 1 << 15 ? 1 : min(panels, Parallel.workerCount * 4)
         let panelsPerBlock = (panels + max(1, blocks) - 1) / max(1, blocks)
         let blockCount = (panels + panelsPerBlock - 1) / panelsPerBlock
         Parallel.forEach(blockCount) { block in

@@ -7,7 +7,7 @@
 //       --quantize fixtures/.work/build-bench/bin/llama-quantize \
 //       --llama-bench fixtures/.work/build-bench/bin/llama-bench \
 //       --forward-model fixtures/.work/real/SmolLM2-135M-Instruct.Q4_1.gguf \
-//       --python /path/to/venv/bin/python [--big] [--seven-b]
+//       --python /path/to/venv/bin/python [--sections casts,tools,forward,big,7b]
 //
 // Each command runs as a child process; peak memory is the child's maximum
 // resident set size from wait4(2). Sections:
@@ -19,8 +19,8 @@
 //   (dequantized to F32 and as published), whole process against whole
 //   process and, in this process, the forward pass alone against the
 //   tokens per second llama-bench reports;
-// - --big: a model of at least 8 GB, whose peak memory must equal the small one's;
-// - --seven-b: `verify` of a 7B-shaped BF16 model against itself on 64 tokens.
+// - big (not run by default): a model of at least 8 GB, whose peak memory must equal the small one's;
+// - 7b (not run by default): `verify` of a 7B-shaped BF16 model against itself on 64 tokens.
 //
 //   .build/release/gatesurgeon-bench --tokenize fixtures/tokenizers/qwen2-real
 //
@@ -45,16 +45,14 @@ struct Options {
     var llamaBench: String?
     var forwardModel: String?
     var castLayers = 12
-    var big = false
-    var sevenB = false
+    /// Which parts run: casts, tools (converter, llama-quantize, add-gate, verify), forward, big, 7b.
+    var sections: Set<String> = ["casts", "tools", "forward"]
 }
 
 func parseOptions() -> Options {
     var options = Options()
     var arguments = CommandLine.arguments.dropFirst().makeIterator()
     while let flag = arguments.next() {
-        if flag == "--big" { options.big = true; continue }
-        if flag == "--seven-b" { options.sevenB = true; continue }
         guard let value = arguments.next() else { fatalError("\(flag) needs a value") }
         switch flag {
         case "--layers": options.layers = Int(value)!
@@ -69,6 +67,7 @@ func parseOptions() -> Options {
         case "--llama-bench": options.llamaBench = value
         case "--forward-model": options.forwardModel = value
         case "--cast-layers": options.castLayers = Int(value)!
+        case "--sections": options.sections = Set(value.split(separator: ",").map(String.init))
         default: fatalError("unknown option \(flag)")
         }
     }
@@ -234,54 +233,59 @@ func ratioText(_ mine: Measurement?, _ theirs: Measurement?, label: String = "pe
 
 let castModel = Paths.join(work, "cast-model")
 let f32Model = Paths.join(work, "model-f32")
-if !Paths.exists(Paths.join(f32Model, "model.safetensors")) {
+let f32File = Paths.join(f32Model, "model.safetensors")
+if !Paths.exists(f32File) && (options.sections.contains("casts") || options.sections.contains("tools")) {
     if !Paths.exists(Paths.join(castModel, "model.safetensors")) { try makeModel(options, at: castModel, layers: options.castLayers) }
     _ = measure([binary, "convert", castModel, f32Model + "/", "--dtype", "f32", "--force"])
     Paths.removeTree(castModel)
 }
-let f32File = Paths.join(f32Model, "model.safetensors")
-print("cast input: \(options.castLayers) layers, \(fileSize(f32File) >> 20) MiB of F32 weights")
-let castOut = Paths.join(work, "ours.safetensors"), copyOut = Paths.join(work, "copy.safetensors")
-for dtype in ["bf16", "f16"] {
-    // gatesurgeon syncs its output to disk before it commits it; `sync FILE`
-    // after cp does the same for the copy.
-    alternating("F32 -> \(dtype.uppercased()) safetensors (peers: cp of the input, the I/O limit; cp then sync of the copy)",
-                ours: [binary, "convert", f32File, castOut, "--dtype", dtype, "--force", "--threads", threads],
-                peers: [("cp", ["cp", f32File, copyOut]), ("cp+sync", ["sh", "-c", "cp \"$0\" \"$1\" && sync \"$1\"", f32File, copyOut])],
-                clean: [castOut, copyOut])
+if options.sections.contains("casts") {
+    print("cast input: \(options.castLayers) layers, \(fileSize(f32File) >> 20) MiB of F32 weights")
+    let castOut = Paths.join(work, "ours.safetensors"), copyOut = Paths.join(work, "copy.safetensors")
+    for dtype in ["bf16", "f16"] {
+        // gatesurgeon syncs its output to disk before it commits it; `sync FILE`
+        // after cp does the same for the copy.
+        alternating("F32 -> \(dtype.uppercased()) safetensors (peers: cp of the input, the I/O limit; cp then sync of the copy)",
+                    ours: [binary, "convert", f32File, castOut, "--dtype", dtype, "--force", "--threads", threads],
+                    peers: [("cp", ["cp", f32File, copyOut]), ("cp+sync", ["sh", "-c", "cp \"$0\" \"$1\" && sync \"$1\"", f32File, copyOut])],
+                    clean: [castOut, copyOut])
+    }
 }
 
 // MARK: Converter and llama-quantize
 
-let converter = options.llamaCpp.map { Paths.join($0, "convert_hf_to_gguf.py") }
-run("safetensors -> GGUF F16 (peer: convert_hf_to_gguf.py --outtype f16)",
-    ours: [binary, "convert", model, Paths.join(work, "ours.gguf"), "--dtype", "f16", "--force", "--threads", threads],
-    peer: converter.map { [options.python, $0, model, "--outtype", "f16", "--outfile", Paths.join(work, "peer.gguf")] })
-let f16 = Paths.join(work, "input-f16.gguf")
-_ = measure([binary, "convert", model, f16, "--dtype", "f16", "--force"])
-let f32GGUF = Paths.join(work, "input-f32.gguf")
-_ = measure([binary, "convert", f32Model, f32GGUF, "--dtype", "f32", "--force"])
-run("safetensors -> GGUF Q8_0 (peer: convert_hf_to_gguf.py --outtype q8_0)",
-    ours: [binary, "convert", model, Paths.join(work, "ours.gguf"), "--quant", "q8_0", "--force", "--threads", threads],
-    peer: converter.map { [options.python, $0, model, "--outtype", "q8_0", "--outfile", Paths.join(work, "peer.gguf")] })
-for (input, inputName) in [(f32GGUF, "F32"), (f16, "F16")] {
-    print("quantize input: GGUF \(inputName), \(fileSize(input) >> 20) MiB")
-    for (type, name) in [("q8_0", "Q8_0"), ("q4_0", "Q4_0"), ("q4_k", "Q4_K"), ("q6_k", "Q6_K")] {
-        alternating("GGUF \(inputName) -> \(name) (peer: llama-quantize --pure, \(threads) threads)",
-                    ours: [binary, "convert", input, Paths.join(work, "ours.gguf"), "--quant", type, "--pure", "--force", "--threads", threads],
-                    peers: options.quantize.map { tool in
-                        let arguments = [tool, "--pure", input, Paths.join(work, "peer.gguf"), name, threads]
-                        return [("llama-quantize", arguments),
-                                ("llama-quantize+sync", ["sh", "-c", "\"$@\" && sync \"$4\"", "sh"] + arguments)]
-                    } ?? [],
-                    runs: 1, clean: [Paths.join(work, "ours.gguf"), Paths.join(work, "peer.gguf")])
+if options.sections.contains("tools") {
+    let converter = options.llamaCpp.map { Paths.join($0, "convert_hf_to_gguf.py") }
+    run("safetensors -> GGUF F16 (peer: convert_hf_to_gguf.py --outtype f16)",
+        ours: [binary, "convert", model, Paths.join(work, "ours.gguf"), "--dtype", "f16", "--force", "--threads", threads],
+        peer: converter.map { [options.python, $0, model, "--outtype", "f16", "--outfile", Paths.join(work, "peer.gguf")] })
+    let f16 = Paths.join(work, "input-f16.gguf")
+    _ = measure([binary, "convert", model, f16, "--dtype", "f16", "--force"])
+    let f32GGUF = Paths.join(work, "input-f32.gguf")
+    _ = measure([binary, "convert", f32Model, f32GGUF, "--dtype", "f32", "--force"])
+    run("safetensors -> GGUF Q8_0 (peer: convert_hf_to_gguf.py --outtype q8_0)",
+        ours: [binary, "convert", model, Paths.join(work, "ours.gguf"), "--quant", "q8_0", "--force", "--threads", threads],
+        peer: converter.map { [options.python, $0, model, "--outtype", "q8_0", "--outfile", Paths.join(work, "peer.gguf")] })
+    for (input, inputName) in [(f32GGUF, "F32"), (f16, "F16")] {
+        print("quantize input: GGUF \(inputName), \(fileSize(input) >> 20) MiB")
+        let types = inputName == "F32" ? [("q8_0", "Q8_0"), ("q4_0", "Q4_0"), ("q4_k", "Q4_K")] : [("q8_0", "Q8_0"), ("q4_k", "Q4_K"), ("q6_k", "Q6_K")]
+        for (type, name) in types {
+            alternating("GGUF \(inputName) -> \(name) (peer: llama-quantize --pure, \(threads) threads)",
+                        ours: [binary, "convert", input, Paths.join(work, "ours.gguf"), "--quant", type, "--pure", "--force", "--threads", threads],
+                        peers: options.quantize.map { tool in
+                            let arguments = [tool, "--pure", input, Paths.join(work, "peer.gguf"), name, threads]
+                            return [("llama-quantize", arguments),
+                                    ("llama-quantize+sync", ["sh", "-c", "\"$@\" && sync \"$4\"", "sh"] + arguments)]
+                        } ?? [],
+                        runs: 1, clean: [Paths.join(work, "ours.gguf"), Paths.join(work, "peer.gguf")])
+        }
     }
+    run("add-gate (no peer tool can)", ours: [binary, "add-gate", model, Paths.join(work, "ours"), "--force", "--threads", threads], peer: nil)
+    if !Paths.exists(Paths.join(work, "gated")) {
+        _ = measure([binary, "add-gate", model, Paths.join(work, "gated")])
+    }
+    run("verify model against its gated copy, 32 tokens each", ours: [binary, "verify", model, Paths.join(work, "gated"), "--max-abs", "0", "--threads", threads], peer: nil)
 }
-run("add-gate (no peer tool can)", ours: [binary, "add-gate", model, Paths.join(work, "ours"), "--force", "--threads", threads], peer: nil)
-if !Paths.exists(Paths.join(work, "gated")) {
-    _ = measure([binary, "add-gate", model, Paths.join(work, "gated")])
-}
-run("verify model against its gated copy, 32 tokens each", ours: [binary, "verify", model, Paths.join(work, "gated"), "--max-abs", "0", "--threads", threads], peer: nil)
 
 // MARK: Forward pass against llama-bench
 
@@ -301,7 +305,7 @@ func llamaBenchRates(_ bench: String, model: String, sizes: [Int]) -> ([Int: Dou
     return (rates, measurement)
 }
 
-if let forwardModel = options.forwardModel {
+if options.sections.contains("forward"), let forwardModel = options.forwardModel {
     let sizes = [32, 128, 512]
     let f32Forward = Paths.join(work, "forward-f32.gguf")
     _ = measure([binary, "convert", forwardModel, f32Forward, "--dtype", "f32", "--force"])
@@ -334,7 +338,7 @@ if let forwardModel = options.forwardModel {
 
 // MARK: Memory from 1 GB to 8 GB
 
-if options.big {
+if options.sections.contains("big") {
     let bigModel = Paths.join(work, "big-model")
     let layers = 88
     if !Paths.exists(Paths.join(bigModel, "model.safetensors")) {
@@ -353,7 +357,7 @@ if options.big {
 
 // MARK: verify of a 7B-shaped model
 
-if options.sevenB {
+if options.sections.contains("7b") {
     let sevenB = Paths.join(work, "model-7b")
     if !Paths.exists(Paths.join(sevenB, "model.safetensors")) {
         print("making a 7B-shaped model in \(sevenB)...")

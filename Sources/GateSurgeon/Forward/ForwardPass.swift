@@ -75,16 +75,18 @@ public struct ForwardPass: Sendable {
         guard head.expression.rowCount >= V, head.expression.rowElements == D else {
             throw ForwardError.badTensor(path: graph.sourcePath, tensor: head.name, problem: "shape \(head.shape) does not match vocab \(V) x hidden \(D)")
         }
-        var logits = [Float](repeating: 0, count: T * V)
+        let positions = options.logitsOfLastPositionOnly ? (T - 1)..<T : 0..<T
+        var logits = [Float](repeating: 0, count: positions.count * V)
         let blockRows = max(1, min(V, (1 << 22) / max(1, D)))  // about 16 MiB of F32 weights
         var start = 0
         while start < V {
             let end = min(V, start + blockRows)
             try ForwardPass.withWeights(head, rows: start..<end) { w in
-                normed.withUnsafeBufferPointer { x in
+                normed.withUnsafeBufferPointer { all in
+                    let x = UnsafeBufferPointer(rebasing: all[(positions.lowerBound * D)...])
                     logits.withUnsafeMutableBufferPointer { y in
                         ForwardKernels.linear(
-                            x, tokens: T, inputSize: D, weight: w, outputSize: end - start,
+                            x, tokens: positions.count, inputSize: D, weight: w, outputSize: end - start,
                             into: UnsafeMutableBufferPointer(rebasing: y[start...]), outputStride: V)
                     }
                 }
@@ -92,7 +94,9 @@ public struct ForwardPass: Sendable {
             start = end
         }
         head.expression.releaseSourcePages()
-        return ForwardResult(tokens: tokens, vocabSize: V, logits: logits, layers: reports, attentions: attentions, hiddenStates: hiddenStates)
+        var result = ForwardResult(tokens: tokens, vocabSize: V, logits: logits, layers: reports, attentions: attentions, hiddenStates: hiddenStates)
+        result.firstLogitPosition = positions.lowerBound
+        return result
     }
 
     /// One decoder layer, updating the residual stream `hidden` in place.

@@ -317,10 +317,14 @@ if options.sections.contains("forward"), let forwardModel = options.forwardModel
         let (rates, _) = options.llamaBench.map { llamaBenchRates($0, model: path, sizes: sizes) } ?? ([:], nil)
         for n in sizes {
             let tokens = tokenList(n, vocab: vocab)
-            _ = try ForwardPass(graph: graph).run(tokens: Array(tokens.prefix(8)))  // pages in the weights
+            // Like llama-bench's prompt processing: logits of the last position only.
+            var forwardOptions = ForwardOptions()
+            forwardOptions.logitsOfLastPositionOnly = true
+            let pass = ForwardPass(graph: graph, options: forwardOptions)
+            _ = try pass.run(tokens: Array(tokens.prefix(8)))  // pages in the weights
             var start = timespec(), end = timespec()
             clock_gettime(CLOCK_MONOTONIC, &start)
-            _ = try ForwardPass(graph: graph).run(tokens: tokens)
+            _ = try pass.run(tokens: tokens)
             clock_gettime(CLOCK_MONOTONIC, &end)
             let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
             let ours = Double(n) / seconds

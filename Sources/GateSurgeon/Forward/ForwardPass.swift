@@ -481,8 +481,10 @@ public struct ForwardPass: Sendable {
         guard blockCount > 1 else { return try expression.rowValues(rows) }
         let rowsPerBlock = (rows.count + blockCount - 1) / blockCount
         let blocks = (rows.count + rowsPerBlock - 1) / rowsPerBlock
-        var result = [Float](repeating: 0, count: rows.count * rowElements)
+        // Every element is written below (or the call throws): no zeroing first.
+        var result = [Float](unsafeUninitializedCapacity: rows.count * rowElements) { _, count in count = rows.count * rowElements }
         var failures = [(any Error)?](repeating: nil, count: blocks)
+        let stored = expression.storedTensor
         result.withUnsafeMutableBufferPointer { output in
             failures.withUnsafeMutableBufferPointer { errors in
                 let outputBase = output.baseAddress!, errorBase = errors.baseAddress!
@@ -490,6 +492,16 @@ public struct ForwardPass: Sendable {
                     let start = rows.lowerBound + block * rowsPerBlock
                     let end = min(rows.upperBound, start + rowsPerBlock)
                     do {
+                        if let stored, stored.byteCount % max(1, expression.rowCount) == 0 {
+                            // Decoded straight into place: no array per block to fill and copy.
+                            let rowBytes = stored.byteCount / max(1, expression.rowCount)
+                            let bytes = (stored.byteRange.lowerBound + start * rowBytes)..<(stored.byteRange.lowerBound + end * rowBytes)
+                            let destination = UnsafeMutableBufferPointer(start: outputBase + (start - rows.lowerBound) * rowElements, count: (end - start) * rowElements)
+                            try stored.file.withBytes(in: bytes) { source in
+                                try ElementConversion.decode(source, as: stored.dtype, into: destination)
+                            }
+                            return
+                        }
                         let values = try expression.rowValues(start..<end)
                         precondition(values.count == (end - start) * rowElements)
                         values.withUnsafeBufferPointer { source in

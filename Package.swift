@@ -23,12 +23,17 @@ let package = Package(
         // Async-signal-safe removal of unfinished outputs on SIGBUS (C: a signal
         // handler may not allocate or lock, which Swift code cannot promise).
         .target(name: "CSignalCleanup"),
+        // The vector kernels (AVX2 / AVX-512) of the casts and the forward pass's
+        // products, in C for per-function instruction sets (see its header).
+        .target(name: "CKernels"),
+        // copy_file_range and sync_file_range, which the Glibc module hides (GNU extensions).
+        .target(name: "CSystemExtensions"),
         // JSONValue: json-c objects turned into a Swift value, no C pointer escapes.
         .target(name: "JSON", dependencies: ["CJSONC"]),
         // The library: formats -> graph -> surgery / numerics -> forward pass -> writers.
         .target(
             name: "GateSurgeon",
-            dependencies: ["JSON", "Platform", "CSignalCleanup"]
+            dependencies: ["JSON", "Platform", "CSignalCleanup", "CKernels", "CSystemExtensions"]
         ),
         // ArgumentParser commands, separate so tests run them in-process.
         .target(
@@ -43,7 +48,7 @@ let package = Package(
         .executableTarget(name: "gatesurgeon-bench", dependencies: ["GateSurgeon", "JSON", "Platform"], path: "Sources/GateSurgeonBenchmarks"),
         .testTarget(
             name: "GateSurgeonTests",
-            dependencies: ["GateSurgeon", "GateSurgeonCommands", "JSON", "Platform"]
+            dependencies: ["GateSurgeon", "GateSurgeonCommands", "JSON", "Platform", "CKernels"]
         ),
     ]
 )

@@ -69,6 +69,7 @@ struct AddGateCommand: ConsoleCommand {
     @OptionGroup(title: "Output") var outputOptions: OutputOptions
     @OptionGroup(title: "Limits of --verify") var thresholds: ThresholdOptions
     @OptionGroup(title: "Reporting") var report: ReportOptions
+    @OptionGroup(title: "Threads") var threadOptions: ThreadOptions
 
     enum InitializationKind: String, ExpressibleByArgument, CaseIterable { case zero, normal }
 

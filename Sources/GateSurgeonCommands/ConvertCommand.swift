@@ -45,6 +45,7 @@ struct ConvertCommand: ConsoleCommand {
     @OptionGroup(title: "Output") var outputOptions: OutputOptions
     @OptionGroup(title: "Limits of --verify") var thresholds: ThresholdOptions
     @OptionGroup(title: "Reporting") var report: ReportOptions
+    @OptionGroup(title: "Threads") var threadOptions: ThreadOptions
 
     func validate() throws {
         if !verify && !thresholds.isEmpty {

@@ -50,6 +50,7 @@ struct ForwardCommand: ConsoleCommand {
     var force = false
 
     @OptionGroup(title: "Reporting") var reporting: ReportOptions
+    @OptionGroup(title: "Threads") var threadOptions: ThreadOptions
 
     func validate() throws {
         if !input.isGiven { throw ValidationError("give the tokens to run: --prompt TEXT, --prompt-file PATH or --tokens IDS") }
@@ -66,7 +67,10 @@ struct ForwardCommand: ConsoleCommand {
 
         let progress = ProgressReporter(console: console, label: "forward", total: graph.layers.count, steps: graph.layers.count,
                                         measure: .steps, quiet: reporting.quiet, delay: .seconds(1))
-        let result = try ForwardPass(graph: graph).run(tokens: prompt.ids) { layer in
+        // Without --out only the next token's logits are shown: lm_head runs on the last position.
+        var options = ForwardOptions()
+        options.logitsOfLastPositionOnly = logitsPath == nil
+        let result = try ForwardPass(graph: graph, options: options).run(tokens: prompt.ids) { layer in
             progress.begin(step: layer, done: layer, item: "layer \(layer)")
         }
         progress.finish()

@@ -34,6 +34,8 @@ public struct GateSurgeonCommand: ParsableCommand {
         do {
             var command = try parseAsRoot(arguments)
             if let consoleCommand = command as? any ConsoleCommand {
+                Parallel.limitWorkers(to: consoleCommand.threadOptions.workerLimit)
+                defer { Parallel.limitWorkers(to: nil) }
                 try consoleCommand.run(console: console)
             } else {
                 try command.run()
@@ -65,6 +67,8 @@ public struct GateSurgeonCommand: ParsableCommand {
 
 /// A subcommand whose output goes through a `Console`.
 protocol ConsoleCommand: ParsableCommand {
+    /// `--threads`: the most threads the command's parallel loops use.
+    var threadOptions: ThreadOptions { get }
     func run(console: Console) throws
 }
 

@@ -52,6 +52,7 @@ struct ImatrixCommand: ConsoleCommand {
     var force = false
 
     @OptionGroup(title: "Reporting") var reporting: ReportOptions
+    @OptionGroup(title: "Threads") var threadOptions: ThreadOptions
 
     /// llama.cpp's context limit guard: a chunk longer than this is a typo.
     static let maximumContext = 1 << 20

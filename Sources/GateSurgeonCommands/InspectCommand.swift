@@ -33,6 +33,7 @@ struct InspectCommand: ConsoleCommand {
     var filter: String?
 
     @OptionGroup var report: ReportOptions
+    @OptionGroup(title: "Threads") var threadOptions: ThreadOptions
 
     func run(console: Console) throws {
         let checkpoint = try Checkpoint(path: path)

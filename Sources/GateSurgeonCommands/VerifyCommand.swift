@@ -46,6 +46,7 @@ struct VerifyCommand: ConsoleCommand {
     var seed: UInt64 = 0
 
     @OptionGroup(title: "Reporting") var report: ReportOptions
+    @OptionGroup(title: "Threads") var threadOptions: ThreadOptions
 
     @OptionGroup(title: "Limits") var limits: ThresholdOptions
 

@@ -3,10 +3,13 @@ import Dispatch
 
 /// The F32 kernels of the reference forward pass.
 ///
-/// Each kernel takes raw buffers and opens one unsafe scope per call; hot
-/// loops run on `SIMD4<Float>` (the SSE2 baseline of x86-64, NEON on arm64)
-/// with independent accumulators, and the large products are spread over
-/// the cores with `Parallel.forEach` over blocks of output rows.
+/// Each kernel takes raw buffers and opens one unsafe scope per call. The
+/// products (`linear`, and attention's scores and weighted values) run as
+/// blocked matrix products on the AVX2 / AVX-512 kernels of
+/// `VectorKernels.gemm` where the CPU has them, spread over the cores by
+/// blocks of output columns; elsewhere (and at `level: .portable`, which the
+/// tests compare against) on `SIMD4<Float>` loops (the SSE2 baseline of
+/// x86-64, NEON on arm64) with independent accumulators.
 ///
 /// Reference: PyTorch's F32 CPU ops as transformers' eager modeling code
 /// calls them. Results agree to rounding, not bit for bit: summation order
@@ -48,13 +51,19 @@ enum ForwardKernels {
     static func linear(
         _ x: UnsafeBufferPointer<Float>, tokens: Int, inputSize: Int,
         weight w: UnsafeBufferPointer<Float>, outputSize: Int, bias: UnsafeBufferPointer<Float>? = nil,
-        into y: UnsafeMutableBufferPointer<Float>, outputStride: Int? = nil
+        into y: UnsafeMutableBufferPointer<Float>, outputStride: Int? = nil, level: VectorKernels.Level = VectorKernels.best
     ) {
         let stride = outputStride ?? outputSize
         precondition(x.count >= tokens * inputSize && w.count >= outputSize * inputSize)
         precondition(tokens == 0 || y.count >= (tokens - 1) * stride + outputSize)
         precondition(bias == nil || bias!.count >= outputSize)
         guard tokens > 0, outputSize > 0 else { return }
+        if level > .portable, inputSize > 0 {
+            VectorKernels.parallelGemm(
+                level: level, a: x.baseAddress!, lda: inputSize, m: tokens, k: inputSize, b: w.baseAddress!, ldb: inputSize,
+                transposed: true, bias: bias?.baseAddress, c: y.baseAddress!, ldc: stride, n: outputSize)
+            return
+        }
         let K = inputSize
         let xBase = x.baseAddress!, wBase = w.baseAddress!, yBase = y.baseAddress!
         let biasBase = bias?.baseAddress
@@ -205,7 +214,7 @@ enum ForwardKernels {
         tokens: Int, heads: Int, kvHeads: Int, headDim: Int, scale: Float,
         into out: UnsafeMutableBufferPointer<Float>,
         probabilities: UnsafeMutableBufferPointer<Float>?,
-        firstTokenSums: UnsafeMutableBufferPointer<Double>
+        firstTokenSums: UnsafeMutableBufferPointer<Double>, level: VectorKernels.Level = VectorKernels.best
     ) {
         let d = headDim, groupSize = heads / kvHeads
         let qStride = heads * d, kvStride = kvHeads * d
@@ -213,6 +222,12 @@ enum ForwardKernels {
         precondition(out.count >= tokens * qStride && firstTokenSums.count >= heads)
         precondition(probabilities == nil || probabilities!.count >= heads * tokens * tokens)
         guard tokens > 0 else { return }
+        if level > .portable, d > 0 {
+            blockedCausalAttention(
+                query: q, key: k, value: v, tokens: tokens, heads: heads, kvHeads: kvHeads, headDim: d, scale: scale,
+                into: out, probabilities: probabilities, firstTokenSums: firstTokenSums, level: level)
+            return
+        }
         let qBase = q.baseAddress!, kBase = k.baseAddress!, vBase = v.baseAddress!, outBase = out.baseAddress!
         let probabilityBase = probabilities?.baseAddress
         let sums = firstTokenSums.baseAddress!
@@ -262,6 +277,81 @@ enum ForwardKernels {
                 }
             }
             sums[h] = firstTokenSum
+        }
+    }
+
+    /// Queries at a time in `blockedCausalAttention`: 64 rows of scores
+    /// against every earlier key stay in the cache for both products.
+    static let attentionQueryBlock = 64
+
+    /// `causalAttention` as matrix products on the vector kernels: for each
+    /// head and block of queries, the scores against the keys up to the
+    /// block's last query (`Q K^T`), the softmax of each row up to its own
+    /// position (the same F32 operations in the same order as the loop
+    /// version), then the weights times the values (`P V`, zero weights past
+    /// the diagonal). Jobs are (head, query block) pairs, so long prompts
+    /// use every core and memory holds one block of scores per thread.
+    /// - Complexity: O(heads * tokens^2 * headDim), over all cores.
+    static func blockedCausalAttention(
+        query q: UnsafeBufferPointer<Float>, key k: UnsafeBufferPointer<Float>, value v: UnsafeBufferPointer<Float>,
+        tokens: Int, heads: Int, kvHeads: Int, headDim d: Int, scale: Float,
+        into out: UnsafeMutableBufferPointer<Float>, probabilities: UnsafeMutableBufferPointer<Float>?,
+        firstTokenSums: UnsafeMutableBufferPointer<Double>, level: VectorKernels.Level
+    ) {
+        let groupSize = heads / kvHeads
+        let qStride = heads * d, kvStride = kvHeads * d
+        let qBase = q.baseAddress!, kBase = k.baseAddress!, vBase = v.baseAddress!, outBase = out.baseAddress!
+        let probabilityBase = probabilities?.baseAddress
+        let block = attentionQueryBlock
+        let blocksPerHead = (tokens + block - 1) / block
+        // The weight each query gives position 0, summed per head afterwards
+        // in query order (the order of the loop version).
+        var firstWeights = [Float](repeating: 0, count: heads * tokens)
+        firstWeights.withUnsafeMutableBufferPointer { first in
+            let firstBase = first.baseAddress!
+            Parallel.forEach(heads * blocksPerHead) { job in
+                let h = job / blocksPerHead, t0 = (job % blocksPerHead) * block
+                let t1 = min(tokens, t0 + block), rows = t1 - t0
+                let kvHead = h / groupSize
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: rows * t1)
+                defer { scores.deallocate() }
+                VectorKernels.gemm(
+                    level: level, a: qBase + t0 * qStride + h * d, lda: qStride, m: rows, k: d,
+                    b: kBase + kvHead * d, ldb: kvStride, transposed: true, bias: nil, c: scores, ldc: t1, columns: 0..<t1)
+                for r in 0..<rows {
+                    let t = t0 + r
+                    let w = scores + r * t1
+                    var maximum = -Float.infinity
+                    for s in 0...t {
+                        let score = w[s] * scale
+                        w[s] = score
+                        maximum = max(maximum, score)
+                    }
+                    var total: Float = 0
+                    for s in 0...t {
+                        let e = expf(w[s] - maximum)
+                        w[s] = e
+                        total += e
+                    }
+                    let inverse = 1 / total
+                    for s in 0...t { w[s] *= inverse }
+                    for s in (t + 1)..<t1 { w[s] = 0 }
+                    firstBase[h * tokens + t] = w[0]
+                    if let probabilityBase {
+                        let row = probabilityBase + ((h * tokens + t) * tokens)
+                        row.update(from: w, count: t1)
+                        for s in t1..<tokens { row[s] = 0 }
+                    }
+                }
+                VectorKernels.gemm(
+                    level: level, a: scores, lda: t1, m: rows, k: t1, b: vBase + kvHead * d, ldb: kvStride,
+                    transposed: false, bias: nil, c: outBase + t0 * qStride + h * d, ldc: qStride, columns: 0..<d)
+            }
+            for h in 0..<heads {
+                var sum = 0.0
+                for t in 1..<max(1, tokens) { sum += Double(firstBase[h * tokens + t]) }
+                firstTokenSums[h] = sum
+            }
         }
     }
 }

@@ -75,17 +75,18 @@ public struct ForwardPass: Sendable {
         guard head.expression.rowCount >= V, head.expression.rowElements == D else {
             throw ForwardError.badTensor(path: graph.sourcePath, tensor: head.name, problem: "shape \(head.shape) does not match vocab \(V) x hidden \(D)")
         }
-        var logits = [Float](repeating: 0, count: T * V)
+        let positions = options.logitsOfLastPositionOnly ? (T - 1)..<T : 0..<T
+        var logits = [Float](repeating: 0, count: positions.count * V)
         let blockRows = max(1, min(V, (1 << 22) / max(1, D)))  // about 16 MiB of F32 weights
         var start = 0
         while start < V {
             let end = min(V, start + blockRows)
-            let weights = try ForwardPass.decode(head, rows: start..<end)
-            normed.withUnsafeBufferPointer { x in
-                weights.withUnsafeBufferPointer { w in
+            try ForwardPass.withWeights(head, rows: start..<end) { w in
+                normed.withUnsafeBufferPointer { all in
+                    let x = UnsafeBufferPointer(rebasing: all[(positions.lowerBound * D)...])
                     logits.withUnsafeMutableBufferPointer { y in
                         ForwardKernels.linear(
-                            x, tokens: T, inputSize: D, weight: w, outputSize: end - start,
+                            x, tokens: positions.count, inputSize: D, weight: w, outputSize: end - start,
                             into: UnsafeMutableBufferPointer(rebasing: y[start...]), outputStride: V)
                     }
                 }
@@ -93,7 +94,9 @@ public struct ForwardPass: Sendable {
             start = end
         }
         head.expression.releaseSourcePages()
-        return ForwardResult(tokens: tokens, vocabSize: V, logits: logits, layers: reports, attentions: attentions, hiddenStates: hiddenStates)
+        var result = ForwardResult(tokens: tokens, vocabSize: V, logits: logits, layers: reports, attentions: attentions, hiddenStates: hiddenStates)
+        result.firstLogitPosition = positions.lowerBound
+        return result
     }
 
     /// One decoder layer, updating the residual stream `hidden` in place.
@@ -401,17 +404,16 @@ public struct ForwardPass: Sendable {
         return (cos, sin)
     }
 
-    /// `x W^T + b` for a weight decoded now and dropped after.
+    /// `x W^T + b` for a weight read from its mapping or decoded now and dropped after.
     func project(_ x: [Float], tokens: Int, _ weight: GraphTensor, bias: GraphTensor?, inputSize: Int) throws -> [Float] {
         guard weight.expression.rowElements == inputSize else {
             throw ForwardError.badTensor(path: graph.sourcePath, tensor: weight.name, problem: "rows have \(weight.expression.rowElements) values, expected \(inputSize)")
         }
         let outputs = weight.expression.rowCount
-        let w = try ForwardPass.decode(weight, rows: 0..<outputs)
         let b = try bias.map { try decode($0, expecting: outputs) }
         var y = [Float](repeating: 0, count: tokens * outputs)
-        x.withUnsafeBufferPointer { xp in
-            w.withUnsafeBufferPointer { wp in
+        try ForwardPass.withWeights(weight, rows: 0..<outputs) { wp in
+            x.withUnsafeBufferPointer { xp in
                 y.withUnsafeMutableBufferPointer { yp in
                     if let b {
                         b.withUnsafeBufferPointer { bp in
@@ -447,6 +449,30 @@ public struct ForwardPass: Sendable {
         return values
     }
 
+    /// Calls `body` with the F32 values of rows `rows` of a tensor: borrowed
+    /// from the mapped file when it stores them as they are (F32, aligned,
+    /// little-endian host), decoded otherwise. Pages are released after a
+    /// whole tensor, as `decode` does.
+    static func withWeights<R>(_ tensor: GraphTensor, rows: Range<Int>, _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R {
+        #if _endian(little)
+        if case .stored(let stored) = tensor.expression, stored.dtype == .f32 {
+            let rowBytes = stored.rowLength * 4
+            let bytes = (stored.byteRange.lowerBound + rows.lowerBound * rowBytes)..<(stored.byteRange.lowerBound + rows.upperBound * rowBytes)
+            let aligned = stored.file.withBytes(in: bytes) { Int(bitPattern: $0.baseAddress) % MemoryLayout<Float>.alignment == 0 }
+            if aligned && stored.byteCount == stored.elementCount * 4 {
+                stored.file.prefetch(bytes)
+                let result = try stored.file.withBytes(in: bytes) { raw in
+                    try body(UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: Float.self), count: rows.count * stored.rowLength))
+                }
+                if rows == 0..<tensor.expression.rowCount { tensor.expression.releaseSourcePages() }
+                return result
+            }
+        }
+        #endif
+        let values = try decode(tensor, rows: rows)
+        return try values.withUnsafeBufferPointer(body)
+    }
+
     /// The F32 values of rows `rows` of a tensor, decoded in parallel blocks.
     static func decode(_ tensor: GraphTensor, rows: Range<Int>) throws -> [Float] {
         let expression = tensor.expression
@@ -455,8 +481,10 @@ public struct ForwardPass: Sendable {
         guard blockCount > 1 else { return try expression.rowValues(rows) }
         let rowsPerBlock = (rows.count + blockCount - 1) / blockCount
         let blocks = (rows.count + rowsPerBlock - 1) / rowsPerBlock
-        var result = [Float](repeating: 0, count: rows.count * rowElements)
+        // Every element is written below (or the call throws): no zeroing first.
+        var result = [Float](unsafeUninitializedCapacity: rows.count * rowElements) { _, count in count = rows.count * rowElements }
         var failures = [(any Error)?](repeating: nil, count: blocks)
+        let stored = expression.storedTensor
         result.withUnsafeMutableBufferPointer { output in
             failures.withUnsafeMutableBufferPointer { errors in
                 let outputBase = output.baseAddress!, errorBase = errors.baseAddress!
@@ -464,6 +492,16 @@ public struct ForwardPass: Sendable {
                     let start = rows.lowerBound + block * rowsPerBlock
                     let end = min(rows.upperBound, start + rowsPerBlock)
                     do {
+                        if let stored, stored.byteCount % max(1, expression.rowCount) == 0 {
+                            // Decoded straight into place: no array per block to fill and copy.
+                            let rowBytes = stored.byteCount / max(1, expression.rowCount)
+                            let bytes = (stored.byteRange.lowerBound + start * rowBytes)..<(stored.byteRange.lowerBound + end * rowBytes)
+                            let destination = UnsafeMutableBufferPointer(start: outputBase + (start - rows.lowerBound) * rowElements, count: (end - start) * rowElements)
+                            try stored.file.withBytes(in: bytes) { source in
+                                try ElementConversion.decode(source, as: stored.dtype, into: destination)
+                            }
+                            return
+                        }
                         let values = try expression.rowValues(start..<end)
                         precondition(values.count == (end - start) * rowElements)
                         values.withUnsafeBufferPointer { source in

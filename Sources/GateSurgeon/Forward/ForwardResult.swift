@@ -29,8 +29,11 @@ public struct ForwardResult: Sendable {
     /// The input token ids.
     public var tokens: [Int]
     public var vocabSize: Int
-    /// Logits `[tokens.count, vocabSize]`, row-major, F32.
+    /// Logits `[positions, vocabSize]`, row-major, F32: every position, or
+    /// only the last one when `ForwardOptions.logitsOfLastPositionOnly` was set.
     public var logits: [Float]
+    /// The position of `logits`' first row: 0, or the last position when only its logits were computed.
+    public var firstLogitPosition = 0
     /// One report per decoder layer, in order.
     public var layers: [LayerReport]
     /// Per layer, the attention weights `[heads, T, T]` (zeros above the
@@ -43,15 +46,17 @@ public struct ForwardResult: Sendable {
 
     public var tokenCount: Int { tokens.count }
 
-    /// The logits of position `position`.
+
+    /// The logits of position `position`, which `logits` must hold.
     public func logits(at position: Int) -> ArraySlice<Float> {
-        logits[(position * vocabSize)..<((position + 1) * vocabSize)]
+        let row = position - firstLogitPosition
+        return logits[(row * vocabSize)..<((row + 1) * vocabSize)]
     }
 
     /// The `count` most likely tokens after the last position, most likely
     /// first (ties: lower id first), with their softmax probabilities.
     public func nextTokens(count: Int) -> [RankedToken] {
-        guard tokenCount > 0, vocabSize > 0, logits.count == tokenCount * vocabSize else { return [] }
+        guard tokenCount > 0, vocabSize > 0, logits.count == (tokenCount - firstLogitPosition) * vocabSize else { return [] }
         return RankedToken.top(count, of: logits(at: tokenCount - 1))
     }
 }
@@ -92,6 +97,9 @@ public struct ForwardOptions: Sendable {
     public var observer: (any MatmulObserver)?
     /// Compute the logits (skip lm_head when only the layers matter).
     public var computesLogits: Bool
+    /// Compute the logits of the last position only (what the next token
+    /// needs): lm_head on one row instead of all of them.
+    public var logitsOfLastPositionOnly = false
 
     public init(recordsAttention: Bool = false, recordsHiddenStates: Bool = false, observer: (any MatmulObserver)? = nil,
                 computesLogits: Bool = true) {

@@ -89,6 +89,23 @@ public final class MappedFile: @unchecked Sendable {
         }
     }
 
+    /// Maps the pages of `range` in one call before they are read, instead
+    /// of one page fault per few pages during the read (Linux's
+    /// `MADV_POPULATE_READ`; elsewhere, or when refused, a read-ahead hint).
+    public func prefetch(_ range: Range<Int>) {
+        guard let base, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = range.lowerBound / page * page
+        let end = min(size, range.upperBound)
+        guard end > start else { return }
+        let address = UnsafeMutableRawPointer(mutating: base + start)
+        #if os(Linux)
+        let populateRead: Int32 = 22  // MADV_POPULATE_READ, Linux 5.14
+        if madvise(address, end - start, populateRead) == 0 { return }
+        #endif
+        madvise(address, end - start, Int32(MADV_WILLNEED))
+    }
+
     /// Tells the kernel the pages of `range` will not be read again soon, so
     /// streaming a checkpoint larger than memory does not evict everything else.
     public func releasePages(in range: Range<Int>) {

@@ -1,3 +1,4 @@
+import CKernels
 /// ggml block types: which ones the numerics read and write, the shared
 /// helpers of the ports of ggml's reference (de)quantizers, and the drivers
 /// that run a per-block kernel over a whole tensor in parallel.
@@ -206,7 +207,8 @@ enum BlockQuantization {
     /// - Complexity: O(blocks * dtype.blockSize) (times the search steps of
     ///   the K-quants and IQ types), parallel over chunks of blocks.
     static func quantize(
-        _ source: UnsafePointer<Float>, as dtype: DType, into destination: UnsafeMutableRawPointer, blocks: Int
+        _ source: UnsafePointer<Float>, as dtype: DType, into destination: UnsafeMutableRawPointer, blocks: Int,
+        level: VectorKernels.Level = VectorKernels.best
     ) {
         let bytes = dtype.blockBytes
         let size = dtype.blockSize
@@ -218,12 +220,27 @@ enum BlockQuantization {
                 }
             }
         }
+        /// The AVX-512 kernel where there is one, the scalar kernel for the
+        /// blocks it leaves (non-finite values, zero extremes): the same bytes.
+        @inline(__always)
+        func runVector(_ type: Int32, _ kernel: (UnsafePointer<Float>, UnsafeMutableRawPointer) -> Void) {
+            guard level >= .avx512 else { return run(kernel) }
+            ParallelChunks.forEach(count: blocks, grain: grain(dtype), elementsPerItem: size * 8) { range in
+                var block = range.lowerBound
+                while block < range.upperBound {
+                    block += gs_quantize_blocks(level.rawValue, type, source + block &* size, destination + block &* bytes, range.upperBound - block)
+                    guard block < range.upperBound else { break }
+                    kernel(source + block &* size, destination + block &* bytes)
+                    block += 1
+                }
+            }
+        }
         switch dtype {
-        case .q4_0: run(Quantize.q4_0)
-        case .q4_1: run(Quantize.q4_1)
-        case .q5_0: run(Quantize.q5_0)
-        case .q5_1: run(Quantize.q5_1)
-        case .q8_0: run(Quantize.q8_0)
+        case .q4_0: runVector(Int32(GS_Q4_0), Quantize.q4_0)
+        case .q4_1: runVector(Int32(GS_Q4_1), Quantize.q4_1)
+        case .q5_0: runVector(Int32(GS_Q5_0), Quantize.q5_0)
+        case .q5_1: runVector(Int32(GS_Q5_1), Quantize.q5_1)
+        case .q8_0: runVector(Int32(GS_Q8_0), Quantize.q8_0)
         case .q2_K: run(Quantize.q2_K)
         case .q3_K: run(Quantize.q3_K)
         case .q4_K: run(Quantize.q4_K)

@@ -97,9 +97,13 @@ public enum ElementConversion {
         switch dtype {
         case .f32:
             ParallelChunks.forEach(count: count, grain: HalfPrecision.grain) { range in
+                #if _endian(little)
+                UnsafeMutableRawPointer(output + range.lowerBound).copyMemory(from: input + range.lowerBound &* 4, byteCount: range.count &* 4)
+                #else
                 for i in range {
                     output[i] = Float(bitPattern: UInt32(littleEndian: input.loadUnaligned(fromByteOffset: i &* 4, as: UInt32.self)))
                 }
+                #endif
             }
         case .f16: HalfPrecision.decodeFloat16(input, into: output, count: count)
         case .bf16: HalfPrecision.decodeBFloat16(input, into: output, count: count)
@@ -126,6 +130,29 @@ public enum ElementConversion {
             guard BlockQuantization.canDequantize(dtype) else { throw .unsupported(dtype, operation: "decoding") }
             BlockQuantization.dequantize(input, as: dtype, into: output, blocks: count / dtype.blockSize)
         }
+    }
+
+    /// Whether `convert(_:from:to:into:)` turns `source` values into `target`
+    /// values directly, without an F32 buffer between: F32 to F16 or BF16.
+    public static func convertsDirectly(from source: DType, to target: DType) -> Bool {
+        source == .f32 && (target == .f16 || target == .bf16)
+    }
+
+    /// Casts `count` little-endian F32 values in `source` (any alignment,
+    /// e.g. a mapped file) to `target` in `destination`, bit for bit what
+    /// decoding and `encode` give, in one pass over the bytes. Only for pairs
+    /// where `convertsDirectly(from:to:)` holds.
+    /// - Complexity: O(`count`), parallel for large inputs.
+    public static func convert(
+        _ source: UnsafeRawPointer, from sourceType: DType, to target: DType, count: Int, into destination: UnsafeMutableRawPointer
+    ) -> ConversionReport {
+        precondition(convertsDirectly(from: sourceType, to: target), "no direct conversion from \(sourceType) to \(target)")
+        var report = ConversionReport()
+        guard count > 0 else { return report }
+        report.overflowed = target == .bf16
+            ? HalfPrecision.encodeBFloat16(source, into: destination, count: count)
+            : HalfPrecision.encodeFloat16(source, into: destination, count: count)
+        return report
     }
 
     /// Encodes F32 values as `dtype` into `destination`, which must hold
@@ -182,7 +209,11 @@ public enum ElementConversion {
         let output = destination.baseAddress!
         switch dtype {
         case .f32:
+            #if _endian(little)
+            output.copyMemory(from: input, byteCount: count &* 4)
+            #else
             for i in 0..<count { output.storeBytes(of: input[i].bitPattern.littleEndian, toByteOffset: i &* 4, as: UInt32.self) }
+            #endif
         case .f64:
             for i in 0..<count {
                 output.storeBytes(of: Double(input[i]).bitPattern.littleEndian, toByteOffset: i &* 8, as: UInt64.self)

@@ -1,3 +1,5 @@
+import CKernels
+
 /// 16-bit float kernels: F16 (IEEE binary16) and BF16 (bfloat16) to and from F32.
 ///
 /// Bit-exact with torch's CPU `Tensor.to(torch.float16)` / `.to(torch.bfloat16)`
@@ -82,12 +84,22 @@ enum HalfPrecision {
 
     // MARK: Bulk kernels
 
+    // Each runs the C kernels at `level` (AVX2 / AVX-512, the same bits) when
+    // the CPU has them, the scalar Swift loops below otherwise; chunks of
+    // `grain` elements spread over the cores.
+
     static let grain = 1 << 16
 
     /// Decodes `count` little-endian bfloat16 values.
     /// - Complexity: O(count), parallel over chunks.
-    static func decodeBFloat16(_ source: UnsafeRawPointer, into destination: UnsafeMutablePointer<Float>, count: Int) {
+    static func decodeBFloat16(
+        _ source: UnsafeRawPointer, into destination: UnsafeMutablePointer<Float>, count: Int, level: VectorKernels.Level = VectorKernels.best
+    ) {
         ParallelChunks.forEach(count: count, grain: grain) { range in
+            if level > .portable {
+                gs_decode_bf16(level.rawValue, source + range.lowerBound &* 2, destination + range.lowerBound, range.count)
+                return
+            }
             for i in range {
                 let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self))
                 destination[i] = float(bfloat16Bits: bits)
@@ -97,8 +109,14 @@ enum HalfPrecision {
 
     /// Decodes `count` little-endian IEEE halves.
     /// - Complexity: O(count), parallel over chunks.
-    static func decodeFloat16(_ source: UnsafeRawPointer, into destination: UnsafeMutablePointer<Float>, count: Int) {
+    static func decodeFloat16(
+        _ source: UnsafeRawPointer, into destination: UnsafeMutablePointer<Float>, count: Int, level: VectorKernels.Level = VectorKernels.best
+    ) {
         ParallelChunks.forEach(count: count, grain: grain) { range in
+            if level > .portable {
+                gs_decode_f16(level.rawValue, source + range.lowerBound &* 2, destination + range.lowerBound, range.count)
+                return
+            }
             for i in range {
                 let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self))
                 destination[i] = float(float16Bits: bits)
@@ -106,13 +124,18 @@ enum HalfPrecision {
         }
     }
 
-    /// Encodes `count` floats as little-endian bfloat16; returns how many finite inputs became infinite.
+    /// Encodes `count` little-endian F32 values (any alignment) as little-endian bfloat16; returns how many finite inputs became infinite.
     /// - Complexity: O(count), parallel over chunks.
-    static func encodeBFloat16(_ source: UnsafePointer<Float>, into destination: UnsafeMutableRawPointer, count: Int) -> Int {
+    static func encodeBFloat16(
+        _ source: UnsafeRawPointer, into destination: UnsafeMutableRawPointer, count: Int, level: VectorKernels.Level = VectorKernels.best
+    ) -> Int {
         countingOverflow(count: count) { range in
+            if level > .portable {
+                return gs_encode_bf16(level.rawValue, source + range.lowerBound &* 4, destination + range.lowerBound &* 2, range.count)
+            }
             var overflowed = 0
             for i in range {
-                let x = source[i]
+                let x = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: i &* 4, as: UInt32.self)))
                 let bits = bfloat16Bits(x)
                 overflowed &+= (bits & 0x7FFF == 0x7F80 && x.isFinite) ? 1 : 0
                 destination.storeBytes(of: bits.littleEndian, toByteOffset: i &* 2, as: UInt16.self)
@@ -121,13 +144,18 @@ enum HalfPrecision {
         }
     }
 
-    /// Encodes `count` floats as little-endian IEEE halves; returns how many finite inputs became infinite.
+    /// Encodes `count` little-endian F32 values (any alignment) as little-endian IEEE halves; returns how many finite inputs became infinite.
     /// - Complexity: O(count), parallel over chunks.
-    static func encodeFloat16(_ source: UnsafePointer<Float>, into destination: UnsafeMutableRawPointer, count: Int) -> Int {
+    static func encodeFloat16(
+        _ source: UnsafeRawPointer, into destination: UnsafeMutableRawPointer, count: Int, level: VectorKernels.Level = VectorKernels.best
+    ) -> Int {
         countingOverflow(count: count) { range in
+            if level > .portable {
+                return gs_encode_f16(level.rawValue, source + range.lowerBound &* 4, destination + range.lowerBound &* 2, range.count)
+            }
             var overflowed = 0
             for i in range {
-                let x = source[i]
+                let x = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: i &* 4, as: UInt32.self)))
                 let bits = float16Bits(x)
                 overflowed &+= (bits & 0x7FFF == 0x7C00 && x.isFinite) ? 1 : 0
                 destination.storeBytes(of: bits.littleEndian, toByteOffset: i &* 2, as: UInt16.self)

@@ -205,6 +205,9 @@ public enum ModelWriter {
         if case .stored(let stored) = expression, stored.dtype == dtype {
             return .copying(stored, as: name, shape: planned.tensor.shape)
         }
+        if case .stored(let stored) = expression, ElementConversion.convertsDirectly(from: stored.dtype, to: dtype) {
+            return castingDirectly(stored, to: dtype, planned: planned, log: log)
+        }
         return OutputTensor(name: name, dtype: dtype, shape: planned.tensor.shape, byteCount: planned.byteCount) { output in
             // Drop the source pages once the tensor is written, so resident
             // memory stays at one tensor however large the model is.
@@ -231,12 +234,12 @@ public enum ModelWriter {
             while start < rows {
                 let end = min(rows, start + chunkRows)
                 let values = try expression.rowValues(start..<end)
-                var encoded = [UInt8](repeating: 0, count: dtype.byteCount(elements: values.count)!)
+                let byteCount = dtype.byteCount(elements: values.count)!
                 let weights: ArraySlice<Float>? = importance.map { vector in
                     importanceGroups > 1 ? vector[(start / rowsPerGroup * rowLength)..<(end / rowsPerGroup * rowLength)] : vector[...]
                 }
-                let report = try values.withUnsafeBufferPointer { source in
-                    try encoded.withUnsafeMutableBytes { destination in
+                func encode(into destination: UnsafeMutableRawBufferPointer) throws -> ConversionReport {
+                    try values.withUnsafeBufferPointer { source in
                         if let weights {
                             try weights.withUnsafeBufferPointer { vector in
                                 try ElementConversion.encode(source, as: dtype, into: destination, rowLength: rowLength, importance: vector)
@@ -246,10 +249,46 @@ public enum ModelWriter {
                         }
                     }
                 }
+                var report = ConversionReport()
+                if byteCount <= OutputFile.bufferCapacity {
+                    // Straight into the output's buffer: no array to fill and copy.
+                    try output.write(count: byteCount) { destination in report = try encode(into: destination) }
+                } else {
+                    var encoded = [UInt8](repeating: 0, count: byteCount)
+                    report = try encoded.withUnsafeMutableBytes { try encode(into: $0) }
+                    try output.write(encoded)
+                }
                 log.record(report, tensor: name)
-                try output.write(encoded)
                 start = end
             }
+        }
+    }
+
+    /// A float cast from the mapped input straight into the output's buffer,
+    /// one buffer at a time: the pages of the next piece are mapped before
+    /// it is read and dropped after, so the cast runs at the speed of
+    /// reading and writing with memory held to the two output buffers.
+    static func castingDirectly(_ stored: StoredTensor, to dtype: DType, planned: PlannedTensor, log: ConversionLog) -> OutputTensor {
+        let name = planned.outputName
+        return OutputTensor(name: name, dtype: dtype, shape: planned.tensor.shape, byteCount: planned.byteCount) { output in
+            let count = stored.elementCount
+            let sourceWidth = stored.dtype.blockBytes, targetWidth = dtype.blockBytes
+            let piece = OutputFile.bufferCapacity / targetWidth
+            var report = ConversionReport()
+            var start = 0
+            while start < count {
+                let elements = min(piece, count - start)
+                let bytes = (stored.byteRange.lowerBound + start * sourceWidth)..<(stored.byteRange.lowerBound + (start + elements) * sourceWidth)
+                stored.file.prefetch(bytes)
+                try stored.file.withBytes(in: bytes) { source in
+                    try output.write(count: elements * targetWidth) { destination in
+                        report += ElementConversion.convert(source.baseAddress!, from: stored.dtype, to: dtype, count: elements, into: destination.baseAddress!)
+                    }
+                }
+                stored.file.releasePages(in: bytes)
+                start += elements
+            }
+            log.record(report, tensor: name)
         }
     }
 

@@ -16,10 +16,13 @@ struct ForwardKernelTests {
         }
     }
 
-    /// Against a Double reference: F32 sums of at most 37 products of
-    /// values below 0.5 in magnitude are within 1e-5.
-    @Test(arguments: [(1, 1, 1), (3, 13, 7), (2, 8, 4), (5, 37, 10), (4, 4, 9), (7, 3, 2)])
-    func linearMatchesNaiveProduct(tokens: Int, inputSize: Int, outputSize: Int) {
+    /// Against a Double reference, on every kernel level the CPU has: F32
+    /// sums of at most 70 products of values below 0.5 in magnitude are
+    /// within 1e-5. The shapes cross the vector kernels' tile edges (6 and 3
+    /// tokens, panels of 32 columns).
+    @Test(arguments: VectorKernels.available, [(1, 1, 1), (3, 13, 7), (2, 8, 4), (5, 37, 10), (4, 4, 9), (7, 3, 2), (13, 70, 45), (6, 16, 64)])
+    func linearMatchesNaiveProduct(level: VectorKernels.Level, shape: (Int, Int, Int)) {
+        let (tokens, inputSize, outputSize) = shape
         let x = Self.values(tokens * inputSize, seed: 1), w = Self.values(outputSize * inputSize, seed: 2)
         let bias = Self.values(outputSize, seed: 3)
         let stride = outputSize + 3
@@ -30,7 +33,7 @@ struct ForwardKernelTests {
                     bias.withUnsafeBufferPointer { bp in
                         y.withUnsafeMutableBufferPointer { yp in
                             ForwardKernels.linear(xp, tokens: tokens, inputSize: inputSize, weight: wp, outputSize: outputSize,
-                                                  bias: withBias ? bp : nil, into: yp, outputStride: stride)
+                                                  bias: withBias ? bp : nil, into: yp, outputStride: stride, level: level)
                         }
                     }
                 }
@@ -46,10 +49,12 @@ struct ForwardKernelTests {
         }
     }
 
-    /// Causal GQA attention against a Double reference (1e-6: softmax of
-    /// small scores and sums of a few products).
-    @Test(arguments: [(1, 2, 1, 4), (5, 4, 2, 6), (3, 3, 3, 5)])
-    func attentionMatchesNaive(tokens T: Int, heads H: Int, kvHeads K: Int, headDim d: Int) {
+    /// Causal GQA attention against a Double reference, on every kernel
+    /// level (1e-6: softmax of small scores and sums of a few products; 70
+    /// tokens span two query blocks of the blocked version).
+    @Test(arguments: VectorKernels.available, [(1, 2, 1, 4), (5, 4, 2, 6), (3, 3, 3, 5), (70, 2, 1, 8)])
+    func attentionMatchesNaive(level: VectorKernels.Level, shape: (Int, Int, Int, Int)) {
+        let (T, H, K, d) = shape
         let q = Self.values(T * H * d, seed: 4), k = Self.values(T * K * d, seed: 5), v = Self.values(T * K * d, seed: 6)
         var out = [Float](repeating: 0, count: T * H * d)
         var probabilities = [Float](repeating: -1, count: H * T * T)
@@ -62,7 +67,7 @@ struct ForwardKernelTests {
                         probabilities.withUnsafeMutableBufferPointer { pp in
                             sums.withUnsafeMutableBufferPointer { sp in
                                 ForwardKernels.causalAttention(query: qp, key: kp, value: vp, tokens: T, heads: H, kvHeads: K, headDim: d,
-                                                               scale: scale, into: op, probabilities: pp, firstTokenSums: sp)
+                                                               scale: scale, into: op, probabilities: pp, firstTokenSums: sp, level: level)
                             }
                         }
                     }
@@ -91,5 +96,26 @@ struct ForwardKernelTests {
             }
             #expect(abs(sums[h] - firstTokenSum) <= 1e-6)
         }
+    }
+
+    /// The vector levels compute each output with the same fused chain, so
+    /// AVX2 and AVX-512 agree bit for bit, however the columns are split.
+    @Test func vectorLevelsAgreeBitForBit() throws {
+        let levels = VectorKernels.available.filter { $0 > .portable }
+        guard levels.count > 1 else { return }
+        let (tokens, inputSize, outputSize) = (11, 300, 200)
+        let x = Self.values(tokens * inputSize, seed: 7), w = Self.values(outputSize * inputSize, seed: 8)
+        let results = levels.map { level in
+            var y = [Float](repeating: 0, count: tokens * outputSize)
+            x.withUnsafeBufferPointer { xp in
+                w.withUnsafeBufferPointer { wp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        ForwardKernels.linear(xp, tokens: tokens, inputSize: inputSize, weight: wp, outputSize: outputSize, into: yp, level: level)
+                    }
+                }
+            }
+            return y.map(\.bitPattern)
+        }
+        #expect(results.dropFirst().allSatisfy { $0 == results[0] })
     }
 }

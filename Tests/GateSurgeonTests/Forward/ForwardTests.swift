@@ -160,3 +160,21 @@ struct GGUFForwardTests {
           arguments: zip(["q4_0", "q4_1", "q5_0", "q5_1", "q4_k"], [Float(0.4), 0.2, 0.2, 0.2, 0.2]))
     func lowBitTypes(type: String, tolerance: Float) throws { try Self.check("llama-\(type)", tolerance: tolerance) }
 }
+
+@Suite("Logits of the last position only")
+struct LastPositionLogitsTests {
+    /// lm_head on the last row alone gives that row's logits bit for bit
+    /// (each logit is the same product over the hidden size) and the same
+    /// next tokens; `logits(at:)` still addresses it by position.
+    @Test func lastRowEqualsTheFullRunsLastRow() throws {
+        let graph = try Fixtures.graph("models/qwen2")
+        let tokens = Fixtures.referenceTokens
+        let full = try ForwardPass(graph: graph).run(tokens: tokens)
+        var options = ForwardOptions()
+        options.logitsOfLastPositionOnly = true
+        let last = try ForwardPass(graph: graph, options: options).run(tokens: tokens)
+        #expect(last.logits.count == full.vocabSize && last.firstLogitPosition == tokens.count - 1)
+        #expect(Array(last.logits(at: tokens.count - 1)).map(\.bitPattern) == Array(full.logits(at: tokens.count - 1)).map(\.bitPattern))
+        #expect(last.nextTokens(count: 5) == full.nextTokens(count: 5))
+    }
+}

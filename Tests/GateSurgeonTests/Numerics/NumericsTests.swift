@@ -142,6 +142,47 @@ struct CastTests {
         }
     }
 
+    /// The AVX2 and AVX-512 cast kernels give the portable kernels' bits, and
+    /// so torch's: on torch's cast fixture, and on 2^20 random F32 patterns
+    /// plus every BF16/F16 pattern widened (NaNs, infinities, subnormals, the
+    /// rounding boundaries), with lengths that leave vector tails. The
+    /// overflow counts agree too.
+    @Test(arguments: VectorKernels.available.filter { $0 > .portable })
+    func vectorCastsMatchPortable(level: VectorKernels.Level) throws {
+        let file = try Fixtures.casts.get()
+        var inputs = try file.floats(of: "f32").map(\.bitPattern)
+        var state: UInt32 = 99
+        for _ in 0..<(1 << 20) {
+            state = state &* 1_664_525 &+ 1_013_904_223
+            inputs.append(state)
+        }
+        for bits in 0...UInt32(UInt16.max) {
+            inputs += [bits << 16, bits << 16 | 0x8000, bits << 16 | 0x7FFF, bits << 13 &+ 0x3800_0000 | 0x1000]
+        }
+        for count in [inputs.count, 13, 1] {
+            let slice = Array(inputs.prefix(count))
+            for (name, encode) in [("bf16", HalfPrecision.encodeBFloat16), ("f16", HalfPrecision.encodeFloat16)] {
+                var portable = [UInt16](repeating: 0, count: count), vector = [UInt16](repeating: 1, count: count)
+                let (portableOverflow, vectorOverflow) = slice.withUnsafeBytes { source in
+                    (portable.withUnsafeMutableBytes { encode(source.baseAddress!, $0.baseAddress!, count, .portable) },
+                     vector.withUnsafeMutableBytes { encode(source.baseAddress!, $0.baseAddress!, count, level) })
+                }
+                let differing = (0..<count).filter { portable[$0] != vector[$0] }
+                #expect(differing.isEmpty, "\(name): \(differing.count) differ, first \(differing.prefix(4).map { String(slice[$0], radix: 16) })")
+                #expect(portableOverflow == vectorOverflow, "\(name)")
+                // Decoding back: the same floats on both paths.
+                for (decodeName, decode) in [("bf16", HalfPrecision.decodeBFloat16), ("f16", HalfPrecision.decodeFloat16)] where decodeName == name {
+                    var back = [Float](repeating: 0, count: count), vectorBack = [Float](repeating: 1, count: count)
+                    portable.withUnsafeBytes { source in
+                        back.withUnsafeMutableBufferPointer { decode(source.baseAddress!, $0.baseAddress!, count, .portable) }
+                        vectorBack.withUnsafeMutableBufferPointer { decode(source.baseAddress!, $0.baseAddress!, count, level) }
+                    }
+                    #expect((0..<count).allSatisfy { back[$0].bitPattern == vectorBack[$0].bitPattern }, "\(name) decode")
+                }
+            }
+        }
+    }
+
     /// Float16(x) (round to nearest even in the standard library) agrees with
     /// our F16 rounding on non-NaN inputs across exponents and mantissas.
     @Test func halfRoundingAgreesWithFloat16() {
@@ -175,6 +216,41 @@ struct QuantizationTests {
             return actual[range] != expected[range]
         }
         #expect(differing.isEmpty, "\(differing.count) of \(expected.count / dtype.blockBytes) blocks differ: \(differing.prefix(10))")
+    }
+
+    /// The AVX-512 quantizers write the scalar ports' bytes (so ggml's) on
+    /// random blocks and on the blocks they hand back to the scalar kernels:
+    /// NaN, infinities, zero minima or maxima of either sign, all zeros, ties
+    /// of magnitude, values on rounding boundaries.
+    @Test(arguments: [DType.q8_0, .q4_0, .q4_1, .q5_0, .q5_1])
+    func vectorQuantizersMatchScalar(_ dtype: DType) throws {
+        guard VectorKernels.best >= .avx512 else { return }
+        var state: UInt64 = 5
+        func uniform() -> Float {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(state >> 40) / Float(1 << 24) - 0.5
+        }
+        var values: [Float] = (0..<(32 * 4096)).map { _ in uniform() }
+        let special: [[Float]] = [
+            [.nan] + Array(repeating: 1, count: 31), [.infinity] + Array(repeating: -1, count: 31),
+            Array(repeating: 0, count: 32), Array(repeating: -0.0, count: 32),
+            [0, -0.0] + (0..<30).map { Float($0 + 1) }, [-0.0, 0] + (0..<30).map { -Float($0 + 1) },
+            (0..<32).map { $0 % 2 == 0 ? 3 : -3 }, (0..<32).map { Float($0) / 2 - 8 },
+            (0..<32).map { Float($0) * 127 / 31 },
+        ]
+        for block in special { values += block }
+        for block in special.reversed() { values += block }
+        let blocks = values.count / 32
+        var scalar = [UInt8](repeating: 0, count: blocks * dtype.blockBytes), vector = [UInt8](repeating: 1, count: blocks * dtype.blockBytes)
+        values.withUnsafeBufferPointer { source in
+            scalar.withUnsafeMutableBytes { BlockQuantization.quantize(source.baseAddress!, as: dtype, into: $0.baseAddress!, blocks: blocks, level: .portable) }
+            vector.withUnsafeMutableBytes { BlockQuantization.quantize(source.baseAddress!, as: dtype, into: $0.baseAddress!, blocks: blocks, level: .avx512) }
+        }
+        let differing = (0..<blocks).filter { block in
+            let range = (block * dtype.blockBytes)..<((block + 1) * dtype.blockBytes)
+            return scalar[range] != vector[range]
+        }
+        #expect(differing.isEmpty, "\(differing.count) of \(blocks) blocks differ: \(differing.prefix(10))")
     }
 
     /// Dequantizing ggml's bytes gives gguf-py's floats bit for bit

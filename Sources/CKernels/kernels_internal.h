@@ -1,0 +1,15 @@
+// Shared by the kernel files; not part of the module's interface.
+#ifndef GS_KERNELS_INTERNAL_H
+#define GS_KERNELS_INTERNAL_H
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define GS_X86 1
+#include <immintrin.h>
+#else
+#define GS_X86 0
+#endif
+
+#define GS_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define GS_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl")))
+
+#endif

@@ -1,0 +1,71 @@
+import CKernels
+
+/// The instruction set the C kernels (module CKernels) run at: AVX-512 or
+/// AVX2 where the CPU has them, else the portable Swift kernels.
+///
+/// Kernels take the level as a parameter, defaulting to `best`, so tests run
+/// every available path on the same data and compare the results without
+/// switching anything process-wide.
+public enum VectorKernels {
+    public enum Level: Int32, Sendable, Comparable, CaseIterable {
+        /// The Swift kernels (SIMD4, the x86-64 baseline / NEON).
+        case portable = 0
+        /// AVX2 with FMA and F16C.
+        case avx2 = 1
+        /// AVX-512 F, BW and VL.
+        case avx512 = 2
+
+        public static func < (lhs: Level, rhs: Level) -> Bool { lhs.rawValue < rhs.rawValue }
+    }
+
+    /// The fastest level this CPU supports.
+    public static let best: Level = Level(rawValue: gs_cpu_level()) ?? .portable
+
+    /// Every level this CPU can run, portable first.
+    public static var available: [Level] { Level.allCases.filter { $0 <= best } }
+}
+
+extension VectorKernels {
+    /// Columns `columns` of `C = A B^T + bias` (`transposed`, B is `[n, k]`
+    /// as PyTorch stores a Linear weight) or `C = A B + bias` (B is `[k, n]`),
+    /// on the calling thread, with `level`'s kernel (not `.portable`).
+    /// `A` is `[m, k]` with row stride `lda`; `C` row `t` starts at `t * ldc`.
+    /// Each output is one fused multiply-add chain over `k` in order: the
+    /// same bits at every level and however the columns are split.
+    /// - Complexity: O(m * k * columns.count).
+    static func gemm(
+        level: Level, a: UnsafePointer<Float>, lda: Int, m: Int, k: Int,
+        b: UnsafePointer<Float>, ldb: Int, transposed: Bool, bias: UnsafePointer<Float>?,
+        c: UnsafeMutablePointer<Float>, ldc: Int, columns: Range<Int>
+    ) {
+        precondition(level > .portable && level <= best, "no \(level) kernels on this CPU")
+        guard m > 0, k > 0, !columns.isEmpty else { return }
+        let panel = UnsafeMutableRawPointer.allocate(byteCount: gs_gemm_panel_floats(k) * 4, alignment: 64)
+        defer { panel.deallocate() }
+        gs_gemm_f32(level.rawValue, a, lda, m, k, b, ldb, transposed ? 1 : 0, bias, c, ldc,
+                    columns.lowerBound, columns.upperBound, panel.assumingMemoryBound(to: Float.self))
+    }
+
+    /// `gemm` over all of `0..<n`, the columns split between threads in
+    /// whole panels (the split changes no bit of the result).
+    /// - Complexity: O(m * k * n), over all cores.
+    static func parallelGemm(
+        level: Level, a: UnsafePointer<Float>, lda: Int, m: Int, k: Int,
+        b: UnsafePointer<Float>, ldb: Int, transposed: Bool, bias: UnsafePointer<Float>?,
+        c: UnsafeMutablePointer<Float>, ldc: Int, n: Int
+    ) {
+        let width = gs_gemm_panel_width()
+        let panels = (n + width - 1) / width
+        // A few blocks per thread balance the load; a small product stays on
+        // one thread. Packing costs k * n whatever m is, so that is the size.
+        let blocks = k * n < 1 << 15 ? 1 : min(panels, Parallel.workerCount * 4)
+        let panelsPerBlock = (panels + max(1, blocks) - 1) / max(1, blocks)
+        let blockCount = (panels + panelsPerBlock - 1) / panelsPerBlock
+        Parallel.forEach(blockCount) { block in
+            let start = block * panelsPerBlock * width
+            let end = min(n, start + panelsPerBlock * width)
+            gemm(level: level, a: a, lda: lda, m: m, k: k, b: b, ldb: ldb, transposed: transposed, bias: bias,
+                 c: c, ldc: ldc, columns: start..<end)
+        }
+    }
+}

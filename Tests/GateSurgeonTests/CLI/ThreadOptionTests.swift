@@ -1,0 +1,76 @@
+import GateSurgeon
+import Platform
+import Testing
+
+/// `--threads N` on every command: a real limit that changes no output byte.
+@Suite struct ThreadOptionTests {
+    static let commands: [[String]] = [
+        ["inspect", "model/", "--stats"],
+        ["add-gate", "model/", "out/"],
+        ["convert", "model/", "out.gguf", "--quant", "q4_k"],
+        ["forward", "model/", "--tokens", "1,2,3"],
+        ["verify", "model/", "model/", "--tokens", "1,2,3"],
+        ["imatrix", "model/", "--text", "text.txt", "-o", "out.gguf"],
+    ]
+
+    /// Every command takes the option and refuses a count below one with a
+    /// usage error before reading anything.
+    @Test(arguments: commands, ["0", "-2", "two"])
+    func threadCountsBelowOneAreUsageErrors(command: [String], value: String) throws {
+        let outcome = CLI.run(command + ["--threads", value])
+        #expect(outcome.status == 2)
+        #expect(outcome.errorOutput.hasPrefix("error: ") && outcome.errorOutput.contains("--threads"), "\(outcome.errorOutput)")
+        #expect(outcome.output.isEmpty)
+    }
+
+    @Test(arguments: commands)
+    func everyCommandListsTheOption(command: [String]) throws {
+        let help = try CLI.succeed([command[0], "--help"]).output
+        #expect(help.contains("--threads <n>"), "\(help)")
+    }
+
+    /// A model whose tensors are large enough to be split over threads
+    /// (more than `ParallelChunks.minimumParallelElements` values).
+    static func writeModel(to directory: String) throws {
+        try SyntheticModels.writeLlama(to: directory, vocab: 2048, hidden: 256, intermediate: 512, layers: 1, heads: 4, kvHeads: 2)
+    }
+
+    /// Casts, quantization, statistics and the forward pass write the same
+    /// bytes on one thread as on two.
+    @Test func outputsAreTheSameOnOneAndTwoThreads() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let model = Paths.join(directory, "model")
+        mkdir(model, 0o755)
+        try Self.writeModel(to: model)
+        let tokens = "5,17,1999,3,640,77,1024,9"
+        for threads in ["1", "2"] {
+            let out = Paths.join(directory, threads)
+            mkdir(out, 0o755)
+            try CLI.succeed(["convert", model, Paths.join(out, "model.bf16.safetensors"), "--dtype", "bf16", "--threads", threads])
+            try CLI.succeed(["convert", model, Paths.join(out, "model.f16.gguf"), "--dtype", "f16", "--threads", threads])
+            try CLI.succeed(["convert", model, Paths.join(out, "model.q8_0.gguf"), "--quant", "q8_0", "--threads", threads])
+            try CLI.succeed(["convert", model, Paths.join(out, "model.q4_k.gguf"), "--quant", "q4_k", "--threads", threads])
+            try CLI.succeed(["forward", model, "--tokens", tokens, "--out", Paths.join(out, "logits.safetensors"), "--threads", threads])
+            try CLI.succeed(["forward", Paths.join(out, "model.q8_0.gguf"), "--tokens", tokens, "--out", Paths.join(out, "logits-q8_0.safetensors"), "--threads", threads])
+            let stats = try CLI.succeed(["inspect", model, "--stats", "--json", "--threads", threads]).output
+            try SyntheticModels.writeFile(Paths.join(out, "stats.json"), Array(stats.utf8))
+        }
+        let names = Paths.entries(of: Paths.join(directory, "1")).sorted()
+        #expect(names.count == 7)
+        for name in names {
+            let one = try Self.comparableBytes(Paths.join(directory, "1/" + name))
+            let two = try Self.comparableBytes(Paths.join(directory, "2/" + name))
+            let same = one == two
+            #expect(same, "\(name) differs between 1 and 2 threads")
+        }
+    }
+
+    /// A file's bytes; for the logits files, which name the model they ran
+    /// (whose path differs here), the logits tensor's bytes.
+    static func comparableBytes(_ path: String) throws -> [UInt8] {
+        guard path.hasSuffix("logits.safetensors") || path.hasSuffix("logits-q8_0.safetensors") else { return try Paths.readFile(path) }
+        let logits = try #require(try Checkpoint(path: path).tensors.first)
+        return logits.withBytes { Array($0) }
+    }
+}

@@ -41,6 +41,18 @@ import Testing
         #expect(Paths.entries(of: directory).isEmpty)
     }
 
+    /// A layer range is bounded before it is expanded: `0-9223372036854775806`
+    /// once built a set of that many layers (hours, gigabytes).
+    @Test(arguments: ["0-9223372036854775806", "9223372036854775807", "0-1048577"])
+    func hugeLayerRangesAreRefusedBeforeExpansion(list: String) throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let outcome = CLI.run(["add-gate", Self.qwen2, Paths.join(directory, "gated/"), "--layers", list])
+        #expect(outcome.status == 2)
+        #expect(outcome.errorOutput.contains("is out of range"), "\(outcome.errorOutput)")
+        #expect(Paths.entries(of: directory).isEmpty)
+    }
+
     @Test func keepPatternsThatMatchNothingAreReported() throws {
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }

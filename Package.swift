@@ -7,6 +7,10 @@ let package = Package(
     products: [
         .library(name: "GateSurgeon", targets: ["GateSurgeon"]),
         .executable(name: "gatesurgeon", targets: ["gatesurgeon"]),
+        // For the fuzz targets (Tests/Fuzz, a package of its own), which run the
+        // commands' reports and the JSON module on hostile bytes.
+        .library(name: "GateSurgeonCommands", targets: ["GateSurgeonCommands"]),
+        .library(name: "JSON", targets: ["JSON"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -98,9 +98,18 @@ static void write_all(const char *text) {
     }
 }
 
+// Set by the first thread to take a bus error. Workers reading the same
+// truncated mapping fault together; only the first names the file and
+// cleans up, the others wait for its _exit instead of printing a second,
+// unnamed message (and racing it to remove the same partial outputs).
+static _Atomic int handling_bus_error;
+
 static void on_bus_error(int signal_number, siginfo_t *info, void *context) {
     (void)signal_number;
     (void)context;
+    if (atomic_exchange(&handling_bus_error, 1)) {
+        for (;;) pause();
+    }
     uintptr_t address = info ? (uintptr_t)info->si_addr : 0;
     int named = 0;
     for (int slot = 0; slot < GS_MAPPING_SLOTS && !named; slot++) {

@@ -41,6 +41,11 @@ extension ModelConfig {
             ?? gguf.value("tokenizer.ggml.tokens")?.arrayValues?.count ?? 0
         var partialRotary: Double?
         if let dimensions = try optionalInt("rope.dimension_count"), headDim > 0 {
+            // Checked here, in the file's own terms, before it becomes a factor.
+            guard dimensions <= headDim, dimensions % 2 == 0 else {
+                throw ModelError.invalidConfig(path: path, key: "\(arch).rope.dimension_count",
+                                               problem: "\(dimensions) is not an even count of at most the head size \(headDim)")
+            }
             partialRotary = Double(dimensions) / Double(headDim)
         }
         var scaling: RopeScaling?

@@ -197,6 +197,12 @@ public struct ModelConfig: Sendable {
         guard partialRotaryFactor > 0, partialRotaryFactor <= 1 else {
             throw .invalidConfig(path: path, key: "partial_rotary_factor", problem: "\(partialRotaryFactor) is not in (0, 1]")
         }
+        // transformers' int(head_dim * partial_rotary_factor): RoPE rotates pairs, so an
+        // odd count would leave one dimension without a partner (rotate_half misaligns).
+        let rotary = Int((Double(headDim) * partialRotaryFactor).rounded(.down))
+        guard rotary % 2 == 0 else {
+            throw .invalidConfig(path: path, key: "partial_rotary_factor", problem: "rotates \(rotary) dimensions of a head of \(headDim); RoPE rotates pairs, so the count must be even")
+        }
         guard rotaryDimensions >= 2 || headDim < 2 else {
             throw .invalidConfig(path: path, key: "partial_rotary_factor", problem: "rotates no dimension of a head of \(headDim)")
         }

@@ -335,6 +335,12 @@ extension ModelGraph {
         var layers: [DecoderLayer] = []
         for index in 0..<config.layerCount {
             let p = "\(Architecture.transformersLayerPrefix)\(index)."
+            // transformers' attention_bias / qkv_bias gives all three projections a bias or none;
+            // llama.cpp loads q, k and v biases together too.
+            let biases = ["q_proj", "k_proj", "v_proj"].filter { remaining[p + "self_attn.\($0).bias"] != nil }
+            guard biases.isEmpty || biases.count == 3 else {
+                throw ModelError.unsupportedModel(path: path, problem: "layer \(index) has a bias for \(biases.joined(separator: " and ")) only; q_proj, k_proj and v_proj have biases together or not at all")
+            }
             let attention = AttentionTensors(
                 query: try take(p + "self_attn.q_proj.weight", shape: [queryRows, D]),
                 key: try take(p + "self_attn.k_proj.weight", shape: [K * d, D]),

@@ -23,6 +23,8 @@ public final class MappedFile: @unchecked Sendable {
     private let base: UnsafeRawPointer?
     /// Slot in the SIGBUS handler's table of mappings, or -1.
     private let faultSlot: Int32
+    /// Whether `base` is a heap copy (`init(copying:path:)`) rather than a mapping.
+    private let isHeapCopy: Bool
 
     /// Maps `path`; an empty file maps to an empty buffer.
     public init(path: String) throws(FileError) {
@@ -41,6 +43,7 @@ public final class MappedFile: @unchecked Sendable {
             throw FileError.cannotOpen(path: path, reason: "size \(info.st_size) is not addressable")
         }
         self.size = size
+        isHeapCopy = false
         if size == 0 {
             base = nil
             faultSlot = -1
@@ -54,7 +57,29 @@ public final class MappedFile: @unchecked Sendable {
         faultSlot = gs_mapping_register(mapped, size, path)
     }
 
+    /// A file's bytes held in memory under the name `path`, read by the same
+    /// parsers as a mapping; nothing is opened. For callers that already hold
+    /// the bytes (the fuzz targets), so hostile input reaches every reader
+    /// without touching the file system.
+    init(copying bytes: [UInt8], path: String) {
+        self.path = path
+        size = bytes.count
+        isHeapCopy = true
+        faultSlot = -1
+        guard !bytes.isEmpty else {
+            base = nil
+            return
+        }
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 64)
+        bytes.withUnsafeBytes { copy.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        base = UnsafeRawPointer(copy)
+    }
+
     deinit {
+        if isHeapCopy {
+            base.map { UnsafeMutableRawPointer(mutating: $0).deallocate() }
+            return
+        }
         gs_mapping_unregister(faultSlot)
         if let base { munmap(UnsafeMutableRawPointer(mutating: base), size) }
     }
@@ -109,7 +134,7 @@ public final class MappedFile: @unchecked Sendable {
     /// Tells the kernel the pages of `range` will not be read again soon, so
     /// streaming a checkpoint larger than memory does not evict everything else.
     public func releasePages(in range: Range<Int>) {
-        guard let base, !range.isEmpty else { return }
+        guard let base, !range.isEmpty, !isHeapCopy else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let start = range.lowerBound / page * page
         madvise(UnsafeMutableRawPointer(mutating: base + start), range.upperBound - start, Int32(MADV_DONTNEED))

@@ -114,6 +114,13 @@ public enum ModelWriter {
     public static func plan(_ graph: ModelGraph, format: CheckpointFormat, policy: ConversionPolicy) throws -> [PlannedTensor] {
         var planned: [PlannedTensor] = []
         let architecture = graph.config.architecture
+        if format == .gguf, let gate = graph.config.gate, gate.layout != .separate, !architecture.gatedByDefault {
+            // llama.cpp's graph for this architecture has no gate rows in attn_q: the
+            // file would not load (and the Llama row permutation needs heads of even size).
+            throw ModelError.unsupportedModel(
+                path: graph.sourcePath,
+                problem: "its \(gate.layout.rawValue) gate is fused into q_proj, which a \(graph.config.family.rawValue) GGUF cannot carry; GGUF carries the gate as blk.N.attn_gate (add-gate --layout separate on the ungated model)")
+        }
         let asLlamaQuantize = format == .gguf && graph.sourceFormat == .gguf
         var pendingExperts: [String: [Int: GraphTensor]] = [:]
         for var tensor in orderedTensors(graph) {

@@ -19,6 +19,7 @@ import Testing
         (["out/", "--max-shard-size", "5"], "needs a unit"),
         (["out/", "--max-shard-size", "infGB"], "not a size"),
         (["out/", "--max-shard-size", "1e300gb"], "not a size"),
+        (["out/", "--max-shard-size", "infb"], "not a size"),
         (["out.safetensors", "--quant", "q4_0"], "give an output path ending in .gguf"),
         (["out.safetensors", "--tokenizer-from", "x.gguf"], "--tokenizer-from applies to GGUF output"),
         (["out.gguf", "--max-kld", "0.1"], "add --verify"),
@@ -38,6 +39,38 @@ import Testing
         #expect(outcome.errorOutput.hasPrefix("error: "), "\(outcome.errorOutput)")
         #expect(outcome.errorOutput.contains(message), "\(outcome.errorOutput)")
         #expect(outcome.output.isEmpty, "nothing is planned or printed")
+        #expect(Paths.entries(of: directory).isEmpty)
+    }
+
+    /// A name read from a file is printed escaped: a newline cannot split
+    /// the error line and a terminal escape reaches the terminal as text.
+    @Test func namesInErrorsAreEscaped() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let header = Array(#"{"a\n\u001b[2Jb":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#.utf8)
+        let path = Paths.join(directory, "named.safetensors")
+        let output = ByteArrayOutput()
+        try output.write(UInt64(header.count), endianness: .little)
+        try output.write(header)
+        try output.write([UInt8](repeating: 0, count: 4))
+        try SyntheticModels.writeFile(path, output.bytes)
+        let outcome = CLI.run(["inspect", path])
+        #expect(outcome.status == 2)
+        let message = outcome.errorOutput
+        #expect(message.hasPrefix("error: \(path): ") && message.hasSuffix("\n") && !message.dropLast().contains("\n"), "\(message)")
+        #expect(!message.contains("\u{1B}"), "no raw escape: \(message)")
+        #expect(message.contains(#"a\n"#), "\(message)")
+    }
+
+    /// A layer range is bounded before it is expanded: `0-9223372036854775806`
+    /// once built a set of that many layers (hours, gigabytes).
+    @Test(arguments: ["0-9223372036854775806", "9223372036854775807", "0-1048577"])
+    func hugeLayerRangesAreRefusedBeforeExpansion(list: String) throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let outcome = CLI.run(["add-gate", Self.qwen2, Paths.join(directory, "gated/"), "--layers", list])
+        #expect(outcome.status == 2)
+        #expect(outcome.errorOutput.contains("is out of range"), "\(outcome.errorOutput)")
         #expect(Paths.entries(of: directory).isEmpty)
     }
 

@@ -179,4 +179,28 @@ import Testing
         #expect(Paths.exists(alive), "pid 1 is alive: its partial is not ours to remove")
         #expect(outcome.errorOutput.contains("left by an interrupted run"))
     }
+
+    /// The outputs of one command (weights, config.json, tokenizer files)
+    /// appear together or not at all: a tokenizer file that cannot be read
+    /// fails the run after the weights and config.json are written, and
+    /// none of them reaches the output path.
+    @Test func outputsOfOneCommandAreCommittedTogether() throws {
+        let work = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(work) }
+        let model = Paths.join(work, "model")
+        try Fixtures.copyDirectory(from: Fixtures.path("models/llama"), to: model)
+        let fifo = Paths.join(model, "tokenizer.extra")
+        #expect(mkfifo(fifo, 0o644) == 0)
+        let output = Paths.join(work, "out")
+        let failed = CLI.run(["convert", model, output + "/", "--dtype", "bf16"])
+        #expect(failed.status == 2)
+        #expect(failed.errorOutput.contains("write [21/21]"), "the weights were written before the failure")
+        #expect(failed.errorOutput.hasSuffix("\nerror: \(fifo): cannot open: not a regular file (it is a FIFO)\n"), "\(failed.errorOutput)")
+        #expect(Paths.entries(of: work) == ["model"], "no output, no partial")
+
+        #expect(unlink(fifo) == 0)
+        try CLI.succeed(["convert", model, output + "/", "--dtype", "bf16"])
+        let written = Set(Paths.entries(of: output))
+        #expect(written.isSuperset(of: ["model.safetensors", "config.json", "tokenizer.json", "tokenizer.model", "tokenizer_config.json"]), "\(written)")
+    }
 }

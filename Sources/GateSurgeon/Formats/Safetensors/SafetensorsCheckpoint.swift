@@ -15,8 +15,12 @@ public struct SafetensorsCheckpoint: Sendable {
 
     /// Opens a single `.safetensors` file.
     public init(file path: String) throws {
-        let file = try SafetensorsFile(path: path)
-        self.path = path
+        self.init(file: try SafetensorsFile(path: path))
+    }
+
+    /// A single file already opened (or held in memory).
+    init(file: SafetensorsFile) {
+        path = file.path
         isDirectory = false
         files = [file]
         tensors = file.tensors

@@ -528,19 +528,25 @@ public struct ForwardPass: Sendable {
 
 /// Buffers for decoded weights, kept for the next weight: decoding into
 /// fresh memory costs a page fault and a zeroed page per 4 KiB, a quarter of
-/// the forward pass of a BF16 or quantized model. At most two are kept (the
-/// largest weights'), so memory stays what the forward pass needed anyway.
+/// the forward pass of a BF16 or quantized model. One is kept (grown to the
+/// largest weight, the smaller freed first), so peak memory stays the
+/// largest decoded weight, as without it.
 final class WeightBuffers: Sendable {
     static let shared = WeightBuffers()
     private let free = Mutex<[Int]>([])
 
     /// Calls `body` with a buffer of exactly `count` floats (uninitialized).
     func withBuffer<R>(count: Int, _ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
-        let taken: (address: Int, capacity: Int)? = free.withLock { buffers in
-            guard let index = buffers.indices.first(where: { Self.capacity(of: buffers[$0]) >= count }) else { return nil }
+        let (taken, tooSmall): ((address: Int, capacity: Int)?, [Int]) = free.withLock { buffers in
+            guard let index = buffers.indices.first(where: { Self.capacity(of: buffers[$0]) >= count }) else {
+                // Free the smaller ones before allocating, so they never coexist with the new one.
+                defer { buffers.removeAll() }
+                return (nil, buffers)
+            }
             let address = buffers.remove(at: index)
-            return (address, Self.capacity(of: address))
+            return ((address, Self.capacity(of: address)), [])
         }
+        for address in tooSmall { (UnsafeMutableRawPointer(bitPattern: address)! - 64).deallocate() }
         let capacity = taken?.capacity ?? count
         let base = taken.map { UnsafeMutablePointer<Float>(bitPattern: $0.address)! } ?? Self.allocate(capacity)
         defer { give(base, capacity: capacity) }
@@ -562,7 +568,7 @@ final class WeightBuffers: Sendable {
         let dropped: [Int] = free.withLock { buffers in
             buffers.append(Int(bitPattern: base))
             buffers.sort { Self.capacity(of: $0) > Self.capacity(of: $1) }
-            let extra = Array(buffers.dropFirst(2))
+            let extra = Array(buffers.dropFirst(1))
             buffers.removeLast(extra.count)
             return extra
         }

@@ -1,4 +1,5 @@
 import Platform
+import Synchronization
 
 /// A reference forward pass in F32 on the CPU: Llama, Mistral, Qwen2,
 /// Qwen3 and Qwen3.5 (full attention) decoders, with every gate layout of
@@ -469,52 +470,108 @@ public struct ForwardPass: Sendable {
             }
         }
         #endif
-        let values = try decode(tensor, rows: rows)
-        return try values.withUnsafeBufferPointer(body)
+        return try WeightBuffers.shared.withBuffer(count: rows.count * tensor.expression.rowElements) { buffer in
+            try decode(tensor, rows: rows, into: buffer)
+            return try body(UnsafeBufferPointer(buffer))
+        }
     }
 
     /// The F32 values of rows `rows` of a tensor, decoded in parallel blocks.
     static func decode(_ tensor: GraphTensor, rows: Range<Int>) throws -> [Float] {
+        let count = rows.count * tensor.expression.rowElements
+        // Every element is written (or the call throws): no zeroing first.
+        var result = [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+        try result.withUnsafeMutableBufferPointer { try decode(tensor, rows: rows, into: $0) }
+        return result
+    }
+
+    /// Decodes rows `rows` of a tensor into `output` (exactly their values), in parallel blocks.
+    static func decode(_ tensor: GraphTensor, rows: Range<Int>, into output: UnsafeMutableBufferPointer<Float>) throws {
         let expression = tensor.expression
         let rowElements = expression.rowElements
-        let blockCount = min(rows.count, Parallel.workerCount * 4)
-        guard blockCount > 1 else { return try expression.rowValues(rows) }
+        precondition(output.count == rows.count * rowElements)
+        let blockCount = max(1, min(rows.count, Parallel.workerCount * 4))
         let rowsPerBlock = (rows.count + blockCount - 1) / blockCount
-        let blocks = (rows.count + rowsPerBlock - 1) / rowsPerBlock
-        // Every element is written below (or the call throws): no zeroing first.
-        var result = [Float](unsafeUninitializedCapacity: rows.count * rowElements) { _, count in count = rows.count * rowElements }
+        let blocks = rows.isEmpty ? 0 : (rows.count + rowsPerBlock - 1) / rowsPerBlock
         var failures = [(any Error)?](repeating: nil, count: blocks)
         let stored = expression.storedTensor
-        result.withUnsafeMutableBufferPointer { output in
-            failures.withUnsafeMutableBufferPointer { errors in
-                let outputBase = output.baseAddress!, errorBase = errors.baseAddress!
-                Parallel.forEach(blocks) { block in
-                    let start = rows.lowerBound + block * rowsPerBlock
-                    let end = min(rows.upperBound, start + rowsPerBlock)
-                    do {
-                        if let stored, stored.byteCount % max(1, expression.rowCount) == 0 {
-                            // Decoded straight into place: no array per block to fill and copy.
-                            let rowBytes = stored.byteCount / max(1, expression.rowCount)
-                            let bytes = (stored.byteRange.lowerBound + start * rowBytes)..<(stored.byteRange.lowerBound + end * rowBytes)
-                            let destination = UnsafeMutableBufferPointer(start: outputBase + (start - rows.lowerBound) * rowElements, count: (end - start) * rowElements)
-                            try stored.file.withBytes(in: bytes) { source in
-                                try ElementConversion.decode(source, as: stored.dtype, into: destination)
-                            }
-                            return
+        failures.withUnsafeMutableBufferPointer { errors in
+            guard let outputBase = output.baseAddress, let errorBase = errors.baseAddress else { return }
+            Parallel.forEach(blocks) { block in
+                let start = rows.lowerBound + block * rowsPerBlock
+                let end = min(rows.upperBound, start + rowsPerBlock)
+                do {
+                    if let stored, stored.byteCount % max(1, expression.rowCount) == 0 {
+                        // Decoded straight into place: no array per block to fill and copy.
+                        let rowBytes = stored.byteCount / max(1, expression.rowCount)
+                        let bytes = (stored.byteRange.lowerBound + start * rowBytes)..<(stored.byteRange.lowerBound + end * rowBytes)
+                        let destination = UnsafeMutableBufferPointer(start: outputBase + (start - rows.lowerBound) * rowElements, count: (end - start) * rowElements)
+                        try stored.file.withBytes(in: bytes) { source in
+                            try ElementConversion.decode(source, as: stored.dtype, into: destination)
                         }
-                        let values = try expression.rowValues(start..<end)
-                        precondition(values.count == (end - start) * rowElements)
-                        values.withUnsafeBufferPointer { source in
-                            (outputBase + (start - rows.lowerBound) * rowElements).update(from: source.baseAddress!, count: source.count)
-                        }
-                    } catch {
-                        errorBase[block] = error
+                        return
                     }
+                    let values = try expression.rowValues(start..<end)
+                    precondition(values.count == (end - start) * rowElements)
+                    values.withUnsafeBufferPointer { source in
+                        (outputBase + (start - rows.lowerBound) * rowElements).update(from: source.baseAddress!, count: source.count)
+                    }
+                } catch {
+                    errorBase[block] = error
                 }
             }
         }
         if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
         if rows == 0..<expression.rowCount { expression.releaseSourcePages() }
-        return result
+    }
+}
+
+/// Buffers for decoded weights, kept for the next weight: decoding into
+/// fresh memory costs a page fault and a zeroed page per 4 KiB, a quarter of
+/// the forward pass of a BF16 or quantized model. One is kept (grown to the
+/// largest weight, the smaller freed first), so peak memory stays the
+/// largest decoded weight, as without it.
+final class WeightBuffers: Sendable {
+    static let shared = WeightBuffers()
+    private let free = Mutex<[Int]>([])
+
+    /// Calls `body` with a buffer of exactly `count` floats (uninitialized).
+    func withBuffer<R>(count: Int, _ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+        let (taken, tooSmall): ((address: Int, capacity: Int)?, [Int]) = free.withLock { buffers in
+            guard let index = buffers.indices.first(where: { Self.capacity(of: buffers[$0]) >= count }) else {
+                // Free the smaller ones before allocating, so they never coexist with the new one.
+                defer { buffers.removeAll() }
+                return (nil, buffers)
+            }
+            let address = buffers.remove(at: index)
+            return ((address, Self.capacity(of: address)), [])
+        }
+        for address in tooSmall { (UnsafeMutableRawPointer(bitPattern: address)! - 64).deallocate() }
+        let capacity = taken?.capacity ?? count
+        let base = taken.map { UnsafeMutablePointer<Float>(bitPattern: $0.address)! } ?? Self.allocate(capacity)
+        defer { give(base, capacity: capacity) }
+        return try body(UnsafeMutableBufferPointer(start: base, count: count))
+    }
+
+    // A buffer's capacity is stored in the 64 bytes before its floats.
+    private static func allocate(_ capacity: Int) -> UnsafeMutablePointer<Float> {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: 64 + max(1, capacity) * 4, alignment: 64)
+        raw.storeBytes(of: capacity, as: Int.self)
+        return (raw + 64).assumingMemoryBound(to: Float.self)
+    }
+
+    private static func capacity(of address: Int) -> Int {
+        (UnsafeRawPointer(bitPattern: address)! - 64).load(as: Int.self)
+    }
+
+    private func give(_ base: UnsafeMutablePointer<Float>, capacity: Int) {
+        let dropped: [Int] = free.withLock { buffers in
+            buffers.append(Int(bitPattern: base))
+            buffers.sort { Self.capacity(of: $0) > Self.capacity(of: $1) }
+            let extra = Array(buffers.dropFirst(1))
+            buffers.removeLast(extra.count)
+            return extra
+        }
+        for address in dropped { (UnsafeMutableRawPointer(bitPattern: address)! - 64).deallocate() }
     }
 }

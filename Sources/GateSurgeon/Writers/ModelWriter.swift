@@ -240,13 +240,13 @@ public enum ModelWriter {
             }
             while start < rows {
                 let end = min(rows, start + chunkRows)
-                let values = try expression.rowValues(start..<end)
-                let byteCount = dtype.byteCount(elements: values.count)!
+                let elementCount = (end - start) * rowElements
+                let byteCount = dtype.byteCount(elements: elementCount)!
                 let weights: ArraySlice<Float>? = importance.map { vector in
                     importanceGroups > 1 ? vector[(start / rowsPerGroup * rowLength)..<(end / rowsPerGroup * rowLength)] : vector[...]
                 }
                 func encode(into destination: UnsafeMutableRawBufferPointer) throws -> ConversionReport {
-                    try values.withUnsafeBufferPointer { source in
+                    try withRowValues(expression, start..<end) { source in
                         if let weights {
                             try weights.withUnsafeBufferPointer { vector in
                                 try ElementConversion.encode(source, as: dtype, into: destination, rowLength: rowLength, importance: vector)
@@ -269,6 +269,29 @@ public enum ModelWriter {
                 start = end
             }
         }
+    }
+
+    /// Calls `body` with the F32 values of rows `rows`: read in place from
+    /// the mapping when the expression is a stored F32 tensor (aligned, on a
+    /// little-endian host), whose pages are dropped after; decoded otherwise.
+    static func withRowValues<R>(
+        _ expression: TensorExpression, _ rows: Range<Int>, _ body: (UnsafeBufferPointer<Float>) throws -> R
+    ) throws -> R {
+        #if _endian(little)
+        if case .stored(let stored) = expression, stored.dtype == .f32, stored.byteCount == stored.elementCount * 4 {
+            let rowBytes = stored.rowLength * 4
+            let bytes = (stored.byteRange.lowerBound + rows.lowerBound * rowBytes)..<(stored.byteRange.lowerBound + rows.upperBound * rowBytes)
+            let aligned = stored.file.withBytes(in: bytes) { Int(bitPattern: $0.baseAddress) % MemoryLayout<Float>.alignment == 0 }
+            if aligned {
+                stored.file.prefetch(bytes)
+                defer { stored.file.releasePages(in: bytes) }
+                return try stored.file.withBytes(in: bytes) { raw in
+                    try body(UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: Float.self), count: rows.count * stored.rowLength))
+                }
+            }
+        }
+        #endif
+        return try expression.rowValues(rows).withUnsafeBufferPointer(body)
     }
 
     /// A float cast from the mapped input straight into the output's buffer,

@@ -280,6 +280,11 @@ if options.sections.contains("tools") {
                         runs: 1, clean: [Paths.join(work, "ours.gguf"), Paths.join(work, "peer.gguf")])
         }
     }
+    // The preset users pick most: llama-quantize's per-tensor rules, not --pure.
+    alternating("GGUF F16 -> Q4_K_M preset (peer: llama-quantize Q4_K_M, \(threads) threads)",
+                ours: [binary, "convert", f16, Paths.join(work, "ours.gguf"), "--quant", "q4_k_m", "--force", "--threads", threads],
+                peers: options.quantize.map { [("llama-quantize", [$0, f16, Paths.join(work, "peer.gguf"), "Q4_K_M", threads])] } ?? [],
+                runs: 1, clean: [Paths.join(work, "ours.gguf"), Paths.join(work, "peer.gguf")])
     run("add-gate (no peer tool can)", ours: [binary, "add-gate", model, Paths.join(work, "ours"), "--force", "--threads", threads], peer: nil)
     if !Paths.exists(Paths.join(work, "gated")) {
         _ = measure([binary, "add-gate", model, Paths.join(work, "gated")])

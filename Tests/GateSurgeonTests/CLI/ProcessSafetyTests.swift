@@ -122,7 +122,9 @@ import Testing
         let scratch = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(work); Fixtures.remove(scratch) }
         let input = Paths.join(work, "in.gguf")
-        try Self.writeSparseGGUF(input, tensors: 2, elements: 4_000_000)
+        // 200 MB in, 100 MB out: long enough that the mid-write kill lands
+        // before the (fast) cast finishes, also on an idle machine.
+        try Self.writeSparseGGUF(input, tensors: 2, elements: 25_000_000)
         let pristine = Paths.join(scratch, "pristine.gguf")
         try Paths.copyFile(from: input, to: pristine)
         let output = Paths.join(work, "out.gguf")

@@ -1,12 +1,12 @@
+import GateSurgeon
 import Platform
-import Synchronization
 
 /// Where a command writes. Results (tables, JSON) go to standard output;
 /// progress, warnings and errors to standard error, so `--json` output can
 /// be piped while a human still sees what happens. Tests capture both.
 public final class Console: Sendable {
     private let capturing: Bool
-    private let captured = Mutex<(output: String, errorOutput: String)>(("", ""))
+    private let captured = Locked<(output: String, errorOutput: String)>(("", ""))
 
     private init(capturing: Bool) { self.capturing = capturing }
 

@@ -1,5 +1,4 @@
 import GateSurgeon
-import Synchronization
 
 /// Progress of a long job on standard error. On a terminal it is one line
 /// redrawn in place (percent, step, amount done, rate, time left); in a log
@@ -31,7 +30,7 @@ final class ProgressReporter: Sendable {
     private let measure: Measure
     private let delay: Duration
     private let started = ContinuousClock.now
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// - Parameters:
     ///   - total: total work, in `measure` units.

@@ -1,5 +1,4 @@
 import Platform
-import Synchronization
 
 /// A reference forward pass in F32 on the CPU: Llama, Mistral, Qwen2,
 /// Qwen3 and Qwen3.5 (full attention) decoders, with every gate layout of
@@ -533,7 +532,7 @@ public struct ForwardPass: Sendable {
 /// largest decoded weight, as without it.
 final class WeightBuffers: Sendable {
     static let shared = WeightBuffers()
-    private let free = Mutex<[Int]>([])
+    private let free = Locked<[Int]>([])
 
     /// Calls `body` with a buffer of exactly `count` floats (uninitialized).
     func withBuffer<R>(count: Int, _ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {

@@ -1,7 +1,6 @@
 import CSystemExtensions
 import Dispatch
 import Platform
-import Synchronization
 
 /// A buffered, append-only file writer that counts what it wrote.
 ///
@@ -198,7 +197,7 @@ private struct WriteJob: @unchecked Sendable {
 
 /// The first failure of the writer thread, read by the producer.
 private final class FirstFailure: Sendable {
-    private let storage = Mutex<String?>(nil)
+    private let storage = Locked<String?>(nil)
     func record(_ reason: String) { storage.withLock { $0 = $0 ?? reason } }
     var reason: String? { storage.withLock { $0 } }
 }

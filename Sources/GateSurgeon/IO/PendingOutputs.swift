@@ -40,15 +40,7 @@ package enum PendingOutputs {
         var files: [String: Int32] = [:]
     }
 
-    /// The index, in a class instance rather than a global `Mutex`:
-    /// ThreadSanitizer takes `withLock` on a global noncopyable `Mutex` for
-    /// a modification of the global and reports a race that the lock rules
-    /// out (instance `Mutex`es, as everywhere else here, are seen correctly).
-    private final class Index: Sendable {
-        let entries = Mutex<[String: Staged]>([:])
-    }
-
-    private static let staged = Index()
+    private static let staged = Locked<[String: Staged]>([:])
     private static let serial = Atomic<Int>(0)
 
     static func nextSerial() -> Int { serial.wrappingAdd(1, ordering: .relaxed).newValue }
@@ -56,13 +48,13 @@ package enum PendingOutputs {
     /// Registers a staged output before it is created.
     static func register(_ path: String, isDirectory: Bool) {
         let slot = gs_cleanup_register(path, isDirectory ? 1 : 0)
-        staged.entries.withLock { $0[path] = Staged(slot: slot) }
+        staged.withLock { $0[path] = Staged(slot: slot) }
     }
 
     /// Registers a file about to be created, when it lies in a staged
     /// directory (a staged file is registered already).
     static func registerCreatedFile(_ path: String) {
-        staged.entries.withLock { entries in
+        staged.withLock { entries in
             guard entries[path] == nil else { return }
             for (directory, var entry) in entries where path.hasPrefix(directory + "/") {
                 guard entry.files[path] == nil else { return }
@@ -75,7 +67,7 @@ package enum PendingOutputs {
 
     /// Forgets a staged output and every file registered inside it.
     static func unregister(_ path: String) {
-        staged.entries.withLock { entries in
+        staged.withLock { entries in
             guard let entry = entries.removeValue(forKey: path) else { return }
             for slot in entry.files.values { gs_cleanup_unregister(slot) }
             gs_cleanup_unregister(entry.slot)
@@ -100,7 +92,7 @@ package enum PendingOutputs {
     /// Removes every registered output (files, then directories with
     /// whatever they hold) and forgets them.
     static func removeAll() {
-        staged.entries.withLock { removeAll(&$0) }
+        staged.withLock { removeAll(&$0) }
     }
 
     private static func removeAll(_ entries: inout [String: Staged]) {
@@ -150,7 +142,7 @@ package enum PendingOutputs {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler {
-                staged.entries.withLock { entries in
+                staged.withLock { entries in
                     removeAll(&entries)
                     signal(number, SIG_DFL)
                     var signals = sigset_t()

@@ -1,4 +1,3 @@
-import Synchronization
 
 extension ImportanceMatrix {
     /// Computes an importance matrix with the reference forward pass, as
@@ -48,7 +47,7 @@ extension ImportanceMatrix {
 
         private let architecture: Architecture
         private let expertCount: Int
-        private let sums = Mutex<[String: Sums]>([:])
+        private let sums = Locked<[String: Sums]>([:])
 
         init(architecture: Architecture, experts: Int) {
             self.architecture = architecture

@@ -1,5 +1,4 @@
 import JSON
-import Synchronization
 
 /// One tensor as it will be written: its graph tensor, output name and
 /// shape, the type chosen for it, and the expression that produces it.
@@ -87,7 +86,7 @@ public enum WriteWarning: Sendable, Equatable {
 /// Collects what narrowing conversions lost while tensors stream out
 /// (from whichever thread writes).
 final class ConversionLog: Sendable {
-    private let overflows = Mutex<[(tensor: String, count: Int)]>([])
+    private let overflows = Locked<[(tensor: String, count: Int)]>([])
 
     func record(_ report: ConversionReport, tensor: String) {
         guard report.overflowed > 0 else { return }

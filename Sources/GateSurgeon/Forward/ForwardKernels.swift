@@ -198,6 +198,21 @@ enum ForwardKernels {
         }
     }
 
+    /// Scores `w[0...last]`, whose largest is `maximum`, turned into
+    /// probabilities in place (max-subtracted, as transformers computes
+    /// softmax); one definition for the reference and the blocked attention.
+    @inline(__always)
+    static func softmax(_ w: UnsafeMutablePointer<Float>, through last: Int, maximum: Float) {
+        var total: Float = 0
+        for s in 0...last {
+            let e = expf(w[s] - maximum)
+            w[s] = e
+            total += e
+        }
+        let inverse = 1 / total
+        for s in 0...last { w[s] *= inverse }
+    }
+
     /// Causal scaled dot-product attention with grouped KV heads, as
     /// transformers' eager attention: `softmax(q k^T * scale + mask) v`, the
     /// softmax in F32 (subtract the max, exponentiate, multiply by 1 / sum).
@@ -245,14 +260,7 @@ enum ForwardKernels {
                         wBase[s] = score
                         maximum = max(maximum, score)
                     }
-                    var total: Float = 0
-                    for s in 0...t {
-                        let e = expf(wBase[s] - maximum)
-                        wBase[s] = e
-                        total += e
-                    }
-                    let inverse = 1 / total
-                    for s in 0...t { wBase[s] *= inverse }
+                    softmax(wBase, through: t, maximum: maximum)
                     if t > 0 { firstTokenSum += Double(wBase[0]) }
                     if let probabilityBase {
                         let row = probabilityBase + ((h &* tokens &+ t) &* tokens)
@@ -327,14 +335,7 @@ enum ForwardKernels {
                         w[s] = score
                         maximum = max(maximum, score)
                     }
-                    var total: Float = 0
-                    for s in 0...t {
-                        let e = expf(w[s] - maximum)
-                        w[s] = e
-                        total += e
-                    }
-                    let inverse = 1 / total
-                    for s in 0...t { w[s] *= inverse }
+                    softmax(w, through: t, maximum: maximum)
                     for s in (t + 1)..<t1 { w[s] = 0 }
                     firstBase[h * tokens + t] = w[0]
                     if let probabilityBase {

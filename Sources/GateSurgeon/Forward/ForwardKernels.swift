@@ -157,8 +157,11 @@ enum ForwardKernels {
     @inline(__always)
     static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
 
-    /// SwiGLU in place: `gate[i] = silu(gate[i]) * up[i]`.
-    static func swiGLU(gate: UnsafeMutableBufferPointer<Float>, up: UnsafeBufferPointer<Float>) {
+    /// A gated MLP's activation in place: `gate[i] = act(gate[i]) * up[i]`,
+    /// with `act` SiLU (`x / (1 + exp(-x))`) or PyTorch's tanh-approximated
+    /// GELU (`0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`, its F32 CPU kernel's
+    /// operation order).
+    static func gatedActivation(_ activation: Activation, gate: UnsafeMutableBufferPointer<Float>, up: UnsafeBufferPointer<Float>) {
         precondition(up.count >= gate.count)
         let count = gate.count
         guard count > 0 else { return }
@@ -166,9 +169,19 @@ enum ForwardKernels {
         let chunk = max(4096, (count + Parallel.workerCount - 1) / Parallel.workerCount)
         Parallel.forEach((count + chunk - 1) / chunk) { part in
             let start = part * chunk, end = min(count, start + chunk)
-            for i in start..<end {
-                let value = g[i]
-                g[i] = value / (1 + expf(-value)) * u[i]
+            switch activation {
+            case .silu:
+                for i in start..<end {
+                    let value = g[i]
+                    g[i] = value / (1 + expf(-value)) * u[i]
+                }
+            case .geluTanh:
+                let beta = Float(2.0.squareRoot() * (2 / Double.pi.squareRoot()) * 0.5), kappa: Float = 0.044715
+                for i in start..<end {
+                    let x = g[i]
+                    let inner = beta * (x + kappa * (x * x * x))
+                    g[i] = (0.5 * x * (1 + tanhf(inner))) * u[i]
+                }
             }
         }
     }
@@ -198,24 +211,52 @@ enum ForwardKernels {
         }
     }
 
-    /// Scores `w[0...last]`, whose largest is `maximum`, turned into
+    /// Scores `w[first...last]`, whose largest is `maximum`, turned into
     /// probabilities in place (max-subtracted, as transformers computes
-    /// softmax); one definition for the reference and the blocked attention.
+    /// softmax), and the masked `w[0..<first]` set to 0; one definition for
+    /// the reference and the blocked attention.
     @inline(__always)
-    static func softmax(_ w: UnsafeMutablePointer<Float>, through last: Int, maximum: Float) {
+    static func softmax(_ w: UnsafeMutablePointer<Float>, from first: Int, through last: Int, maximum: Float) {
         var total: Float = 0
-        for s in 0...last {
+        for s in first...last {
             let e = expf(w[s] - maximum)
             w[s] = e
             total += e
         }
         let inverse = 1 / total
-        for s in 0...last { w[s] *= inverse }
+        for s in first...last { w[s] *= inverse }
+        for s in 0..<first { w[s] = 0 }
+    }
+
+    /// Which keys a query sees and how its scores are formed: `s = q·k *
+    /// scale`, soft-capped to `c * tanh(s / c)` (Gemma 2, in that order as
+    /// transformers does), and keys older than the window masked.
+    struct AttentionMask: Sendable {
+        var scale: Float
+        var softcap: Float?
+        /// Keys a query sees, its own included (transformers' `kv_idx > q_idx - window`); nil for all earlier ones.
+        var window: Int?
+
+        /// The first key position query `t` sees.
+        @inline(__always)
+        func firstKey(for t: Int) -> Int {
+            guard let window else { return 0 }
+            return max(0, t - window + 1)
+        }
+
+        /// A raw product `q·k` turned into the score the softmax takes.
+        @inline(__always)
+        func score(_ product: Float) -> Float {
+            let scaled = product * scale
+            guard let softcap else { return scaled }
+            return tanhf(scaled / softcap) * softcap
+        }
     }
 
     /// Causal scaled dot-product attention with grouped KV heads, as
-    /// transformers' eager attention: `softmax(q k^T * scale + mask) v`, the
-    /// softmax in F32 (subtract the max, exponentiate, multiply by 1 / sum).
+    /// transformers' eager attention: `softmax(mask(q k^T)) v` with the
+    /// scale, soft-cap and window of `mask`, the softmax in F32 (subtract
+    /// the max, exponentiate, multiply by 1 / sum).
     ///
     /// `q` is `[tokens, heads * headDim]`, `k` and `v` are
     /// `[tokens, kvHeads * headDim]`, `out` is `[tokens, heads * headDim]`.
@@ -226,7 +267,7 @@ enum ForwardKernels {
     /// - Complexity: O(heads * tokens^2 * headDim), heads in parallel.
     static func causalAttention(
         query q: UnsafeBufferPointer<Float>, key k: UnsafeBufferPointer<Float>, value v: UnsafeBufferPointer<Float>,
-        tokens: Int, heads: Int, kvHeads: Int, headDim: Int, scale: Float,
+        tokens: Int, heads: Int, kvHeads: Int, headDim: Int, mask: AttentionMask,
         into out: UnsafeMutableBufferPointer<Float>,
         probabilities: UnsafeMutableBufferPointer<Float>?,
         firstTokenSums: UnsafeMutableBufferPointer<Double>, level: VectorKernels.Level = VectorKernels.best
@@ -239,7 +280,7 @@ enum ForwardKernels {
         guard tokens > 0 else { return }
         if level > .portable, d > 0 {
             blockedCausalAttention(
-                query: q, key: k, value: v, tokens: tokens, heads: heads, kvHeads: kvHeads, headDim: d, scale: scale,
+                query: q, key: k, value: v, tokens: tokens, heads: heads, kvHeads: kvHeads, headDim: d, mask: mask,
                 into: out, probabilities: probabilities, firstTokenSums: firstTokenSums, level: level)
             return
         }
@@ -254,13 +295,14 @@ enum ForwardKernels {
                 let wBase = w.baseAddress!
                 for t in 0..<tokens {
                     let query = qBase + (t &* qStride &+ h &* d)
+                    let first = mask.firstKey(for: t)
                     var maximum = -Float.infinity
-                    for s in 0...t {
-                        let score = dot(query, kBase + (s &* kvStride &+ kvHead &* d), d) * scale
+                    for s in first...t {
+                        let score = mask.score(dot(query, kBase + (s &* kvStride &+ kvHead &* d), d))
                         wBase[s] = score
                         maximum = max(maximum, score)
                     }
-                    softmax(wBase, through: t, maximum: maximum)
+                    softmax(wBase, from: first, through: t, maximum: maximum)
                     if t > 0 { firstTokenSum += Double(wBase[0]) }
                     if let probabilityBase {
                         let row = probabilityBase + ((h &* tokens &+ t) &* tokens)
@@ -268,7 +310,7 @@ enum ForwardKernels {
                     }
                     let output = outBase + (t &* qStride &+ h &* d)
                     for i in 0..<d { output[i] = 0 }
-                    for s in 0...t {
+                    for s in first...t {
                         let p = wBase[s]
                         let value = vBase + (s &* kvStride &+ kvHead &* d)
                         var i = 0
@@ -302,7 +344,7 @@ enum ForwardKernels {
     /// - Complexity: O(heads * tokens^2 * headDim), over all cores.
     static func blockedCausalAttention(
         query q: UnsafeBufferPointer<Float>, key k: UnsafeBufferPointer<Float>, value v: UnsafeBufferPointer<Float>,
-        tokens: Int, heads: Int, kvHeads: Int, headDim d: Int, scale: Float,
+        tokens: Int, heads: Int, kvHeads: Int, headDim d: Int, mask: AttentionMask,
         into out: UnsafeMutableBufferPointer<Float>, probabilities: UnsafeMutableBufferPointer<Float>?,
         firstTokenSums: UnsafeMutableBufferPointer<Double>, level: VectorKernels.Level
     ) {
@@ -329,13 +371,14 @@ enum ForwardKernels {
                 for r in 0..<rows {
                     let t = t0 + r
                     let w = scores + r * t1
+                    let first = mask.firstKey(for: t)
                     var maximum = -Float.infinity
-                    for s in 0...t {
-                        let score = w[s] * scale
+                    for s in first...t {
+                        let score = mask.score(w[s])
                         w[s] = score
                         maximum = max(maximum, score)
                     }
-                    softmax(w, through: t, maximum: maximum)
+                    softmax(w, from: first, through: t, maximum: maximum)
                     for s in (t + 1)..<t1 { w[s] = 0 }
                     firstBase[h * tokens + t] = w[0]
                     if let probabilityBase {

@@ -1,14 +1,15 @@
 import Platform
 
-/// A reference forward pass in F32 on the CPU: Llama, Mistral, Qwen2,
-/// Qwen3 and Qwen3.5 (full attention) decoders, with every gate layout of
-/// `ModelConfig.gate`.
+/// A reference forward pass in F32 on the CPU, for every family
+/// gatesurgeon models and every gate layout of `ModelConfig.gate`.
 ///
 /// It follows transformers' eager modeling code op for op (RMSNorm in F32,
-/// rotate-half RoPE, causal softmax in F32, SwiGLU MLP), so its logits
-/// match transformers' to rounding. Weights are decoded to F32 one layer at
-/// a time, and lm_head in blocks of rows, so memory stays near one layer's
-/// weights plus the activations whatever the model size.
+/// rotate-half RoPE, causal softmax in F32, the family's MLP activation,
+/// norms where the family's `LayerSpec` puts them, its scalars and
+/// soft-caps, sliding windows), so its logits match transformers' to
+/// rounding. Weights are decoded to F32 one layer at a time, and lm_head in
+/// blocks of rows, so memory stays near one layer's weights plus the
+/// activations whatever the model size.
 ///
 ///     let graph = try ModelGraph(checkpoint: Checkpoint(path: "model/"))
 ///     let result = try ForwardPass(graph: graph).run(tokens: [1, 17, 42])
@@ -31,6 +32,9 @@ public struct ForwardPass: Sendable {
         case separate(GateGranularity)
     }
 
+    /// RoPE cos and sin tables `[positions, rotaryDimensions / 2]`.
+    typealias RopeTables = (cos: [Float], sin: [Float])
+
     /// Runs the model on `tokens` (positions 0..<count, causal).
     /// - Complexity: O(parameters * tokens + layers * heads * tokens^2 * headDim).
     /// - Parameter onLayer: called before each layer runs, with its index (for progress).
@@ -42,7 +46,11 @@ public struct ForwardPass: Sendable {
         for (position, token) in tokens.enumerated() where token < 0 || token >= min(V, embeddingRows) {
             throw ForwardError.tokenOutOfRange(token: token, position: position, vocabSize: min(V, embeddingRows))
         }
-        let rope = try ropeTables(positions: T)
+        // One table per distinct RoPE (Gemma 3's local and global layers differ).
+        var ropeTables: [RoPE: RopeTables] = [:]
+        for layer in 0..<config.layerCount {
+            if let rope = config.rope(layer: layer), ropeTables[rope] == nil { ropeTables[rope] = try self.ropeTables(rope, positions: T) }
+        }
 
         var hidden = [Float](repeating: 0, count: T * D)
         for (position, token) in tokens.enumerated() {
@@ -52,12 +60,16 @@ public struct ForwardPass: Sendable {
             }
             hidden.replaceSubrange((position * D)..<((position + 1) * D), with: row)
         }
+        if let scale = config.embeddingScale {
+            for i in hidden.indices { hidden[i] *= scale }
+        }
 
         var hiddenStates: [[Float]]? = options.recordsHiddenStates ? [hidden] : nil
         var attentions: [[Float]]? = options.recordsAttention ? [] : nil
         var reports: [LayerReport] = []
         for layer in graph.layers {
             onLayer?(layer.index)
+            let rope = config.rope(layer: layer.index).flatMap { ropeTables[$0] }
             let (report, probabilities) = try runLayer(layer, hidden: &hidden, tokens: T, rope: rope)
             reports.append(report)
             if let probabilities { attentions?.append(probabilities) }
@@ -94,28 +106,65 @@ public struct ForwardPass: Sendable {
             start = end
         }
         head.expression.releaseSourcePages()
+        // Granite divides the logits; Gemma 2 soft-caps them (divide, tanh, multiply, as transformers does).
+        if let divisor = config.logitDivisor {
+            for i in logits.indices { logits[i] /= divisor }
+        }
+        if let cap = config.finalLogitSoftcap {
+            for i in logits.indices { logits[i] = tanhf(logits[i] / cap) * cap }
+        }
         var result = ForwardResult(tokens: tokens, vocabSize: V, logits: logits, layers: reports, attentions: attentions, hiddenStates: hiddenStates)
         result.firstLogitPosition = positions.lowerBound
         return result
     }
 
     /// One decoder layer, updating the residual stream `hidden` in place.
+    /// - Parameter rope: the layer's RoPE tables; nil for a layer without RoPE.
     func runLayer(
-        _ layer: DecoderLayer, hidden: inout [Float], tokens T: Int, rope: (cos: [Float], sin: [Float])
+        _ layer: DecoderLayer, hidden: inout [Float], tokens T: Int, rope: RopeTables?
     ) throws -> (LayerReport, [Float]?) {
         let config = graph.config
+        let spec = config.architecture.layer
         let D = config.hiddenSize, H = config.headCount, K = config.kvHeadCount, d = config.headDim
-        let attention = layer.attention
         let gate = try layerGate(layer)
+        guard let output = layer[.output], let queryProjection = layer.queryProjection else {
+            throw ForwardError.badTensor(path: graph.sourcePath, tensor: "layer \(layer.index)", problem: "has no attention projections")
+        }
 
-        // Attention input: RMSNorm, then q (with any fused gate rows), k, v.
-        var x = [Float](repeating: 0, count: T * D)
-        rmsNorm(hidden, rows: T, size: D, weight: try decode(layer.inputNorm, expecting: D), into: &x)
-        let queryRows = attention.query.expression.rowCount
-        for weight in [attention.query, attention.key, attention.value] { observe(weight, input: x, rows: T) }
-        let fused = try project(x, tokens: T, attention.query, bias: attention.queryBias, inputSize: D)
-        var keys = try project(x, tokens: T, attention.key, bias: attention.keyBias, inputSize: D)
-        let values = try project(x, tokens: T, attention.value, bias: attention.valueBias, inputSize: D)
+        // Attention input: the norm before attention (if the family has one), then the projections.
+        var x = hidden
+        if let norm = layer[.attentionNorm] {
+            rmsNorm(hidden, rows: T, size: D, weight: try decode(norm, expecting: D), into: &x)
+        }
+        var fused: [Float]
+        var keys: [Float]
+        var values: [Float]
+        let queryRows: Int
+        if let queryKeyValue = layer[.queryKeyValue] {
+            // One projection, rows [queries (with any fused gate rows) | keys | values].
+            observe(queryKeyValue, input: x, rows: T)
+            let all = try project(x, tokens: T, queryKeyValue, bias: nil, inputSize: D)
+            let width = queryKeyValue.expression.rowCount
+            queryRows = width - 2 * K * d
+            fused = [Float](repeating: 0, count: T * queryRows)
+            keys = [Float](repeating: 0, count: T * K * d)
+            values = [Float](repeating: 0, count: T * K * d)
+            for t in 0..<T {
+                let row = t * width
+                fused.replaceSubrange((t * queryRows)..<((t + 1) * queryRows), with: all[row..<(row + queryRows)])
+                keys.replaceSubrange((t * K * d)..<((t + 1) * K * d), with: all[(row + queryRows)..<(row + queryRows + K * d)])
+                values.replaceSubrange((t * K * d)..<((t + 1) * K * d), with: all[(row + queryRows + K * d)..<(row + width)])
+            }
+        } else {
+            guard let key = layer[.key], let value = layer[.value] else {
+                throw ForwardError.badTensor(path: graph.sourcePath, tensor: queryProjection.name, problem: "layer \(layer.index) has no k_proj or v_proj")
+            }
+            queryRows = queryProjection.expression.rowCount
+            for weight in [queryProjection, key, value] { observe(weight, input: x, rows: T) }
+            fused = try project(x, tokens: T, queryProjection, bias: layer[.queryBias], inputSize: D)
+            keys = try project(x, tokens: T, key, bias: layer[.keyBias], inputSize: D)
+            values = try project(x, tokens: T, value, bias: layer[.valueBias], inputSize: D)
+        }
 
         // Split query rows from gate rows (gate rows stay raw: no norm, no RoPE).
         var queries: [Float]
@@ -130,8 +179,6 @@ public struct ForwardPass: Sendable {
         case .none:
             queries = fused
         case .fused(let layout):
-            // Split each token's projection along the layout's runs (gate
-            // rows stay raw: no norm, no RoPE).
             queries = [Float](repeating: 0, count: T * H * d)
             var gates = [Float](repeating: 0, count: T * gateWidth)
             for t in 0..<T {
@@ -149,37 +196,41 @@ public struct ForwardPass: Sendable {
             gateLogits = gates
         case .separate:
             queries = fused
-            observe(attention.gate!, input: x, rows: T)
-            gateLogits = try project(x, tokens: T, attention.gate!, bias: nil, inputSize: D)
+            let gateTensor = layer.separateGate!
+            observe(gateTensor, input: x, rows: T)
+            gateLogits = try project(x, tokens: T, gateTensor, bias: nil, inputSize: D)
         }
 
-        // Per-head q_norm / k_norm (Qwen3, Qwen3.5), then RoPE.
-        if let queryNorm = attention.queryNorm {
-            let weight = try decode(queryNorm, expecting: d)
+        // q_norm / k_norm per head (Qwen3, Gemma 3) or over the whole projection (OLMo 2), then RoPE.
+        let fullWidth = spec.queryKeyNormWidth == .fullWidth
+        if let queryNorm = layer[.queryNorm] {
+            let size = fullWidth ? H * d : d
             let input = queries
-            rmsNorm(input, rows: T * H, size: d, weight: weight, into: &queries)
+            rmsNorm(input, rows: T * H * d / size, size: size, weight: try decode(queryNorm, expecting: size), into: &queries)
         }
-        if let keyNorm = attention.keyNorm {
-            let weight = try decode(keyNorm, expecting: d)
+        if let keyNorm = layer[.keyNorm] {
+            let size = fullWidth ? K * d : d
             let input = keys
-            rmsNorm(input, rows: T * K, size: d, weight: weight, into: &keys)
+            rmsNorm(input, rows: T * K * d / size, size: size, weight: try decode(keyNorm, expecting: size), into: &keys)
         }
-        rope.cos.withUnsafeBufferPointer { cos in
-            rope.sin.withUnsafeBufferPointer { sin in
-                queries.withUnsafeMutableBufferPointer {
-                    ForwardKernels.applyRope($0, positions: T, heads: H, headDim: d, cos: cos, sin: sin)
-                }
-                keys.withUnsafeMutableBufferPointer {
-                    ForwardKernels.applyRope($0, positions: T, heads: K, headDim: d, cos: cos, sin: sin)
+        if let rope {
+            rope.cos.withUnsafeBufferPointer { cos in
+                rope.sin.withUnsafeBufferPointer { sin in
+                    queries.withUnsafeMutableBufferPointer {
+                        ForwardKernels.applyRope($0, positions: T, heads: H, headDim: d, cos: cos, sin: sin)
+                    }
+                    keys.withUnsafeMutableBufferPointer {
+                        ForwardKernels.applyRope($0, positions: T, heads: K, headDim: d, cos: cos, sin: sin)
+                    }
                 }
             }
         }
 
-        // Causal attention.
+        // Causal attention, windowed and soft-capped as the layer says.
         var context = [Float](repeating: 0, count: T * H * d)
         var probabilities: [Float]? = options.recordsAttention ? [Float](repeating: 0, count: H * T * T) : nil
         var firstTokenSums = [Double](repeating: 0, count: H)
-        let scale = Float(1 / Double(d).squareRoot())
+        let mask = ForwardKernels.AttentionMask(scale: config.attentionScale, softcap: config.attentionSoftcap, window: config.attentionWindow(layer: layer.index))
         queries.withUnsafeBufferPointer { q in
             keys.withUnsafeBufferPointer { k in
                 values.withUnsafeBufferPointer { v in
@@ -189,12 +240,12 @@ public struct ForwardPass: Sendable {
                                 probabilities!.withUnsafeMutableBufferPointer { p in
                                     ForwardKernels.causalAttention(
                                         query: q, key: k, value: v, tokens: T, heads: H, kvHeads: K, headDim: d,
-                                        scale: scale, into: out, probabilities: p, firstTokenSums: sums)
+                                        mask: mask, into: out, probabilities: p, firstTokenSums: sums)
                                 }
                             } else {
                                 ForwardKernels.causalAttention(
                                     query: q, key: k, value: v, tokens: T, heads: H, kvHeads: K, headDim: d,
-                                    scale: scale, into: out, probabilities: nil, firstTokenSums: sums)
+                                    mask: mask, into: out, probabilities: nil, firstTokenSums: sums)
                             }
                         }
                     }
@@ -227,26 +278,34 @@ public struct ForwardPass: Sendable {
             meanGateScore = total / Double(T * gateWidth)
         }
 
-        // o_proj and the residual.
-        observe(attention.output, input: context, rows: T)
-        let attentionOutput = try project(context, tokens: T, attention.output, bias: attention.outputBias, inputSize: H * d)
-        for i in hidden.indices { hidden[i] += attentionOutput[i] }
+        // o_proj, the norm after attention (Gemma, OLMo 2), and the residual.
+        observe(output, input: context, rows: T)
+        var attentionOutput = try project(context, tokens: T, output, bias: layer[.outputBias], inputSize: H * d)
+        if let norm = layer[.attentionOutputNorm] {
+            let input = attentionOutput
+            rmsNorm(input, rows: T, size: D, weight: try decode(norm, expecting: D), into: &attentionOutput)
+        }
+        addResidual(attentionOutput, to: &hidden)
 
-        // The feed-forward block, and the residual.
-        rmsNorm(hidden, rows: T, size: D, weight: try decode(layer.postAttentionNorm, expecting: D), into: &x)
-        let down: [Float]
+        // The feed-forward block, the norm after it, and the residual.
+        x = hidden
+        if let norm = layer[.feedForwardNorm] {
+            rmsNorm(hidden, rows: T, size: D, weight: try decode(norm, expecting: D), into: &x)
+        }
+        var down: [Float]
         var routing: [Int]? = nil
-        switch layer.feedForward {
-        case .dense(let mlp):
-            down = try runMLP(x, tokens: T, mlp, expert: nil)
-        case .experts(let experts):
+        if let experts = layer.experts {
             (down, routing) = try runExperts(x, tokens: T, experts)
+        } else {
+            down = try runDenseMLP(x, tokens: T, layer)
         }
+        if let norm = layer[.feedForwardOutputNorm] {
+            let input = down
+            rmsNorm(input, rows: T, size: D, weight: try decode(norm, expecting: D), into: &down)
+        }
+        addResidual(down, to: &hidden)
         var maxActivation: Float = 0
-        for i in hidden.indices {
-            hidden[i] += down[i]
-            maxActivation = max(maxActivation, abs(hidden[i]))
-        }
+        for value in hidden { maxActivation = max(maxActivation, abs(value)) }
         if hidden.contains(where: \.isNaN) { maxActivation = .nan }
 
         var report = LayerReport(index: layer.index, firstTokenAttention: firstTokenAttention, maxActivation: maxActivation, meanGateScore: meanGateScore)
@@ -254,7 +313,44 @@ public struct ForwardPass: Sendable {
         return (report, probabilities)
     }
 
-    /// `down(silu(gate(x)) * up(x))` for `tokens` rows of `x`.
+    /// `hidden += update` (times Granite's residual multiplier).
+    func addResidual(_ update: [Float], to hidden: inout [Float]) {
+        if let multiplier = graph.config.residualMultiplier {
+            for i in hidden.indices { hidden[i] += update[i] * multiplier }
+        } else {
+            for i in hidden.indices { hidden[i] += update[i] }
+        }
+    }
+
+    /// A dense layer's MLP: `down(act(gate(x)) * up(x))`, from separate
+    /// gate and up projections or Phi-3's fused `gate_up_proj` (rows `[gate | up]`).
+    func runDenseMLP(_ x: [Float], tokens T: Int, _ layer: DecoderLayer) throws -> [Float] {
+        guard let down = layer[.feedForwardDown] else {
+            throw ForwardError.badTensor(path: graph.sourcePath, tensor: "layer \(layer.index)", problem: "has no down projection")
+        }
+        if let gate = layer[.feedForwardGate], let up = layer[.feedForwardUp] {
+            return try runMLP(x, tokens: T, MLPTensors(gate: gate, up: up, down: down), expert: nil)
+        }
+        guard let gateUp = layer[.feedForwardGateUp] else {
+            throw ForwardError.badTensor(path: graph.sourcePath, tensor: "layer \(layer.index)", problem: "has no gate and up projections")
+        }
+        observe(gateUp, input: x, rows: T)
+        let both = try project(x, tokens: T, gateUp, bias: nil, inputSize: graph.config.hiddenSize)
+        let F = gateUp.expression.rowCount / 2
+        var activation = [Float](repeating: 0, count: T * F)
+        var up = [Float](repeating: 0, count: T * F)
+        for t in 0..<T {
+            activation.replaceSubrange((t * F)..<((t + 1) * F), with: both[(t * 2 * F)..<(t * 2 * F + F)])
+            up.replaceSubrange((t * F)..<((t + 1) * F), with: both[(t * 2 * F + F)..<((t + 1) * 2 * F)])
+        }
+        activation.withUnsafeMutableBufferPointer { g in
+            up.withUnsafeBufferPointer { u in ForwardKernels.gatedActivation(graph.config.activation, gate: g, up: u) }
+        }
+        observe(down, input: activation, rows: T)
+        return try project(activation, tokens: T, down, bias: nil, inputSize: F)
+    }
+
+    /// `down(act(gate(x)) * up(x))` for `tokens` rows of `x`.
     func runMLP(_ x: [Float], tokens: Int, _ mlp: MLPTensors, expert: Int?) throws -> [Float] {
         let inputSize = graph.config.hiddenSize
         observe(mlp.gate, expert: expert, input: x, rows: tokens)
@@ -265,7 +361,7 @@ public struct ForwardPass: Sendable {
             throw ForwardError.badTensor(path: graph.sourcePath, tensor: mlp.up.name, problem: "\(up.count / max(1, tokens)) rows, gate_proj has \(activation.count / max(1, tokens))")
         }
         activation.withUnsafeMutableBufferPointer { g in
-            up.withUnsafeBufferPointer { u in ForwardKernels.swiGLU(gate: g, up: u) }
+            up.withUnsafeBufferPointer { u in ForwardKernels.gatedActivation(graph.config.activation, gate: g, up: u) }
         }
         observe(mlp.down, expert: expert, input: activation, rows: tokens)
         return try project(activation, tokens: tokens, mlp.down, bias: nil, inputSize: activation.count / max(1, tokens))
@@ -340,9 +436,10 @@ public struct ForwardPass: Sendable {
     /// a gate tensor) checked against the config's gate.
     func layerGate(_ layer: DecoderLayer) throws -> LayerGate {
         let config = graph.config
-        let attention = layer.attention
-        let extraRows = attention.query.rows - config.queryRows
-        if let gateTensor = attention.gate {
+        guard let query = layer.queryProjection else { return .none }
+        let plainRows = config.queryRows + (layer[.queryKeyValue] != nil ? 2 * config.keyValueRows : 0)
+        let extraRows = query.rows - plainRows
+        if let gateTensor = layer.separateGate {
             let granularity: GateGranularity
             if let spec = config.gate, spec.layout == .separate {
                 granularity = spec.granularity
@@ -355,50 +452,49 @@ public struct ForwardPass: Sendable {
             return .separate(granularity)
         }
         if extraRows == 0 { return .none }
-        guard let spec = config.gate, spec.layout != .separate, extraRows == config.gateRows(spec.granularity) else {
-            throw ForwardError.badTensor(path: graph.sourcePath, tensor: attention.query.name, problem: "\(attention.query.rows) rows match neither \(config.queryRows) queries nor the config's gate")
+        guard let spec = config.gate, spec.layout != .separate, extraRows == config.gateRows(spec.granularity), layer[.query] != nil else {
+            throw ForwardError.badTensor(path: graph.sourcePath, tensor: query.name, problem: "\(query.rows) rows match neither \(plainRows) projections nor the config's gate")
         }
         if spec.layout == .qwen3Next && spec.granularity == .headwise {
-            throw ForwardError.badTensor(path: graph.sourcePath, tensor: attention.query.name, problem: "the qwen3-next layout is elementwise only")
+            throw ForwardError.badTensor(path: graph.sourcePath, tensor: query.name, problem: "the qwen3-next layout is elementwise only")
         }
         guard let layout = FusedQueryLayout(spec, heads: config.headCount, kvHeads: config.kvHeadCount, headDim: config.headDim),
-            layout.rowCount == attention.query.rows
+            layout.rowCount == query.rows
         else {
-            throw ForwardError.badTensor(path: graph.sourcePath, tensor: attention.query.name, problem: "rows do not match the \(spec.layout.rawValue) layout")
+            throw ForwardError.badTensor(path: graph.sourcePath, tensor: query.name, problem: "rows do not match the \(spec.layout.rawValue) layout")
         }
         return .fused(layout)
     }
 
-    /// The RoPE cos and sin tables `[positions, rotaryDimensions / 2]`: the
-    /// config's inverse frequencies, or, when the graph carries llama.cpp's
-    /// `rope_freqs.weight` (llama3 scaling as per-frequency divisors), the
-    /// plain frequencies divided by it.
-    func ropeTables(positions: Int) throws -> (cos: [Float], sin: [Float]) {
+    /// The cos and sin tables of `rope` for `positions` positions: its
+    /// inverse frequencies (divided by llama.cpp's `rope_freqs.weight` when
+    /// the graph carries one that no config scaling reproduces), times its
+    /// attention factor, as transformers computes them in F32.
+    func ropeTables(_ rope: RoPE, positions: Int) throws -> RopeTables {
+        let config = graph.config
+        let dimensions = config.rotaryDimensions
         var frequencies: [Float]
-        if let divisors = graph.passthrough.first(where: { $0.name == "rope_freqs.weight" }) {
-            var plain = graph.config
-            plain.ropeScaling = nil
-            frequencies = plain.ropeInverseFrequencies()
+        if let divisors = graph.passthrough.first(where: { $0.name == "rope_freqs.weight" }), rope.scaling == nil || rope.isLlama3 {
+            // llama.cpp's encoding of Llama 3 scaling, applied as llama.cpp applies it.
+            frequencies = RoPE(theta: rope.theta).inverseFrequencies(dimensions: dimensions, sequenceLength: positions, maxPositionEmbeddings: config.maxPositionEmbeddings)
             let factors = try divisors.values()
             guard factors.count == frequencies.count else {
                 throw ForwardError.badTensor(path: graph.sourcePath, tensor: divisors.name, problem: "\(factors.count) values for \(frequencies.count) rotary frequencies")
             }
             for i in frequencies.indices { frequencies[i] /= factors[i] }
         } else {
-            frequencies = graph.config.ropeInverseFrequencies()
-            if case .linear(let factor) = graph.config.ropeScaling {
-                for i in frequencies.indices { frequencies[i] /= Float(factor) }
-            }
+            frequencies = rope.inverseFrequencies(dimensions: dimensions, sequenceLength: positions, maxPositionEmbeddings: config.maxPositionEmbeddings)
         }
+        let scale = rope.attentionFactor(maxPositionEmbeddings: config.maxPositionEmbeddings)
         let half = frequencies.count
         var cos = [Float](repeating: 0, count: positions * half)
         var sin = [Float](repeating: 0, count: positions * half)
         for t in 0..<positions {
             for i in 0..<half {
-                // transformers: inv_freq @ position_ids in F32, then cos / sin in F32.
+                // transformers: inv_freq @ position_ids in F32, then cos / sin in F32, times attention_scaling.
                 let angle = Float(t) * frequencies[i]
-                cos[t * half + i] = cosf(angle)
-                sin[t * half + i] = sinf(angle)
+                cos[t * half + i] = scale == 1 ? cosf(angle) : cosf(angle) * scale
+                sin[t * half + i] = scale == 1 ? sinf(angle) : sinf(angle) * scale
             }
         }
         return (cos, sin)

@@ -1,86 +1,140 @@
 import JSON
 
 extension ModelConfig {
-    /// Metadata keys gatesurgeon adds to a GGUF file it gated.
-    public static let ggufGateGranularityKey = "gatesurgeon.attention.output_gate"
-
-    /// Reads the hyperparameters llama.cpp stores under `general.architecture`,
-    /// with the family's own keys read by its `Architecture`.
+    /// Reads the hyperparameters llama.cpp stores under `general.architecture`
+    /// (`GGUFKey`), with what llama.cpp derives instead of reading (Gemma's
+    /// attention scale) set as llama.cpp computes it. RoPE scaling that
+    /// llama.cpp keeps in tensors (`rope_freqs`, `rope_factors_*`) is added
+    /// by the graph reader, which has the tensors.
     public init(gguf: GGUFFile) throws {
         let path = gguf.path
         guard let arch = gguf.architecture else {
-            throw ModelError.invalidConfig(path: path, key: "general.architecture", problem: "missing")
+            throw ModelError.invalidConfig(path: path, key: GGUFKey.architecture, problem: "missing")
         }
-        func value(_ key: String) -> GGUFValue? { gguf.value("\(arch).\(key)") }
-        guard let architecture = Architecture.matching(ggufName: arch, hasExperts: value("expert_count") != nil) else {
+        let file = HyperparameterReader(gguf: gguf.metadata, path: path, architecture: arch)
+        guard let architecture = Architecture.matching(ggufName: arch, hasExperts: file.has(GGUFKey.expertCount)) else {
             throw ModelError.unknownArchitecture(path: path, name: arch)
         }
-        func int(_ key: String) throws(ModelError) -> Int {
-            guard let number = value(key)?.intValue else {
-                throw ModelError.invalidConfig(path: path, key: "\(arch).\(key)", problem: "missing or not an integer")
-            }
-            return try Self.bounded(Int64(number), key: "\(arch).\(key)", path: path)
-        }
-        func optionalInt(_ key: String) throws(ModelError) -> Int? {
-            guard value(key) != nil else { return nil }
-            return try int(key)
-        }
-        func double(_ key: String) throws(ModelError) -> Double? {
-            guard let stored = value(key) else { return nil }
-            guard let number = stored.doubleValue, number.isFinite else {
-                throw ModelError.invalidConfig(path: path, key: "\(arch).\(key)", problem: "not a finite number")
-            }
-            return number
-        }
-        let hidden = try int("embedding_length")
-        let heads = try int("attention.head_count")
-        let headDim = try optionalInt("attention.key_length") ?? hidden / heads
+        let hidden = try file.int(GGUFKey.embeddingLength)
+        let heads = try file.int(GGUFKey.headCount)
+        let headDim = try file.optionalInt(GGUFKey.keyLength) ?? hidden / heads
         let embedding = gguf.tensors.first { $0.name == "token_embd.weight" }
-        let vocabulary = try optionalInt("vocab_size")
+        let vocabulary = try file.optionalInt(GGUFKey.vocabSize)
             ?? embedding?.shape.first
             ?? gguf.value("tokenizer.ggml.tokens")?.arrayValues?.count ?? 0
         var partialRotary: Double?
-        if let dimensions = try optionalInt("rope.dimension_count"), headDim > 0 {
+        if let dimensions = try file.optionalInt(GGUFKey.ropeDimensionCount), headDim > 0 {
             // Checked here, in the file's own terms, before it becomes a factor.
             guard dimensions <= headDim, dimensions % 2 == 0 else {
-                throw ModelError.invalidConfig(path: path, key: "\(arch).rope.dimension_count",
-                                               problem: "\(dimensions) is not an even count of at most the head size \(headDim)")
+                throw file.failure(GGUFKey.ropeDimensionCount, "\(dimensions) is not an even count of at most the head size \(headDim)")
             }
             partialRotary = Double(dimensions) / Double(headDim)
         }
-        var scaling: RopeScaling?
-        if value("rope.scaling.type")?.stringValue == "linear" {
-            scaling = .linear(factor: try double("rope.scaling.factor") ?? 1)
+        let context = try file.optionalInt(GGUFKey.contextLength) ?? 4096
+        var rope = RoPE(theta: try file.optionalDouble(GGUFKey.ropeFreqBase) ?? 10000)
+        switch try file.optionalString(GGUFKey.ropeScalingType) {
+        case "linear":
+            rope.scaling = .linear(factor: try file.optionalDouble(GGUFKey.ropeScalingFactor) ?? 1)
+        case "yarn":
+            var yarn = RoPE.YaRN(factor: try file.double(GGUFKey.ropeScalingFactor),
+                                 originalContext: try file.optionalInt(GGUFKey.ropeScalingOriginalContext) ?? context)
+            yarn.betaFast = try file.optionalDouble(GGUFKey.ropeScalingYarnBetaFast) ?? 32
+            yarn.betaSlow = try file.optionalDouble(GGUFKey.ropeScalingYarnBetaSlow) ?? 1
+            yarn.attentionFactor = try file.optionalDouble(GGUFKey.ropeScalingYarnAttentionFactor)
+            rope.scaling = .yarn(yarn)
+        case nil, "none", "longrope":
+            // LongRoPE's factors are tensors: the graph reader adds them.
+            break
+        case let other?:
+            throw file.failure(GGUFKey.ropeScalingType, "'\(other)' is not supported (linear, yarn, longrope are)")
         }
         var experts: ExpertConfig?
         if let layout = architecture.expertLayout {
-            let count = try int("expert_count")
+            let count = try file.int(GGUFKey.expertCount)
             experts = ExpertConfig(
-                count: count, perToken: try int("expert_used_count"),
-                intermediateSize: try optionalInt("expert_feed_forward_length") ?? int("feed_forward_length"),
+                count: count, perToken: try file.int(GGUFKey.expertUsedCount),
+                intermediateSize: try file.optionalInt(GGUFKey.expertFeedForwardLength) ?? file.int(GGUFKey.feedForwardLength),
                 normalizesTopK: layout.llamaCppNormalizesTopK,
-                sharedIntermediateSize: layout.hasSharedExpert ? try int("expert_shared_feed_forward_length") : nil)
+                sharedIntermediateSize: layout.hasSharedExpert ? try file.int(GGUFKey.expertSharedFeedForwardLength) : nil)
         }
+        let layers = try file.int(GGUFKey.blockCount)
         self.init(
             family: architecture.family, hiddenSize: hidden,
-            intermediateSize: try optionalInt("feed_forward_length") ?? experts?.intermediateSize ?? int("feed_forward_length"),
-            layerCount: try int("block_count"), headCount: heads, kvHeadCount: try optionalInt("attention.head_count_kv") ?? heads,
-            headDim: headDim, vocabSize: vocabulary, maxPositionEmbeddings: try optionalInt("context_length") ?? 4096,
-            rmsNormEps: try double("attention.layer_norm_rms_epsilon") ?? 1e-6, ropeTheta: try double("rope.freq_base") ?? 10000,
-            ropeScaling: scaling, partialRotaryFactor: partialRotary ?? 1,
+            intermediateSize: try file.optionalInt(GGUFKey.feedForwardLength) ?? experts?.intermediateSize ?? file.int(GGUFKey.feedForwardLength),
+            layerCount: layers, headCount: heads, kvHeadCount: try file.optionalInt(GGUFKey.headCountKV) ?? heads,
+            headDim: headDim, vocabSize: vocabulary, maxPositionEmbeddings: context,
+            rmsNormEps: try file.optionalDouble(GGUFKey.rmsEpsilon) ?? 1e-6, rope: rope,
+            partialRotaryFactor: partialRotary ?? 1,
             tieWordEmbeddings: !gguf.tensors.contains { $0.name == "output.weight" })
-        attentionBias = gguf.tensors.contains { $0.name == "blk.0.attn_q.bias" }
-        outputBias = gguf.tensors.contains { $0.name == "blk.0.attn_output.bias" }
-        hasQueryKeyNorm = gguf.tensors.contains { $0.name == "blk.0.attn_q_norm.weight" }
-        if let granularity = gguf.value(ModelConfig.ggufGateGranularityKey)?.stringValue.flatMap(GateGranularity.init(rawValue:)) {
+        attentionBias = gguf.tensors.contains { $0.name == architecture.ggufName(.queryBias, layer: 0) }
+            || gguf.tensors.contains { $0.name == architecture.ggufName(.queryKeyValue, layer: 0).replacingFirst(".weight", with: ".bias") }
+        outputBias = gguf.tensors.contains { $0.name == architecture.ggufName(.outputBias, layer: 0) }
+        hasQueryKeyNorm = gguf.tensors.contains { $0.name == architecture.ggufName(.queryNorm, layer: 0) }
+        if let granularity = try file.optionalStringAnywhere(GGUFKey.outputGate).flatMap(GateGranularity.init(rawValue:)) {
             gate = GateSpec(layout: .separate, granularity: granularity)
         }
         self.experts = experts
-        if experts != nil, let dense = try optionalInt("feed_forward_length") {
+        try readGGUFScalars(file)
+        try readGGUFLayerPattern(file)
+        if experts != nil, let dense = try file.optionalInt(GGUFKey.feedForwardLength) {
             // Recorded by config.json too, though every layer is experts.
             json["intermediate_size"] = .int(Int64(dense))
         }
         try validate(path: path)
         json = transformersConfig()
+    }
+
+    /// The family's scalars from llama.cpp's keys; what llama.cpp derives
+    /// rather than reads is set to what it derives.
+    private mutating func readGGUFScalars(_ file: HyperparameterReader) throws(ModelError) {
+        let rules = architecture.scalars
+        func float(_ key: String) throws(ModelError) -> Float? { try file.optionalDouble(key).map { Float($0) } }
+        if case .configKey = rules.embeddingScale { embeddingMultiplier = try float(GGUFKey.embeddingScale) }
+        if rules.residualMultiplierKey != nil { residualMultiplier = try float(GGUFKey.residualScale) }
+        switch rules.attentionScale {
+        case .inverseSquareRootOfHeadDim: break
+        // llama.cpp scales Gemma's queries by 1 / sqrt(head_dim) (hparams.f_attention_scale).
+        case .inverseSquareRootOf: queryPreAttentionScalar = Double(headDim)
+        case .configKey: attentionMultiplier = try float(GGUFKey.attentionScale)
+        }
+        if rules.attentionSoftcapKey != nil { attentionSoftcap = try float(GGUFKey.attentionLogitSoftcapping) }
+        if rules.finalLogitSoftcapKey != nil { finalLogitSoftcap = try float(GGUFKey.finalLogitSoftcapping) }
+        if rules.logitDivisorKey != nil { logitDivisor = try float(GGUFKey.logitScale) }
+    }
+
+    /// Sliding-window layers as llama.cpp finds them: the window key, and
+    /// the family's pattern (llama.cpp derives it from the architecture).
+    private mutating func readGGUFLayerPattern(_ file: HyperparameterReader) throws(ModelError) {
+        guard let window = try file.optionalInt(GGUFKey.slidingWindow) else { return }
+        switch architecture.layerPattern {
+        case .fullAttention, .fromMaxWindowLayers:
+            return
+        case .everyLayer:
+            slidingLayers = Array(repeating: true, count: layerCount)
+        case .slidingExceptEvery(let period, _):
+            if let pattern = try file.optionalBools(GGUFKey.slidingWindowPattern, maxCount: Limits.layers) {
+                guard pattern.count == layerCount else {
+                    throw file.failure(GGUFKey.slidingWindowPattern, "lists \(pattern.count) layers, block_count is \(layerCount)")
+                }
+                slidingLayers = pattern
+            } else {
+                slidingLayers = (0..<layerCount).map { ($0 + 1) % period != 0 }
+            }
+        }
+        slidingWindow = window
+        if let local = try file.optionalDouble(GGUFKey.ropeFreqBaseSWA), local != rope.theta {
+            slidingRope = RoPE(theta: local)
+        }
+    }
+}
+
+extension HyperparameterReader {
+    /// A string under a whole key (not prefixed by the architecture), or nil.
+    func optionalStringAnywhere(_ key: String) throws(ModelError) -> String? {
+        guard case .gguf(let metadata) = storage, let value = metadata[key] else { return nil }
+        guard let text = value.stringValue else {
+            throw ModelError.invalidConfig(path: path, key: key, problem: "expected a string, found \(value.type.name)")
+        }
+        return text
     }
 }

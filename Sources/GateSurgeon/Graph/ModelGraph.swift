@@ -29,25 +29,8 @@ public struct GraphTensor: Sendable {
     public func values() throws -> [Float] { try expression.allValues() }
 }
 
-/// The attention block of one decoder layer.
-public struct AttentionTensors: Sendable {
-    /// q_proj; with a fused gate layout it also holds the gate rows.
-    public var query: GraphTensor
-    public var key: GraphTensor
-    public var value: GraphTensor
-    public var output: GraphTensor
-    public var queryBias: GraphTensor?
-    public var keyBias: GraphTensor?
-    public var valueBias: GraphTensor?
-    public var outputBias: GraphTensor?
-    public var queryNorm: GraphTensor?
-    public var keyNorm: GraphTensor?
-    /// The gate as its own tensor (separate layout).
-    public var gate: GraphTensor?
-}
-
-/// A SwiGLU MLP, `down(silu(gate(x)) * up(x))`: a dense layer's feed-forward
-/// block, one expert, or a shared expert.
+/// A SwiGLU MLP, `down(silu(gate(x)) * up(x))`: one expert, or a shared
+/// expert.
 public struct MLPTensors: Sendable {
     public var gate: GraphTensor
     public var up: GraphTensor
@@ -76,32 +59,36 @@ public struct ExpertTensors: Sendable {
     }
 }
 
-/// A layer's feed-forward block.
-public enum FeedForwardTensors: Sendable {
-    case dense(MLPTensors)
-    case experts(ExpertTensors)
-
-    public var tensors: [GraphTensor] {
-        switch self {
-        case .dense(let mlp): mlp.tensors
-        case .experts(let experts): experts.tensors
-        }
-    }
-}
-
-/// One decoder layer.
+/// One decoder layer: its tensors by the part they play (the family's
+/// `LayerSpec` says which parts it has), and its experts.
 public struct DecoderLayer: Sendable {
     public var index: Int
-    public var inputNorm: GraphTensor
-    public var attention: AttentionTensors
-    public var postAttentionNorm: GraphTensor
-    public var feedForward: FeedForwardTensors
+    /// Every tensor but the experts', by role.
+    public var byRole: [LayerRole: GraphTensor]
+    /// The mixture of experts, for families that have one.
+    public var experts: ExpertTensors?
 
-    /// The layer's tensors in transformers' save order.
+    public init(index: Int, byRole: [LayerRole: GraphTensor], experts: ExpertTensors? = nil) {
+        self.index = index
+        self.byRole = byRole
+        self.experts = experts
+    }
+
+    /// The tensor playing `role`, if the layer has one.
+    public subscript(role: LayerRole) -> GraphTensor? {
+        get { byRole[role] }
+        set { byRole[role] = newValue }
+    }
+
+    /// The separate-layout gate, elementwise or headwise.
+    public var separateGate: GraphTensor? { byRole[.gate] ?? byRole[.headwiseGate] }
+
+    /// The tensor that holds the queries: q_proj, or the fused qkv_proj.
+    public var queryProjection: GraphTensor? { byRole[.query] ?? byRole[.queryKeyValue] }
+
+    /// The layer's tensors in role order, experts last.
     public var tensors: [GraphTensor] {
-        let a = attention
-        return [inputNorm, a.query, a.queryBias, a.key, a.keyBias, a.value, a.valueBias, a.output, a.outputBias,
-                a.queryNorm, a.keyNorm, a.gate, postAttentionNorm].compactMap { $0 } + feedForward.tensors
+        LayerRole.allCases.compactMap { byRole[$0] } + (experts?.tensors ?? [])
     }
 }
 
@@ -136,7 +123,7 @@ public struct ModelGraph: Sendable {
     /// True when RoPE scaling lives only in llama.cpp's `rope_freqs.weight`
     /// and no config.json rope_scaling reproduces it.
     public var ropeScalingNeedsTensor: Bool {
-        passthrough.contains { $0.name == "rope_freqs.weight" } && config.ropeScaling == nil
+        passthrough.contains { $0.name == "rope_freqs.weight" } && config.rope.scaling == nil
     }
 }
 
@@ -187,19 +174,17 @@ extension ModelGraph {
                 let headwise = tensor.name.hasSuffix("attn_gate.weight") && tensor.shape.first == config.headCount
                 let name = architecture.transformersName(forGGUF: tensor.name, headwiseGate: headwise) ?? tensor.name
                 var node = GraphTensor(tensor, name: name)
-                if architecture.permutesQueryKeyRows,
-                    name.hasSuffix("self_attn.q_proj.weight") || name.hasSuffix("self_attn.k_proj.weight")
-                {
-                    // Checked against the (validated) config before the permutation sizes an allocation.
-                    let heads = name.hasSuffix("q_proj.weight") ? config.headCount : config.kvHeadCount
-                    let expected = [heads * config.headDim, config.hiddenSize]
-                    guard tensor.shape == expected, config.headDim % 2 == 0 else {
-                        throw ModelError.wrongShape(path: checkpoint.path, tensor: tensor.name, expected: expected, found: tensor.shape)
+                let transforms = name == "model.norm.weight" ? config.ggufFinalNormTransforms
+                    : architecture.layerRole(of: name).map { config.ggufTransforms(for: $0.role) } ?? []
+                for transform in transforms {
+                    if case .ropeRowPermutation(let heads) = transform {
+                        // Checked against the (validated) config before the permutation sizes an allocation.
+                        let expected = [heads * config.headDim, config.hiddenSize]
+                        guard tensor.shape == expected, config.headDim % 2 == 0 else {
+                            throw ModelError.wrongShape(path: checkpoint.path, tensor: tensor.name, expected: expected, found: tensor.shape)
+                        }
                     }
-                    node.expression = node.expression.gatheringRows(Architecture.inverseRopeRowPermutation(rows: expected[0], heads: heads))
-                }
-                if architecture.ggufNormOffset != 0, Architecture.isNorm(name) {
-                    node.expression = node.expression.offset(by: -architecture.ggufNormOffset)
+                    node.expression = transform.decode(node.expression)
                 }
                 byName[name] = node
                 order.append(name)
@@ -208,8 +193,10 @@ extension ModelGraph {
             configOrigin = .gguf(checkpoint.path)
             sourceFormat = .gguf
             ggufMetadata = gguf.metadata
-            if let factors = try passthrough.first(where: { $0.name == "rope_freqs.weight" })?.values() {
-                self.config.ropeScaling = self.config.llama3Scaling(reproducing: factors)
+            if let factors = try passthrough.first(where: { $0.name == "rope_freqs.weight" })?.values(),
+                let scaling = self.config.rope.llama3Scaling(reproducing: factors, dimensions: self.config.headDim, maxContext: self.config.maxPositionEmbeddings)
+            {
+                self.config.rope.scaling = scaling
                 self.config.json = self.config.transformersConfig()
             }
         }
@@ -305,7 +292,7 @@ extension ModelGraph {
             tensor.shape = [1, length]
             return tensor
         }
-        let (D, d, H, K, F, V) = (config.hiddenSize, config.headDim, config.headCount, config.kvHeadCount, config.intermediateSize, config.vocabSize)
+        let (D, V) = (config.hiddenSize, config.vocabSize)
         let architecture = config.architecture
 
         embedding = try take("model.embed_tokens.weight", shape: [V, D])
@@ -317,68 +304,54 @@ extension ModelGraph {
         }
 
         // A separate gate tensor, if any layer has one, fixes the layout.
-        let separateNames = tensors.keys.filter { $0.hasSuffix("self_attn.gate_proj.weight") || $0.hasSuffix("self_attn.g_proj.weight") }
+        let separateNames = tensors.keys.compactMap { name -> (Int, LayerRole)? in
+            guard let (layer, role) = architecture.layerRole(of: name), role == .gate || role == .headwiseGate else { return nil }
+            return (layer, role)
+        }
         if !separateNames.isEmpty {
             if let gate = config.gate, gate.layout != .separate {
                 throw ModelError.unsupportedModel(path: path, problem: "config declares a \(gate.layout.rawValue) gate but tensors carry a separate gate")
             }
-            let headwise = separateNames.contains { $0.hasSuffix("g_proj.weight") }
-            let layers = Set(separateNames.compactMap { Architecture.splitLayer($0, prefix: Architecture.transformersLayerPrefix)?.0 })
+            let headwise = separateNames.contains { $0.1 == .headwiseGate }
+            let layers = Set(separateNames.map(\.0))
             config.gate = GateSpec(layout: .separate, granularity: headwise ? .headwise : .elementwise,
                                    layers: layers.count == config.layerCount ? nil : layers)
         }
 
-        var queryRows = H * d
-        if let gate = config.gate, gate.layout != .separate {
-            queryRows += config.gateRows(gate.granularity)
-        }
         var layers: [DecoderLayer] = []
         for index in 0..<config.layerCount {
-            let p = "\(Architecture.transformersLayerPrefix)\(index)."
+            var byRole: [LayerRole: GraphTensor] = [:]
+            let slots = config.layerSlots(index)
             // transformers' attention_bias / qkv_bias gives all three projections a bias or none;
             // llama.cpp loads q, k and v biases together too.
-            let biases = ["q_proj", "k_proj", "v_proj"].filter { remaining[p + "self_attn.\($0).bias"] != nil }
+            let biases = [LayerRole.queryBias, .keyBias, .valueBias].filter { remaining[architecture.transformersName($0, layer: index)] != nil }
             guard biases.isEmpty || biases.count == 3 else {
-                throw ModelError.unsupportedModel(path: path, problem: "layer \(index) has a bias for \(biases.joined(separator: " and ")) only; q_proj, k_proj and v_proj have biases together or not at all")
+                let names = biases.map { architecture.layer.transformersName($0).split(separator: ".").dropLast().last.map(String.init) ?? "" }
+                throw ModelError.unsupportedModel(path: path, problem: "layer \(index) has a bias for \(names.joined(separator: " and ")) only; q_proj, k_proj and v_proj have biases together or not at all")
             }
-            let attention = AttentionTensors(
-                query: try take(p + "self_attn.q_proj.weight", shape: [queryRows, D]),
-                key: try take(p + "self_attn.k_proj.weight", shape: [K * d, D]),
-                value: try take(p + "self_attn.v_proj.weight", shape: [K * d, D]),
-                output: try take(p + "self_attn.o_proj.weight", shape: [D, H * d]),
-                queryBias: config.attentionBias ? try take(p + "self_attn.q_proj.bias", shape: [queryRows]) : try takeOptional(p + "self_attn.q_proj.bias", shape: [queryRows]),
-                keyBias: config.attentionBias ? try take(p + "self_attn.k_proj.bias", shape: [K * d]) : try takeOptional(p + "self_attn.k_proj.bias", shape: [K * d]),
-                valueBias: config.attentionBias ? try take(p + "self_attn.v_proj.bias", shape: [K * d]) : try takeOptional(p + "self_attn.v_proj.bias", shape: [K * d]),
-                outputBias: try takeOptional(p + "self_attn.o_proj.bias", shape: [D]),
-                queryNorm: config.hasQueryKeyNorm ? try take(p + "self_attn.q_norm.weight", shape: [d]) : nil,
-                keyNorm: config.hasQueryKeyNorm ? try take(p + "self_attn.k_norm.weight", shape: [d]) : nil,
-                gate: try takeOptional(p + "self_attn.gate_proj.weight", shape: [H * d, D])
-                    ?? takeOptional(p + "self_attn.g_proj.weight", shape: [H, D]))
-            func mlp(_ prefix: String, size: Int, parts: (gate: String, up: String, down: String)) throws -> MLPTensors {
-                MLPTensors(gate: try take(prefix + parts.gate, shape: [size, D]), up: try take(prefix + parts.up, shape: [size, D]),
-                           down: try take(prefix + parts.down, shape: [D, size]))
+            for slot in slots {
+                let name = architecture.transformersName(slot.role, layer: index)
+                byRole[slot.role] = slot.required ? try take(name, shape: slot.shape) : try takeOptional(name, shape: slot.shape)
             }
-            let feedForward: FeedForwardTensors
-            if let layout = architecture.expertLayout, let experts = config.experts {
+            var experts: ExpertTensors?
+            if let layout = architecture.expertLayout, let settings = config.experts {
+                let p = "\(Architecture.transformersLayerPrefix)\(index)."
+                func mlp(_ prefix: String, size: Int, parts: (gate: String, up: String, down: String)) throws -> MLPTensors {
+                    MLPTensors(gate: try take(prefix + parts.gate, shape: [size, D]), up: try take(prefix + parts.up, shape: [size, D]),
+                               down: try take(prefix + parts.down, shape: [D, size]))
+                }
                 let shared = layout.hasSharedExpert
-                    ? try mlp(p + "mlp.shared_expert.", size: experts.sharedIntermediateSize ?? 0, parts: ("gate_proj.weight", "up_proj.weight", "down_proj.weight"))
+                    ? try mlp(p + "mlp.shared_expert.", size: settings.sharedIntermediateSize ?? 0, parts: ("gate_proj.weight", "up_proj.weight", "down_proj.weight"))
                     : nil
-                feedForward = .experts(ExpertTensors(
-                    router: try take(p + layout.router, shape: [experts.count, D]),
-                    experts: try (0..<experts.count).map { expert in
-                        try mlp(p + layout.expertPrefix + "\(expert).", size: experts.intermediateSize, parts: layout.expertParts)
+                experts = ExpertTensors(
+                    router: try take(p + layout.router, shape: [settings.count, D]),
+                    experts: try (0..<settings.count).map { expert in
+                        try mlp(p + layout.expertPrefix + "\(expert).", size: settings.intermediateSize, parts: layout.expertParts)
                     },
                     shared: shared,
-                    sharedGate: layout.hasSharedExpert ? try takeRow(p + "mlp.shared_expert_gate.weight", length: D) : nil))
-            } else {
-                feedForward = .dense(try mlp(p + "mlp.", size: F, parts: ("gate_proj.weight", "up_proj.weight", "down_proj.weight")))
+                    sharedGate: layout.hasSharedExpert ? try takeRow(p + "mlp.shared_expert_gate.weight", length: D) : nil)
             }
-            layers.append(DecoderLayer(
-                index: index,
-                inputNorm: try take(p + "input_layernorm.weight", shape: [D]),
-                attention: attention,
-                postAttentionNorm: try take(p + "post_attention_layernorm.weight", shape: [D]),
-                feedForward: feedForward))
+            layers.append(DecoderLayer(index: index, byRole: byRole, experts: experts))
         }
         self.layers = layers
         self.config = config

@@ -108,7 +108,9 @@ public struct GateInsertion: Sendable {
         if layout == .gatedAttention {
             // The official code windows every layer when `sliding_window` is set; Qwen's
             // per-layer windows (above `max_window_layers`) have no equivalent there.
-            if config.family != .mistral, config.json["use_sliding_window"]?.boolValue == true {
+            if config.slidingLayers.contains(true), case .everyLayer = config.architecture.layerPattern {
+                // A window over every layer is the official code's use_sliding_window with max_window_layers 0.
+            } else if config.slidingLayers.contains(true) || config.json["use_sliding_window"]?.boolValue == true {
                 throw GateInsertionError.cannotConvert(path: graph.sourcePath, layout: layout, reason: "its sliding window covers only some layers, which the official code cannot express")
             }
         }
@@ -139,32 +141,35 @@ public struct GateInsertion: Sendable {
 
         for index in graph.layers.indices where layers?.contains(index) ?? true {
             var layer = graph.layers[index]
-            let query = layer.attention.query
             let gate = fresh(rows: gateRows, columns: D, stream: UInt64(index))
             if let fused {
-                layer.attention.query = GraphTensor(
+                guard let query = layer[.query] else {
+                    throw GateInsertionError.cannotConvert(path: graph.sourcePath, layout: layout, reason: "its queries share one projection with keys and values, which the \(layout.rawValue) layout does not split")
+                }
+                layer[.query] = GraphTensor(
                     name: query.name, shape: [fused.rowCount, D], dtype: query.dtype,
                     expression: .concatenatingRows(fused.runs.map { run in
                         TensorExpression.rows([.init(run.part == .query ? query.expression : gate, start: run.start, count: run.count)])
                     }))
                 summary.tensorsChanged.append(query.name)
-                if let bias = layer.attention.queryBias {
+                if let bias = layer[.queryBias] {
                     // Gate rows get zero biases.
                     let values = try bias.values()
                     let fusedBias = fused.runs.flatMap { run in
                         run.part == .query ? Array(values[run.start..<(run.start + run.count)]) : [Float](repeating: 0, count: run.count)
                     }
-                    layer.attention.queryBias = GraphTensor(name: bias.name, shape: [fusedBias.count], dtype: bias.dtype, expression: .values(fusedBias, rowCount: 1))
+                    layer[.queryBias] = GraphTensor(name: bias.name, shape: [fusedBias.count], dtype: bias.dtype, expression: .values(fusedBias, rowCount: 1))
                     summary.tensorsChanged.append(bias.name)
                 }
             } else {
-                let name = "\(Architecture.transformersLayerPrefix)\(index).self_attn." + (granularity == .elementwise ? "gate_proj.weight" : "g_proj.weight")
-                layer.attention.gate = GraphTensor(name: name, shape: [gateRows, D], dtype: query.dtype, expression: gate)
+                let role: LayerRole = granularity == .elementwise ? .gate : .headwiseGate
+                let name = config.architecture.transformersName(role, layer: index)
+                let dtype = layer.queryProjection?.dtype ?? .f32
+                layer[role] = GraphTensor(name: name, shape: [gateRows, D], dtype: dtype, expression: gate)
                 summary.tensorsAdded.append(name)
             }
-            if compensate {
-                let output = layer.attention.output
-                layer.attention.output.expression = .scaled(output.expression, by: 2)
+            if compensate, let output = layer[.output] {
+                layer[.output]?.expression = .scaled(output.expression, by: 2)
                 summary.tensorsChanged.append(output.name)
             }
             summary.parametersAdded += gateRows * D
@@ -202,11 +207,11 @@ public struct GateInsertion: Sendable {
         var config = graph.config
         let biased = config.attentionBias || config.outputBias
         if biased {
-            for index in result.layers.indices where result.layers[index].attention.outputBias == nil {
-                let name = "\(Architecture.transformersLayerPrefix)\(index).self_attn.o_proj.bias"
-                let output = result.layers[index].attention.output
-                result.layers[index].attention.outputBias = GraphTensor(name: name, shape: [config.hiddenSize], dtype: output.dtype,
-                                                                        expression: .zeros(rowCount: 1, rowElements: config.hiddenSize))
+            for index in result.layers.indices where result.layers[index][.outputBias] == nil {
+                let name = Architecture.qwen3.transformersName(.outputBias, layer: index)
+                let dtype = result.layers[index][.output]?.dtype ?? .f32
+                result.layers[index][.outputBias] = GraphTensor(name: name, shape: [config.hiddenSize], dtype: dtype,
+                                                                expression: .zeros(rowCount: 1, rowElements: config.hiddenSize))
                 summary.tensorsAdded.append(name)
             }
         }
@@ -221,29 +226,20 @@ public struct GateInsertion: Sendable {
         json["head_dim"] = .int(Int64(config.headDim))
         // transformers 4.5x reads RoPE from rope_theta and rope_scaling.
         json["rope_parameters"] = nil
-        json["rope_theta"] = .double(config.ropeTheta)
-        switch config.ropeScaling {
-        case .llama3(let factor, let low, let high, let original):
-            json["rope_scaling"] = .object([
-                "factor": .double(factor), "high_freq_factor": .double(high), "low_freq_factor": .double(low),
-                "original_max_position_embeddings": .int(Int64(original)), "rope_type": .string("llama3"),
-            ])
-        case .linear(let factor):
-            json["rope_scaling"] = .object(["factor": .double(factor), "rope_type": .string("linear")])
-        case nil:
-            json["rope_scaling"] = .null
-        }
-        // A Mistral window applies to every layer, as the official eager path does when it is set.
-        if config.family == .mistral, let window = json["sliding_window"]?.intValue {
+        json["rope_theta"] = .double(config.rope.theta)
+        json["rope_scaling"] = config.rope.legacyScaling()
+        // A window over every layer (Mistral's), as the official eager path applies it when it is set.
+        if case .everyLayer = config.architecture.layerPattern, let window = config.slidingWindow {
             json["use_sliding_window"] = .bool(true)
-            json["sliding_window"] = .int(window)
+            json["sliding_window"] = .int(Int64(window))
             json["max_window_layers"] = .int(0)
         } else {
             json["use_sliding_window"] = .bool(false)
             json["sliding_window"] = .null
             if json["max_window_layers"] == nil { json["max_window_layers"] = .int(28) }
         }
-        config.family = .qwen3
+        config.architecture = .qwen3
+        config.slidingLayers = Array(repeating: config.slidingWindow != nil, count: config.layerCount)
         config.attentionBias = biased
         config.outputBias = biased
         config.json = JSONObject(json.keys.sorted().map { ($0, json[$0]!) })
@@ -267,11 +263,10 @@ public struct GateInsertion: Sendable {
         let D = graph.config.hiddenSize
         let seed: UInt64 = if case .normal(_, let seed) = initialization { seed } else { 0 }
         for index in result.layers.indices {
-            shift(&result.layers[index].inputNorm)
-            shift(&result.layers[index].postAttentionNorm)
-            if result.layers[index].attention.queryNorm != nil { shift(&result.layers[index].attention.queryNorm!) }
-            if result.layers[index].attention.keyNorm != nil { shift(&result.layers[index].attention.keyNorm!) }
-            if case .experts(var experts) = result.layers[index].feedForward, experts.shared == nil, let size = graph.config.experts?.intermediateSize {
+            for role in LayerRole.allCases where role.isNorm {
+                if result.layers[index][role] != nil { shift(&result.layers[index].byRole[role]!) }
+            }
+            if var experts = result.layers[index].experts, experts.shared == nil, let size = graph.config.experts?.intermediateSize {
                 let prefix = "\(Architecture.transformersLayerPrefix)\(index).mlp.shared_expert"
                 let dtype = experts.router.dtype
                 let std = Float(graph.config.initializerRange)
@@ -287,12 +282,12 @@ public struct GateInsertion: Sendable {
                     up: tensor(prefix + ".up_proj.weight", [size, D], .normal(rowCount: size, rowElements: D, std: std, seed: seed, stream: stream + 1)),
                     down: tensor(prefix + ".down_proj.weight", [D, size], .zeros(rowCount: D, rowElements: size)))
                 experts.sharedGate = tensor(prefix + "_gate.weight", [1, D], .zeros(rowCount: 1, rowElements: D))
-                result.layers[index].feedForward = .experts(experts)
+                result.layers[index].experts = experts
             }
         }
         var config = result.config
         let target: Architecture = config.experts == nil ? .qwen3_5 : .qwen3_5Moe
-        config.family = target.family
+        config.architecture = target
         config.zeroCenteredNorms = true
         config.partialRotaryFactor = 1.0
         if var experts = config.experts, experts.sharedIntermediateSize == nil {
@@ -306,7 +301,7 @@ public struct GateInsertion: Sendable {
         json["layer_types"] = .array(Array(repeating: .string("full_attention"), count: config.layerCount))
         var rope = json["rope_parameters"]?.objectValue ?? JSONObject()
         if rope["rope_type"] == nil { rope["rope_type"] = .string("default") }
-        if rope["rope_theta"] == nil { rope["rope_theta"] = .double(config.ropeTheta) }
+        if rope["rope_theta"] == nil { rope["rope_theta"] = .double(config.rope.theta) }
         rope["partial_rotary_factor"] = .double(1.0)
         json["rope_parameters"] = .object(JSONObject(rope.keys.sorted().map { ($0, rope[$0]!) }))
         var dropped = ["rope_theta", "rope_scaling", "partial_rotary_factor", "max_window_layers", "sliding_window", "use_sliding_window"]

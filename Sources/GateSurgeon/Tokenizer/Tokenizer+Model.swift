@@ -18,23 +18,11 @@ extension Tokenizer {
             try self.init(directory: folder)
         } else if Paths.exists(Paths.join(folder, "tokenizer.model")),
             let keys = try TokenizerGGUFMetadata(directory: folder, vocabularySize: graph.config.vocabSize,
-                                                 model: TokenizerGGUFMetadata.ConverterModel(family: graph.config.family))
+                                                 model: graph.config.architecture.vocabulary)
         {
             try self.init(ggufMetadata: keys.keys, path: Paths.join(folder, "tokenizer.model"))
         } else {
             return nil
-        }
-    }
-}
-
-extension TokenizerGGUFMetadata.ConverterModel {
-    /// The converter class a family's checkpoints go through: `LlamaModel`
-    /// for Llama, Mistral and Mixtral, `Qwen2Model` (or a subclass) for the
-    /// Qwen families.
-    public init(family: ModelFamily) {
-        switch family {
-        case .llama, .mistral, .mixtral: self = .llama
-        case .qwen2, .qwen3, .qwen3_5, .qwen3Moe, .qwen2Moe, .qwen3_5Moe: self = .qwen2
         }
     }
 }

@@ -25,7 +25,7 @@ enum GGUFMetadataBuilder {
         }
         recordFileType(&metadata, plan: plan, policy: policy, asLlamaQuantize: graph.sourceFormat == .gguf)
         if let gate = graph.config.gate, gate.layout == .separate {
-            set(&metadata, ModelConfig.ggufGateGranularityKey, .string(gate.granularity.rawValue))
+            set(&metadata, GGUFKey.outputGate, .string(gate.granularity.rawValue))
         }
         return metadata
     }
@@ -92,6 +92,28 @@ enum GGUFMetadataBuilder {
         }
     }
 
+    /// Names of the tensors in which llama.cpp keeps RoPE scaling.
+    static let ropeTensorNames: Set<String> = ["rope_freqs.weight", "rope_factors_long.weight", "rope_factors_short.weight"]
+
+    /// The tensors llama.cpp's converter generates for a config's RoPE
+    /// scaling, in its order: Llama 3's per-frequency divisors
+    /// (`rope_freqs`, families that read it), LongRoPE's factor sets
+    /// (`rope_factors_long`, `rope_factors_short`).
+    static func ropeTensors(for config: ModelConfig) -> [GraphTensor] {
+        func tensor(_ name: String, _ values: [Float]) -> GraphTensor {
+            GraphTensor(name: name, shape: [values.count], dtype: .f32, expression: .values(values, rowCount: 1))
+        }
+        switch config.rope.scaling {
+        case .llama3 where config.architecture.storesRopeFrequencies:
+            return [tensor("rope_freqs.weight", config.rope.llama3Factors(dimensions: config.headDim))]
+        case .longRoPE(let long):
+            return [tensor("rope_factors_long.weight", long.longFactors.map { Float($0) }),
+                    tensor("rope_factors_short.weight", long.shortFactors.map { Float($0) })]
+        default:
+            return []
+        }
+    }
+
     /// The keys convert_hf_to_gguf.py writes for the architecture, in its
     /// order, then the tokenizer's when the model folder has one, from the
     /// converter class the family goes through (`LlamaModel` or `Qwen2Model`).
@@ -99,7 +121,7 @@ enum GGUFMetadataBuilder {
         let directory = Paths.isDirectory(graph.sourcePath) ? graph.sourcePath : Paths.directory(of: graph.sourcePath)
         var metadata = graph.config.architecture.ggufMetadata(for: graph.config, name: Paths.lastComponent(of: directory))
         if let tokenizer = try TokenizerGGUFMetadata(directory: directory, vocabularySize: graph.config.vocabSize,
-                                                     model: .init(family: graph.config.family), unknownHashName: tokenizerPre)
+                                                     model: graph.config.architecture.vocabulary, unknownHashName: tokenizerPre)
         {
             metadata.merge(tokenizer.keys)
             if tokenizerPre == nil, let hash = tokenizer.checkHash, !TokenizerGGUFMetadata.knownHashes.contains(where: { $0.hash == hash }),

@@ -137,22 +137,17 @@ public enum ModelWriter {
                 planned.append(PlannedTensor(tensor: tensor, outputName: key, ggufName: key, decision: decision, expression: tensor.expression))
                 continue
             }
-            if format == .safetensors && tensor.name == "rope_freqs.weight" {
-                // llama.cpp's encoding of llama3 RoPE scaling; config.json carries it.
+            if format == .safetensors && GGUFMetadataBuilder.ropeTensorNames.contains(tensor.name) {
+                // llama.cpp's encoding of RoPE scaling; config.json carries it.
                 continue
             }
             let ggufName = architecture.ggufName(forTransformers: tensor.name)
             let outputName = format == .gguf ? (ggufName ?? tensor.name) : tensor.name
             var expression = tensor.expression
-            if format == .gguf && architecture.permutesQueryKeyRows {
-                if tensor.name.hasSuffix("self_attn.q_proj.weight") || tensor.name.hasSuffix("self_attn.k_proj.weight") {
-                    // The graph checked these shapes: rows split into heads of even size.
-                    let heads = tensor.name.hasSuffix("q_proj.weight") ? graph.config.headCount : graph.config.kvHeadCount
-                    expression = expression.gatheringRows(Architecture.ropeRowPermutation(rows: expression.rowCount, heads: heads))
-                }
-            }
-            if format == .gguf && architecture.ggufNormOffset != 0 && Architecture.isNorm(tensor.name) {
-                expression = expression.offset(by: architecture.ggufNormOffset)
+            if format == .gguf {
+                let transforms = tensor.name == graph.finalNorm.name ? graph.config.ggufFinalNormTransforms
+                    : architecture.layerRole(of: tensor.name).map { graph.config.ggufTransforms(for: $0.role) } ?? []
+                for transform in transforms { expression = transform.encode(expression) }
             }
             if asLlamaQuantize {
                 tensor.shape = LlamaQuantizeLayout.ggmlShape(tensor.shape)
@@ -160,13 +155,13 @@ public enum ModelWriter {
             let decision = policy.decide(for: tensor, ggufName: ggufName, format: format)
             planned.append(PlannedTensor(tensor: tensor, outputName: outputName, ggufName: ggufName, decision: decision, expression: expression))
         }
-        if format == .gguf, graph.config.architecture.storesRopeFrequencies, case .llama3 = graph.config.ropeScaling,
-            !graph.passthrough.contains(where: { $0.name == "rope_freqs.weight" })
-        {
-            // llama.cpp reads Llama 3 RoPE scaling from this tensor, which its converter emits first.
-            let factors = graph.config.llama3RopeFactors()
-            let tensor = GraphTensor(name: "rope_freqs.weight", shape: [factors.count], dtype: .f32, expression: .values(factors, rowCount: 1))
-            planned.insert(PlannedTensor(tensor: tensor, outputName: tensor.name, ggufName: tensor.name, decision: .init(dtype: .f32), expression: tensor.expression), at: 0)
+        if format == .gguf {
+            // llama.cpp reads some RoPE scalings from tensors, which its converter emits first.
+            let present = Set(graph.passthrough.map(\.name))
+            let extra = GGUFMetadataBuilder.ropeTensors(for: graph.config).filter { !present.contains($0.name) }
+            planned.insert(contentsOf: extra.map { tensor in
+                PlannedTensor(tensor: tensor, outputName: tensor.name, ggufName: tensor.name, decision: .init(dtype: .f32), expression: tensor.expression)
+            }, at: 0)
         }
         if format == .gguf, let request = policy.quantization {
             let config = graph.config

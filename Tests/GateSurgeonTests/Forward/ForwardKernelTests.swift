@@ -67,7 +67,7 @@ struct ForwardKernelTests {
                         probabilities.withUnsafeMutableBufferPointer { pp in
                             sums.withUnsafeMutableBufferPointer { sp in
                                 ForwardKernels.causalAttention(query: qp, key: kp, value: vp, tokens: T, heads: H, kvHeads: K, headDim: d,
-                                                               scale: scale, into: op, probabilities: pp, firstTokenSums: sp, level: level)
+                                                               mask: .init(scale: scale), into: op, probabilities: pp, firstTokenSums: sp, level: level)
                             }
                         }
                     }

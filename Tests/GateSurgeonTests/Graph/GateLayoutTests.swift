@@ -13,7 +13,7 @@ import Testing
         let config = source.config
         let (H, K, d) = (config.headCount, config.kvHeadCount, config.headDim)
         let G = H / K
-        graph.config.family = .qwen3
+        graph.config.architecture = .qwen3
         graph.config.zeroCenteredNorms = false
         graph.config.gate = GateSpec(layout: layout, granularity: .elementwise)
         // Qwen3.5 stores RMSNorm weights as w - 1.
@@ -21,12 +21,10 @@ import Testing
         unshift(&graph.finalNorm)
         for index in graph.layers.indices {
             var layer = graph.layers[index]
-            unshift(&layer.inputNorm)
-            unshift(&layer.postAttentionNorm)
-            unshift(&layer.attention.queryNorm!)
-            unshift(&layer.attention.keyNorm!)
+            for role in [LayerRole.attentionNorm, .feedForwardNorm, .queryNorm, .keyNorm] { unshift(&layer.byRole[role]!) }
             // qwen3-next: per head h, d query rows then d gate rows.
-            let fused = layer.attention.query.expression
+            let query = try #require(layer[.query])
+            let fused = query.expression
             func queryRows(_ head: Int) -> TensorExpression.RowSegment { .init(fused, start: head * 2 * d, count: d) }
             func gateRows(_ head: Int) -> TensorExpression.RowSegment { .init(fused, start: head * 2 * d + d, count: d) }
             switch layout {
@@ -36,11 +34,11 @@ import Testing
                     segments += (group * G..<(group + 1) * G).map(queryRows)
                     segments += (group * G..<(group + 1) * G).map(gateRows)
                 }
-                layer.attention.query.expression = .rows(segments)
+                layer[.query]?.expression = .rows(segments)
             case .separate:
-                layer.attention.query = GraphTensor(name: layer.attention.query.name, shape: [H * d, config.hiddenSize],
-                                                    dtype: .f32, expression: .rows((0..<H).map(queryRows)))
-                layer.attention.gate = GraphTensor(name: "model.layers.\(index).self_attn.gate_proj.weight", shape: [H * d, config.hiddenSize],
+                layer[.query] = GraphTensor(name: query.name, shape: [H * d, config.hiddenSize],
+                                            dtype: .f32, expression: .rows((0..<H).map(queryRows)))
+                layer[.gate] = GraphTensor(name: "model.layers.\(index).self_attn.gate_proj.weight", shape: [H * d, config.hiddenSize],
                                                    dtype: .f32, expression: .rows((0..<H).map(gateRows)))
             case .qwen3Next:
                 Issue.record("qwen3-next is the source layout")

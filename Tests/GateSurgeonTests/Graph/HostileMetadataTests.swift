@@ -123,7 +123,7 @@ import Testing
                                expression: .zeros(rowCount: 1, rowElements: rows))
         }
         let biased = try ModelGraph(config: graph.config, tensors: graph.allTensors + all)
-        #expect(biased.layers[1].attention.queryBias != nil && biased.layers[0].attention.queryBias == nil)
+        #expect(biased.layers[1][.queryBias] != nil && biased.layers[0][.queryBias] == nil)
     }
 
     /// Found by Tests/Fuzz (fuzz-semantic, input Tests/Fuzz/regressions/semantic-fused-gate-to-gguf.json:

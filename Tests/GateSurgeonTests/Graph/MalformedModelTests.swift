@@ -31,7 +31,8 @@ import Testing
         ("zero heads", { $0["num_attention_heads"] = .int(0) }, "'num_attention_heads'"),
         ("kv heads not dividing", { $0["num_key_value_heads"] = .int(3) }, "'num_key_value_heads'"),
         ("unknown model type", { $0["model_type"] = .string("bert"); $0["architectures"] = .array([.string("BertModel")]) }, "architecture 'bert' is not one gatesurgeon models"),
-        ("unsupported rope", { $0["rope_parameters"] = .object(["rope_type": .string("yarn"), "rope_theta": .double(10000)]) }, "rope type 'yarn'"),
+        ("unsupported rope", { $0["rope_parameters"] = .object(["rope_type": .string("dynamic"), "rope_theta": .double(10000)]) }, "'dynamic' is not supported"),
+        ("yarn without factor", { $0["rope_parameters"] = .object(["rope_type": .string("yarn"), "rope_theta": .double(10000)]) }, "yarn scaling needs factor"),
         ("shape disagrees", { $0["intermediate_size"] = .int(96) }, "has shape [64, 32], expected [96, 32]"),
         // Values a valid file carries that once indexed, allocated or looped unchecked.
         ("rotary factor above 1", { $0["partial_rotary_factor"] = .double(2.5) }, "'partial_rotary_factor': 2.5 is not in (0, 1]"),
@@ -40,10 +41,10 @@ import Testing
         ("huge head count", { $0["num_attention_heads"] = .int(1 << 62) }, "'num_attention_heads'"),
         ("huge context", { $0["max_position_embeddings"] = .int(1 << 62) }, "'max_position_embeddings'"),
         ("negative layers", { $0["num_hidden_layers"] = .int(-2) }, "'num_hidden_layers'"),
-        ("rope factor not a number", { $0["rope_parameters"] = .object(["rope_type": .string("linear"), "factor": .string("big"), "rope_theta": .double(10000)]) }, "factor must be a finite number"),
+        ("rope factor not a number", { $0["rope_parameters"] = .object(["rope_type": .string("linear"), "factor": .string("big"), "rope_theta": .double(10000)]) }, "'rope_parameters.factor': not a finite number"),
         ("rope factor missing", { $0["rope_parameters"] = .object(["rope_type": .string("linear"), "rope_theta": .double(10000)]) }, "linear scaling needs factor"),
-        ("zero rope theta", { $0["rope_parameters"] = .object(["rope_type": .string("default"), "rope_theta": .double(0)]) }, "'rope_theta'"),
-        ("llama3 original context huge", { $0["rope_parameters"] = .object(["rope_type": .string("llama3"), "factor": .double(8), "original_max_position_embeddings": .int(1 << 62), "rope_theta": .double(10000)]) }, "original_max_position_embeddings 4.611686018427388e+18 is out of range"),
+        ("zero rope theta", { $0["rope_parameters"] = .object(["rope_type": .string("default"), "rope_theta": .double(0)]) }, "rope_theta 0.0 must be a finite number above 1"),
+        ("llama3 original context huge", { $0["rope_parameters"] = .object(["rope_type": .string("llama3"), "factor": .double(8), "original_max_position_embeddings": .int(1 << 62), "rope_theta": .double(10000)]) }, "original_max_position_embeddings': 4.611686018427388e+18 is out of range"),
     ]
 
     @Test(arguments: 0..<configCases.count)

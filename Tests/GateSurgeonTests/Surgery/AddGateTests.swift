@@ -128,7 +128,7 @@ import Testing
         func gate(seed: UInt64) throws -> [Float] {
             let insertion = GateInsertion(layout: .separate, initialization: .normal(std: 0.02, seed: seed))
             let (gated, _) = try insertion.apply(to: graph)
-            return try #require(gated.layers[0].attention.gate).values()
+            return try #require(gated.layers[0][.gate]).values()
         }
         let a = try gate(seed: 1)
         #expect(a == (try gate(seed: 1)))
@@ -167,8 +167,8 @@ import Testing
     @Test func compensationIsExactForBlockTypes() throws {
         let graph = try ModelGraph(checkpoint: try Checkpoint(path: Fixtures.path("gguf/llama-q8_0.gguf")))
         let (gated, _) = try GateInsertion(layout: .separate).apply(to: graph)
-        let before = graph.layers[0].attention.output
-        let after = gated.layers[0].attention.output
+        let before = try #require(graph.layers[0][.output])
+        let after = try #require(gated.layers[0][.output])
         #expect(after.expression.isByteCopyable(as: .q8_0))
         var bytes: [UInt8] = []
         after.expression.appendRowBytes(0..<after.rows, as: .q8_0, to: &bytes)

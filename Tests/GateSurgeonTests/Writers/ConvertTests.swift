@@ -87,9 +87,9 @@ import Testing
         #expect(after.family == before.family || (before.family == .mistral && after.family == .llama))
         #expect(after.hiddenSize == before.hiddenSize && after.headCount == before.headCount && after.kvHeadCount == before.kvHeadCount)
         #expect(after.headDim == before.headDim && after.vocabSize == before.vocabSize && after.layerCount == before.layerCount)
-        #expect(after.ropeTheta == before.ropeTheta && after.tieWordEmbeddings == before.tieWordEmbeddings)
+        #expect(after.rope.theta == before.rope.theta && after.tieWordEmbeddings == before.tieWordEmbeddings)
         // Llama 3 scaling travels as rope_freqs.weight in GGUF and comes back as rope_scaling.
-        #expect(after.ropeScaling == before.ropeScaling)
+        #expect(after.rope.scaling == before.rope.scaling)
         #expect(Float(after.rmsNormEps) == Float(before.rmsNormEps))
     }
 
@@ -100,7 +100,7 @@ import Testing
         let reference = try GGUFFile(path: Fixtures.path("gguf/llama-f32.gguf"))
         let hf = try Fixtures.floats(original, "model.layers.0.self_attn.q_proj.weight")
         let gguf = try TensorExpression.stored(try #require(reference.tensors.first { $0.name == "blk.0.attn_q.weight" })).allValues()
-        let permutation = Architecture.ropeRowPermutation(rows: 32, heads: 4)
+        let permutation = GGUFTensorTransform.ropeRowPermutation(rows: 32, heads: 4)
         #expect(permutation != Array(0..<32))
         for (ggufRow, hfRow) in permutation.enumerated() {
             #expect(Array(gguf[(ggufRow * 32)..<((ggufRow + 1) * 32)]) == Array(hf[(hfRow * 32)..<((hfRow + 1) * 32)]))
@@ -197,7 +197,7 @@ import Testing
     /// collapses to the stored tensor, so the copy is a plain byte copy.
     @Test func permutationsCancelForGGUFToGGUF() throws {
         let graph = try ModelGraph(checkpoint: try Checkpoint(path: Fixtures.path("gguf/llama-q8_0.gguf")))
-        guard case .rows = graph.layers[0].attention.query.expression else {
+        guard case .rows = graph.layers[0][.query]?.expression else {
             Issue.record("q_proj read from GGUF should be a row gather")
             return
         }

@@ -1,47 +1,170 @@
 import JSON
 
-/// How llama.cpp's converter stores this family: its hyperparameter keys,
-/// and the row order it gives Llama's queries and keys.
-extension Architecture {
-    /// The architecture keys convert_hf_to_gguf.py writes, in its order:
-    /// `general.*`, the common hyperparameters, the family's own keys, and
-    /// `general.quantization_version` (tokenizer keys are added after).
-    /// - Parameter name: `general.name` (the converter uses the model folder's name).
-    func ggufMetadata(for config: ModelConfig, name: String) -> Metadata<GGUFValue> {
-        let arch = ggufName
-        let textConfig = config.json["text_config"]?.objectValue ?? config.json
-        var metadata = Metadata<GGUFValue>([
-            ("general.architecture", .string(arch)),
-            ("general.type", .string("model")),
-            ("general.name", .string(name)),
-            ("\(arch).block_count", .uint32(UInt32(config.layerCount))),
-            ("\(arch).context_length", .uint32(UInt32(config.maxPositionEmbeddings))),
-            ("\(arch).embedding_length", .uint32(UInt32(config.hiddenSize))),
-        ])
-        // Models whose every layer is experts have no dense size (Qwen3.5-MoE).
-        if !isMixtureOfExperts || textConfig["intermediate_size"] != nil || textConfig.count == 0 {
-            metadata["\(arch).feed_forward_length"] = .uint32(UInt32(config.intermediateSize))
+/// llama.cpp's GGUF metadata keys for models, spelled once (gguf-py's
+/// `Keys`). Per-architecture keys are suffixes: the file stores them as
+/// `<general.architecture>.<suffix>`.
+public enum GGUFKey {
+    public static let architecture = "general.architecture"
+    public static let type = "general.type"
+    public static let name = "general.name"
+    public static let fileType = "general.file_type"
+    public static let quantizationVersion = "general.quantization_version"
+
+    public static let blockCount = "block_count"
+    public static let contextLength = "context_length"
+    public static let embeddingLength = "embedding_length"
+    public static let feedForwardLength = "feed_forward_length"
+    public static let vocabSize = "vocab_size"
+    public static let headCount = "attention.head_count"
+    public static let headCountKV = "attention.head_count_kv"
+    public static let keyLength = "attention.key_length"
+    public static let valueLength = "attention.value_length"
+    public static let rmsEpsilon = "attention.layer_norm_rms_epsilon"
+    public static let slidingWindow = "attention.sliding_window"
+    public static let slidingWindowPattern = "attention.sliding_window_pattern"
+    public static let attentionScale = "attention.scale"
+    public static let attentionLogitSoftcapping = "attn_logit_softcapping"
+    public static let finalLogitSoftcapping = "final_logit_softcapping"
+    public static let embeddingScale = "embedding_scale"
+    public static let residualScale = "residual_scale"
+    public static let logitScale = "logit_scale"
+    public static let expertCount = "expert_count"
+    public static let expertUsedCount = "expert_used_count"
+    public static let expertFeedForwardLength = "expert_feed_forward_length"
+    public static let expertSharedFeedForwardLength = "expert_shared_feed_forward_length"
+    public static let ropeDimensionCount = "rope.dimension_count"
+    public static let ropeFreqBase = "rope.freq_base"
+    public static let ropeFreqBaseSWA = "rope.freq_base_swa"
+    public static let ropeScalingType = "rope.scaling.type"
+    public static let ropeScalingFactor = "rope.scaling.factor"
+    public static let ropeScalingAttentionFactor = "rope.scaling.attn_factor"
+    public static let ropeScalingOriginalContext = "rope.scaling.original_context_length"
+    public static let ropeScalingYarnExtFactor = "rope.scaling.yarn_ext_factor"
+    public static let ropeScalingYarnAttentionFactor = "rope.scaling.yarn_attn_factor"
+    public static let ropeScalingYarnBetaFast = "rope.scaling.yarn_beta_fast"
+    public static let ropeScalingYarnBetaSlow = "rope.scaling.yarn_beta_slow"
+
+    /// The key gatesurgeon adds to a GGUF file it gated with the separate
+    /// layout: the gate's granularity.
+    public static let outputGate = "gatesurgeon.attention.output_gate"
+}
+
+/// One group of hyperparameter keys llama.cpp's converter writes, with how
+/// gatesurgeon computes them from a config. A family lists them in the
+/// order its converter class writes them (`Architecture.ggufKeys`).
+public enum GGUFHyperparameter: Sendable {
+    case blockCount, contextLength, embeddingLength, feedForwardLength, headCount, headCountKV
+    /// `rope.scaling.*` for linear, YaRN and LongRoPE scaling (Llama 3's goes in a tensor).
+    case ropeScaling
+    case ropeFreqBase
+    /// The RoPE base of sliding-window layers, when it differs.
+    case ropeFreqBaseSWA
+    case rmsEpsilon, expertCount, expertUsedCount
+    /// `attention.key_length` and `.value_length`, when the config names `head_dim`.
+    case keyValueLength
+    /// `general.file_type`, where the converter writes it (its value is set later).
+    case fileType
+    case vocabSize, ropeDimensionCount
+    case expertFeedForwardLength, expertSharedFeedForwardLength
+    case slidingWindow, attentionLogitSoftcapping, finalLogitSoftcapping
+    /// Granite's multipliers: `embedding_scale`, `residual_scale`, `attention.scale`, `logit_scale`.
+    case embeddingScale, residualScale, attentionScale, logitScale
+    /// Keys only one family writes, computed by its file.
+    case custom(@Sendable (ModelConfig) -> [(String, GGUFValue)])
+
+    /// `TextModel.set_gguf_parameters` of llama.cpp's converter.
+    public static let converterBase: [GGUFHyperparameter] = [
+        .blockCount, .contextLength, .embeddingLength, .feedForwardLength, .headCount, .headCountKV, .ropeScaling,
+        .ropeFreqBase, .ropeFreqBaseSWA, .rmsEpsilon, .expertCount, .expertUsedCount, .keyValueLength, .fileType,
+    ]
+
+    /// The keys (suffixes after `<arch>.`, or whole `general.*` keys) and
+    /// values the converter writes for `config`; empty where it writes none.
+    func entries(_ config: ModelConfig) -> [(String, GGUFValue)] {
+        func u32(_ value: Int) -> GGUFValue { .uint32(UInt32(clamping: value)) }
+        func f32(_ value: Double) -> GGUFValue { .float32(Float(value)) }
+        switch self {
+        case .blockCount: return [(GGUFKey.blockCount, u32(config.layerCount))]
+        case .contextLength:
+            return config.declares("max_position_embeddings") ? [(GGUFKey.contextLength, u32(config.maxPositionEmbeddings))] : []
+        case .embeddingLength: return [(GGUFKey.embeddingLength, u32(config.hiddenSize))]
+        case .feedForwardLength:
+            return config.declares("intermediate_size") ? [(GGUFKey.feedForwardLength, u32(config.intermediateSize))] : []
+        case .headCount: return [(GGUFKey.headCount, u32(config.headCount))]
+        case .headCountKV:
+            return config.declares("num_key_value_heads") ? [(GGUFKey.headCountKV, u32(config.kvHeadCount))] : []
+        case .ropeScaling:
+            switch config.rope.scaling {
+            case .linear(let factor):
+                return [(GGUFKey.ropeScalingType, .string("linear")), (GGUFKey.ropeScalingFactor, f32(factor))]
+            case .yarn(let yarn):
+                var entries: [(String, GGUFValue)] = [
+                    (GGUFKey.ropeScalingType, .string("yarn")), (GGUFKey.ropeScalingFactor, f32(yarn.factor)),
+                    (GGUFKey.ropeScalingOriginalContext, u32(yarn.originalContext)),
+                ]
+                if let value = yarn.attentionFactor { entries.append((GGUFKey.ropeScalingYarnAttentionFactor, f32(value))) }
+                if config.ropeDeclares("beta_fast") { entries.append((GGUFKey.ropeScalingYarnBetaFast, f32(yarn.betaFast))) }
+                if config.ropeDeclares("beta_slow") { entries.append((GGUFKey.ropeScalingYarnBetaSlow, f32(yarn.betaSlow))) }
+                return entries
+            case .longRoPE:
+                return [(GGUFKey.ropeScalingType, .string("longrope"))]
+            case .llama3, nil:
+                return []
+            }
+        case .ropeFreqBase: return [(GGUFKey.ropeFreqBase, f32(config.rope.theta))]
+        case .ropeFreqBaseSWA:
+            guard let local = config.slidingRope else { return [] }
+            return [(GGUFKey.ropeFreqBaseSWA, f32(local.theta))]
+        case .rmsEpsilon: return [(GGUFKey.rmsEpsilon, f32(config.rmsNormEps))]
+        case .expertCount: return config.experts.map { [(GGUFKey.expertCount, u32($0.count))] } ?? []
+        case .expertUsedCount: return config.experts.map { [(GGUFKey.expertUsedCount, u32($0.perToken))] } ?? []
+        case .keyValueLength:
+            guard config.declares("head_dim") else { return [] }
+            return [(GGUFKey.keyLength, u32(config.headDim)), (GGUFKey.valueLength, u32(config.headDim))]
+        case .fileType: return [(GGUFKey.fileType, .uint32(0))]
+        case .vocabSize: return [(GGUFKey.vocabSize, u32(config.vocabSize))]
+        case .ropeDimensionCount: return [(GGUFKey.ropeDimensionCount, u32(config.rotaryDimensions))]
+        case .expertFeedForwardLength:
+            return config.experts.map { [(GGUFKey.expertFeedForwardLength, u32($0.intermediateSize))] } ?? []
+        case .expertSharedFeedForwardLength:
+            return config.experts?.sharedIntermediateSize.map { [(GGUFKey.expertSharedFeedForwardLength, u32($0))] } ?? []
+        case .slidingWindow: return config.slidingWindow.map { [(GGUFKey.slidingWindow, u32($0))] } ?? []
+        case .attentionLogitSoftcapping: return config.attentionSoftcap.map { [(GGUFKey.attentionLogitSoftcapping, .float32($0))] } ?? []
+        case .finalLogitSoftcapping: return config.finalLogitSoftcap.map { [(GGUFKey.finalLogitSoftcapping, .float32($0))] } ?? []
+        case .embeddingScale: return config.embeddingMultiplier.map { [(GGUFKey.embeddingScale, .float32($0))] } ?? []
+        case .residualScale: return config.residualMultiplier.map { [(GGUFKey.residualScale, .float32($0))] } ?? []
+        case .attentionScale: return [(GGUFKey.attentionScale, .float32(config.attentionScale))]
+        case .logitScale: return config.logitDivisor.map { [(GGUFKey.logitScale, .float32($0))] } ?? []
+        case .custom(let compute): return compute(config)
         }
-        metadata["\(arch).attention.head_count"] = .uint32(UInt32(config.headCount))
-        metadata["\(arch).attention.head_count_kv"] = .uint32(UInt32(config.kvHeadCount))
-        metadata["\(arch).rope.freq_base"] = .float32(Float(config.ropeTheta))
-        metadata["\(arch).attention.layer_norm_rms_epsilon"] = .float32(Float(config.rmsNormEps))
-        if let experts = config.experts {
-            metadata["\(arch).expert_count"] = .uint32(UInt32(experts.count))
-            metadata["\(arch).expert_used_count"] = .uint32(UInt32(experts.perToken))
+    }
+}
+
+/// A reversible change llama.cpp's converter makes to a tensor's values:
+/// `encode` gives what GGUF stores, `decode` undoes it. The reader and the
+/// writers both take them from `ModelConfig.ggufTransforms(forLayer:)`.
+public enum GGUFTensorTransform: Sendable, Equatable {
+    /// Llama's q/k rows per head from rotate-half order to interleaved pairs.
+    case ropeRowPermutation(heads: Int)
+    /// Zero-centred norm weights stored as plain ones.
+    case offset(Float)
+
+    func encode(_ expression: TensorExpression) -> TensorExpression {
+        switch self {
+        case .ropeRowPermutation(let heads):
+            expression.gatheringRows(GGUFTensorTransform.ropeRowPermutation(rows: expression.rowCount, heads: heads))
+        case .offset(let amount):
+            expression.offset(by: amount)
         }
-        if textConfig["head_dim"] != nil {
-            metadata["\(arch).attention.key_length"] = .uint32(UInt32(config.headDim))
-            metadata["\(arch).attention.value_length"] = .uint32(UInt32(config.headDim))
+    }
+
+    func decode(_ expression: TensorExpression) -> TensorExpression {
+        switch self {
+        case .ropeRowPermutation(let heads):
+            expression.gatheringRows(GGUFTensorTransform.inverseRopeRowPermutation(rows: expression.rowCount, heads: heads))
+        case .offset(let amount):
+            expression.offset(by: -amount)
         }
-        if case .linear(let factor) = config.ropeScaling {
-            metadata["\(arch).rope.scaling.type"] = .string("linear")
-            metadata["\(arch).rope.scaling.factor"] = .float32(Float(factor))
-        }
-        metadata["general.file_type"] = .uint32(0)
-        for (key, value) in ggufExtraKeys(config) { metadata["\(arch).\(key)"] = value }
-        metadata["general.quantization_version"] = .uint32(GGUFMetadataBuilder.ggmlQuantizationVersion)
-        return metadata
     }
 
     /// The row order llama.cpp's converter gives Llama q_proj/k_proj:
@@ -70,4 +193,42 @@ extension Architecture {
         for (ggufRow, transformersRow) in forward.enumerated() { inverse[transformersRow] = ggufRow }
         return inverse
     }
+}
+
+extension Architecture {
+    /// The metadata convert_hf_to_gguf.py writes before the tokenizer's:
+    /// `general.*`, the family's hyperparameters in its converter's order,
+    /// and `general.quantization_version`.
+    /// - Parameter name: `general.name` (the converter uses the model folder's name).
+    func ggufMetadata(for config: ModelConfig, name: String) -> Metadata<GGUFValue> {
+        var metadata = Metadata<GGUFValue>([
+            (GGUFKey.architecture, .string(ggufName)),
+            (GGUFKey.type, .string("model")),
+            (GGUFKey.name, .string(name)),
+        ])
+        for group in ggufKeys {
+            for (key, value) in group.entries(config) {
+                metadata[key.hasPrefix("general.") ? key : "\(ggufName).\(key)"] = value
+            }
+        }
+        metadata[GGUFKey.quantizationVersion] = .uint32(GGUFMetadataBuilder.ggmlQuantizationVersion)
+        return metadata
+    }
+}
+
+extension ModelConfig {
+    /// What llama.cpp's converter does to the values of `role` in every layer.
+    public func ggufTransforms(for role: LayerRole) -> [GGUFTensorTransform] {
+        var transforms: [GGUFTensorTransform] = []
+        if architecture.permutesQueryKeyRows {
+            // A fused gate has no place in those files (ModelWriter refuses it), so q_proj is plain queries here.
+            if role == .query { transforms.append(.ropeRowPermutation(heads: headCount)) }
+            if role == .key { transforms.append(.ropeRowPermutation(heads: kvHeadCount)) }
+        }
+        if zeroCenteredNorms && role.isNorm { transforms.append(.offset(1)) }
+        return transforms
+    }
+
+    /// What llama.cpp's converter does to the final norm's values.
+    public var ggufFinalNormTransforms: [GGUFTensorTransform] { zeroCenteredNorms ? [.offset(1)] : [] }
 }

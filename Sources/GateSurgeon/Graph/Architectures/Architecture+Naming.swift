@@ -1,6 +1,6 @@
 /// Tensor names in the two conventions: transformers
 /// (`model.layers.3.self_attn.q_proj.weight`) and llama.cpp's GGUF
-/// (`blk.3.attn_q.weight`).
+/// (`blk.3.attn_q.weight`), from the family's `LayerSpec`.
 extension Architecture {
     public static let transformersLayerPrefix = "model.layers."
     public static let ggufLayerPrefix = "blk."
@@ -12,45 +12,57 @@ extension Architecture {
         ("lm_head.weight", "output.weight"),
     ]
 
-    /// Per-layer tensors: transformers suffix after `model.layers.N.`, GGUF
-    /// suffix after `blk.N.`. The two separate-gate names share one GGUF
-    /// name; the tensor's shape tells them apart. Experts are not listed:
-    /// transformers stores one tensor per expert, GGUF one stacked tensor
-    /// per part (`expertTensorName`, `ggufExpertName`).
-    var layerNames: [(String, String)] {
-        var names: [(String, String)] = [
-            ("input_layernorm.weight", "attn_norm.weight"),
-            ("self_attn.q_proj.weight", "attn_q.weight"),
-            ("self_attn.q_proj.bias", "attn_q.bias"),
-            ("self_attn.k_proj.weight", "attn_k.weight"),
-            ("self_attn.k_proj.bias", "attn_k.bias"),
-            ("self_attn.v_proj.weight", "attn_v.weight"),
-            ("self_attn.v_proj.bias", "attn_v.bias"),
-            ("self_attn.o_proj.weight", "attn_output.weight"),
-            ("self_attn.o_proj.bias", "attn_output.bias"),
-            ("self_attn.q_norm.weight", "attn_q_norm.weight"),
-            ("self_attn.k_norm.weight", "attn_k_norm.weight"),
-            ("self_attn.gate_proj.weight", "attn_gate.weight"),
-            ("self_attn.g_proj.weight", "attn_gate.weight"),
-            ("post_attention_layernorm.weight", ggufFeedForwardNormName),
-        ]
-        switch feedForward {
-        case .dense:
-            names += [
-                ("mlp.gate_proj.weight", "ffn_gate.weight"),
-                ("mlp.up_proj.weight", "ffn_up.weight"),
-                ("mlp.down_proj.weight", "ffn_down.weight"),
-            ]
-        case .mixtureOfExperts(let experts):
-            names.append((experts.router, "ffn_gate_inp.weight"))
-            if experts.hasSharedExpert {
-                names += [
-                    ("mlp.shared_expert.gate_proj.weight", "ffn_gate_shexp.weight"),
-                    ("mlp.shared_expert.up_proj.weight", "ffn_up_shexp.weight"),
-                    ("mlp.shared_expert.down_proj.weight", "ffn_down_shexp.weight"),
-                    ("mlp.shared_expert_gate.weight", "ffn_gate_inp_shexp.weight"),
-                ]
+    /// The transformers name of `role` in layer `layer`.
+    public func transformersName(_ role: LayerRole, layer: Int) -> String {
+        "\(Self.transformersLayerPrefix)\(layer).\(self.layer.transformersName(role))"
+    }
+
+    /// llama.cpp's name of `role` in layer `layer`.
+    public func ggufName(_ role: LayerRole, layer: Int) -> String {
+        "\(Self.ggufLayerPrefix)\(layer).\(self.layer.ggufName(role))"
+    }
+
+    /// The roles this family's layers can have: its norms, projections and MLP.
+    var layerRoles: [LayerRole] {
+        let norms = layer.norms.roles
+        return LayerRole.allCases.filter { role in
+            switch role {
+            case .attentionNorm, .attentionOutputNorm, .feedForwardNorm, .feedForwardOutputNorm: return norms.contains(role)
+            case .queryKeyValue: return layer.fusedQueryKeyValue
+            case .query, .queryBias, .key, .keyBias, .value, .valueBias: return !layer.fusedQueryKeyValue
+            case .feedForwardGate, .feedForwardUp: return !isMixtureOfExperts && !layer.fusedGateUp
+            case .feedForwardGateUp: return !isMixtureOfExperts && layer.fusedGateUp
+            case .feedForwardDown: return !isMixtureOfExperts
+            case .output, .outputBias, .queryNorm, .keyNorm, .gate, .headwiseGate: return true
             }
+        }
+    }
+
+    /// The role whose transformers name within a layer is `suffix`.
+    func role(forTransformersSuffix suffix: String) -> LayerRole? {
+        layerRoles.first { layer.transformersName($0) == suffix }
+    }
+
+    /// The role whose GGUF name within a layer is `suffix`; `headwiseGate`
+    /// picks `headwiseGate` for `attn_gate` (its shape tells which).
+    func role(forGGUFSuffix suffix: String, headwiseGate: Bool = false) -> LayerRole? {
+        if let alias = layer.ggufAliases[suffix] { return alias }
+        let candidates = layerRoles.filter { layer.ggufName($0) == suffix }
+        if candidates.contains(.gate) { return headwiseGate ? .headwiseGate : .gate }
+        return candidates.first
+    }
+
+    /// The non-expert MoE tensors within a layer: (transformers, GGUF).
+    var expertBlockNames: [(String, String)] {
+        guard let experts = expertLayout else { return [] }
+        var names = [(experts.router, "ffn_gate_inp.weight")]
+        if experts.hasSharedExpert {
+            names += [
+                ("mlp.shared_expert.gate_proj.weight", "ffn_gate_shexp.weight"),
+                ("mlp.shared_expert.up_proj.weight", "ffn_up_shexp.weight"),
+                ("mlp.shared_expert.down_proj.weight", "ffn_down_shexp.weight"),
+                ("mlp.shared_expert_gate.weight", "ffn_gate_inp_shexp.weight"),
+            ]
         }
         return names
     }
@@ -109,29 +121,28 @@ extension Architecture {
     /// The GGUF name of a transformers tensor name, or nil when llama.cpp has none.
     public func ggufName(forTransformers name: String) -> String? {
         if let global = Self.globalNames.first(where: { $0.0 == name }) { return global.1 }
-        guard let (layer, suffix) = Self.splitLayer(name, prefix: Self.transformersLayerPrefix),
-            let pair = layerNames.first(where: { $0.0 == suffix })
-        else { return nil }
-        return "\(Self.ggufLayerPrefix)\(layer).\(pair.1)"
+        guard let (index, suffix) = Self.splitLayer(name, prefix: Self.transformersLayerPrefix) else { return nil }
+        if let role = role(forTransformersSuffix: suffix) { return ggufName(role, layer: index) }
+        guard let pair = expertBlockNames.first(where: { $0.0 == suffix }) else { return nil }
+        return "\(Self.ggufLayerPrefix)\(index).\(pair.1)"
     }
 
     /// The transformers name of a GGUF tensor name; `headwiseGate` picks
     /// `g_proj` for `attn_gate` (its shape tells which).
     public func transformersName(forGGUF name: String, headwiseGate: Bool = false) -> String? {
         if let global = Self.globalNames.first(where: { $0.1 == name }) { return global.0 }
-        guard let (layer, suffix) = Self.splitLayer(name, prefix: Self.ggufLayerPrefix) else { return nil }
-        let prefix = "\(Self.transformersLayerPrefix)\(layer)."
-        if suffix == "attn_gate.weight" { return prefix + (headwiseGate ? "self_attn.g_proj.weight" : "self_attn.gate_proj.weight") }
-        // Either name of the feed-forward norm reads back (converters differ by architecture and version).
-        if suffix == "post_attention_norm.weight" || suffix == "ffn_norm.weight" { return prefix + "post_attention_layernorm.weight" }
-        guard let pair = layerNames.first(where: { $0.1 == suffix }) else { return nil }
-        return prefix + pair.0
+        guard let (index, suffix) = Self.splitLayer(name, prefix: Self.ggufLayerPrefix) else { return nil }
+        if let role = role(forGGUFSuffix: suffix, headwiseGate: headwiseGate) { return transformersName(role, layer: index) }
+        guard let pair = expertBlockNames.first(where: { $0.1 == suffix }) else { return nil }
+        return "\(Self.transformersLayerPrefix)\(index).\(pair.0)"
     }
 
-    /// Whether `name` (transformers convention) is an RMSNorm weight.
-    static func isNorm(_ name: String) -> Bool {
-        name == "model.norm.weight" || name.hasSuffix("_layernorm.weight") || name.hasSuffix("self_attn.q_norm.weight")
-            || name.hasSuffix("self_attn.k_norm.weight")
+    /// The layer role of a transformers tensor name, with its layer.
+    func layerRole(of name: String) -> (layer: Int, role: LayerRole)? {
+        guard let (index, suffix) = Self.splitLayer(name, prefix: Self.transformersLayerPrefix),
+            let role = role(forTransformersSuffix: suffix)
+        else { return nil }
+        return (index, role)
     }
 
     /// Splits `prefix` + `N.` + suffix into (N, suffix).

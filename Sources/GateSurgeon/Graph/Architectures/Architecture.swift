@@ -1,14 +1,14 @@
 import JSON
 
-/// Everything gatesurgeon knows about one model family, in one place: how
-/// its config.json and llama.cpp's GGUF metadata describe it, what its
-/// tensors are called in both formats, how llama.cpp's converter stores
-/// them, which gate layouts it carries, and what the forward pass must do
-/// differently. Code elsewhere asks the architecture; it never tests the
-/// family by name.
+/// Everything gatesurgeon knows about one model family, in one place: the
+/// parts of its layer and their names in both formats (`LayerSpec`), how
+/// its config.json and llama.cpp's GGUF metadata describe it, how llama.cpp's
+/// converter stores it, which gate layouts it carries, and the scalars its
+/// forward pass applies. Code elsewhere asks the architecture; it never
+/// tests the family by name.
 ///
 /// Architectures are values (`Architecture.llama`, ...) defined one per
-/// file in this folder.
+/// file in this folder and listed in `Architecture.all`.
 public struct Architecture: Sendable {
     public internal(set) var family: ModelFamily
     /// transformers `model_type` values read as this family; the first is written.
@@ -20,30 +20,34 @@ public struct Architecture: Sendable {
     /// Whether a GGUF file of `ggufName` reads back as this family (Mistral
     /// is written as `llama` and reads back as Llama).
     public internal(set) var readsGGUF = true
+    /// The layer's parts and their names.
+    public internal(set) var layer = LayerSpec()
 
     /// Whether q/k/v carry biases.
     public internal(set) var queryKeyValueBias = ConfigRule.never
     /// Whether o_proj carries a bias.
     public internal(set) var outputBias = ConfigRule.never
-    /// Whether each head's queries and keys are RMS-normed (q_norm, k_norm).
+    /// Whether queries and keys are RMS-normed (q_norm, k_norm).
     public internal(set) var queryKeyNorm = ConfigRule.never
-    /// RMSNorm weights stored as w - 1 and applied as 1 + w (Qwen3.5).
+    /// RMSNorm weights stored as w - 1 and applied as 1 + w (Gemma, Qwen3.5);
+    /// llama.cpp's converter stores them as plain weights, w + 1.
     public internal(set) var zeroCenteredNorms = false
     /// `partial_rotary_factor` when the config has none.
     public internal(set) var defaultPartialRotaryFactor = 1.0
+    /// The MLP's activation when the config names none, and the keys that name it.
+    public internal(set) var activation = ActivationRule(keys: ["hidden_act"], fallback: .silu)
+    /// Scalars the forward pass applies beyond Llama's (Gemma, Granite).
+    public internal(set) var scalars = ScalarRules()
+    /// Which layers attend through a sliding window.
+    public internal(set) var layerPattern = LayerPatternRule.fullAttention
 
     /// Whether llama.cpp's converter permutes q/k rows (Llama-style
-    /// interleaved RoPE; Qwen uses the NeoX layout and is stored as is).
+    /// interleaved RoPE; the others use the NeoX layout and are stored as is).
     public internal(set) var permutesQueryKeyRows = false
     /// Whether llama.cpp reads Llama 3 RoPE scaling from a `rope_freqs` tensor.
     public internal(set) var storesRopeFrequencies = false
-    /// What is added to every RMSNorm weight in GGUF (llama.cpp stores
-    /// Qwen3.5's zero-centred norms as plain weights, w + 1).
-    public internal(set) var ggufNormOffset: Float = 0
-    /// llama.cpp's name of the norm before the feed-forward block.
-    public internal(set) var ggufFeedForwardNormName = "ffn_norm.weight"
 
-    /// A dense SwiGLU MLP, or a mixture of experts.
+    /// A dense MLP, or a mixture of experts.
     public internal(set) var feedForward = FeedForwardStyle.dense
 
     /// The gate layouts this family's checkpoints can carry; the first is
@@ -52,11 +56,10 @@ public struct Architecture: Sendable {
     /// Whether its config marks it gated by itself (Qwen3.5 is gated unless
     /// `attn_output_gate` is false).
     public internal(set) var gatedByDefault = false
-
-    /// The hyperparameter keys llama.cpp's converter writes after the common
-    /// ones (`block_count` ... `layer_norm_rms_epsilon`, key/value length,
-    /// linear RoPE scaling, `file_type`), in its order, without the prefix.
-    var ggufExtraKeys: @Sendable (ModelConfig) -> [(String, GGUFValue)] = { _ in [] }
+    /// The hyperparameter keys llama.cpp's converter writes, in its order.
+    public internal(set) var ggufKeys: [GGUFHyperparameter] = GGUFHyperparameter.converterBase
+    /// Which converter class's `set_vocab` writes the tokenizer keys.
+    public internal(set) var vocabulary = TokenizerGGUFMetadata.ConverterModel.llama
 
     /// This architecture with some settings changed: a family defined as
     /// another one with differences (Mistral is Llama's layer without biases).
@@ -68,7 +71,7 @@ public struct Architecture: Sendable {
 
     /// The feed-forward block of every layer.
     public enum FeedForwardStyle: Sendable {
-        /// `down(silu(gate(x)) * up(x))` (`mlp.{gate,up,down}_proj`).
+        /// `down(act(gate(x)) * up(x))` (`LayerRole.feedForward*`).
         case dense
         /// A router picks `num_experts_per_tok` of `num_experts` SwiGLU experts per token.
         case mixtureOfExperts(ExpertLayout)
@@ -122,8 +125,73 @@ public struct Architecture: Sendable {
         }
     }
 
-    /// Every architecture.
-    public static var all: [Architecture] { ModelFamily.allCases.map(\.architecture) }
+    /// Where a family's config names the MLP activation.
+    public struct ActivationRule: Sendable {
+        public var keys: [String]
+        public var fallback: Activation
+    }
+
+    /// Where a family's config keeps the scalars of its forward pass; nil
+    /// where the family has none.
+    public struct ScalarRules: Sendable {
+        /// Embeddings are multiplied by this.
+        public var embeddingScale: EmbeddingScale?
+        /// Attention and MLP outputs are multiplied by this key's value before the residual add (Granite).
+        public var residualMultiplierKey: String?
+        /// What q·k is multiplied by.
+        public var attentionScale = AttentionScale.inverseSquareRootOfHeadDim
+        /// Attention scores become `c * tanh(s / c)` with c from this key (Gemma 2).
+        public var attentionSoftcapKey: String?
+        /// Logits become `c * tanh(l / c)` with c from this key (Gemma 2).
+        public var finalLogitSoftcapKey: String?
+        /// Logits are divided by this key's value (Granite's `logits_scaling`).
+        public var logitDivisorKey: String?
+    }
+
+    /// How a family scales its embeddings.
+    public enum EmbeddingScale: Sendable {
+        /// By sqrt(hidden_size) (Gemma).
+        case squareRootOfHiddenSize
+        /// By a config value (Granite's `embedding_multiplier`).
+        case configKey(String)
+    }
+
+    /// What a family multiplies q·k by.
+    public enum AttentionScale: Sendable {
+        /// 1 / sqrt(head_dim).
+        case inverseSquareRootOfHeadDim
+        /// 1 / sqrt(value of the key) (Gemma's `query_pre_attn_scalar`).
+        case inverseSquareRootOf(String)
+        /// The key's value itself (Granite's `attention_multiplier`).
+        case configKey(String)
+    }
+
+    /// Which layers attend through a sliding window, when the config does
+    /// not list them in `layer_types`.
+    public enum LayerPatternRule: Sendable {
+        /// None: the family has no sliding-window attention (a `layer_types`
+        /// listing sliding layers is refused, as transformers ignores it).
+        case fullAttention
+        /// Every layer, when the config sets `sliding_window` (Mistral).
+        case everyLayer
+        /// With `use_sliding_window`, the layers from `max_window_layers` on (Qwen2, Qwen3).
+        case fromMaxWindowLayers
+        /// Layer i slides unless `(i + 1) % period == 0`, the period read
+        /// from `key` when present (Gemma 2: 2, Gemma 3: `sliding_window_pattern`, OLMo 3: 4).
+        case slidingExceptEvery(period: Int, key: String?)
+    }
+
+    /// model_types gatesurgeon recognises and refuses, with the reason.
+    static let refusals: [(modelType: String, reason: String)] = [
+        ("qwen3_next", "Qwen3-Next models mix linear and full attention; only full-attention decoders are supported"),
+    ]
+
+    /// Every architecture gatesurgeon models.
+    public static let all: [Architecture] = [
+        .llama, .mistral, .qwen2, .qwen3, .qwen3_5, .qwen3Moe, .mixtral, .qwen2Moe, .qwen3_5Moe,
+    ]
+
+    static let byFamily = Dictionary(uniqueKeysWithValues: all.map { ($0.family, $0) })
 
     /// The architecture a transformers config names: its `model_type`, else
     /// its `architectures` class.
@@ -148,5 +216,27 @@ public struct Architecture: Sendable {
     public var expertLayout: ExpertLayout? {
         if case .mixtureOfExperts(let layout) = feedForward { return layout }
         return nil
+    }
+}
+
+/// A decoder family gatesurgeon models, named as transformers names its
+/// `model_type`. Each family's knowledge lives in its `Architecture`.
+public struct ModelFamily: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    /// What gatesurgeon knows about the family.
+    public var architecture: Architecture {
+        guard let found = Architecture.byFamily[self] else {
+            preconditionFailure("family \(rawValue) has no architecture in Architecture.all")
+        }
+        return found
+    }
+
+    public var description: String { rawValue }
+
+    /// The families, for messages.
+    public static var supportedNames: String {
+        Architecture.all.map(\.family.rawValue).joined(separator: ", ")
     }
 }

@@ -1,3 +1,8 @@
+extension ModelFamily {
+    public static let llama = ModelFamily(rawValue: "llama")
+    public static let mistral = ModelFamily(rawValue: "mistral")
+}
+
 /// Llama (transformers `LlamaForCausalLM`) and Mistral, which llama.cpp
 /// stores as the same `llama` architecture.
 extension Architecture {
@@ -11,10 +16,11 @@ extension Architecture {
         permutesQueryKeyRows: true,
         storesRopeFrequencies: true,
         gateLayouts: [.gatedAttention, .separate],
-        ggufExtraKeys: llamaExtraKeys)
+        // `LlamaModel.set_gguf_parameters`: the base keys, then the vocabulary size and the rotary dimensions.
+        ggufKeys: GGUFHyperparameter.converterBase + [.vocabSize, .ropeDimensionCount])
 
     /// Mistral: Llama's layer without biases, with an optional sliding
-    /// window; its GGUF reads back as Llama.
+    /// window over every layer; its GGUF reads back as Llama.
     public static let mistral = llama.with {
         $0.family = .mistral
         $0.modelTypes = ["mistral"]
@@ -22,10 +28,6 @@ extension Architecture {
         $0.readsGGUF = false
         $0.queryKeyValueBias = .never
         $0.outputBias = .never
-    }
-
-    /// `LlamaModel.set_gguf_parameters`: the vocabulary size and the rotary dimensions.
-    static let llamaExtraKeys: @Sendable (ModelConfig) -> [(String, GGUFValue)] = { config in
-        [("vocab_size", .uint32(UInt32(config.vocabSize))), ("rope.dimension_count", .uint32(UInt32(config.rotaryDimensions)))]
+        $0.layerPattern = .everyLayer
     }
 }

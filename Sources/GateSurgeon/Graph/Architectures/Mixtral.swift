@@ -1,3 +1,7 @@
+extension ModelFamily {
+    public static let mixtral = ModelFamily(rawValue: "mixtral")
+}
+
 /// Mixtral (transformers `MixtralForCausalLM`): Llama attention without
 /// biases and a mixture of experts whose top-k weights are always
 /// renormalised. llama.cpp stores it as its `llama` architecture with experts.

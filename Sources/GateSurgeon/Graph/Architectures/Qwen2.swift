@@ -1,3 +1,7 @@
+extension ModelFamily {
+    public static let qwen2 = ModelFamily(rawValue: "qwen2")
+}
+
 /// Qwen2 (transformers `Qwen2ForCausalLM`): biases on q, k and v.
 extension Architecture {
     public static let qwen2 = Architecture(
@@ -6,5 +10,7 @@ extension Architecture {
         transformersClass: "Qwen2ForCausalLM",
         ggufName: "qwen2",
         queryKeyValueBias: .always,
-        gateLayouts: [.gatedAttention, .separate])
+        layerPattern: .fromMaxWindowLayers,
+        gateLayouts: [.gatedAttention, .separate],
+        vocabulary: .qwen2)
 }

@@ -1,3 +1,7 @@
+extension ModelFamily {
+    public static let qwen2Moe = ModelFamily(rawValue: "qwen2_moe")
+}
+
 /// Qwen2-MoE (transformers `Qwen2MoeForCausalLM`, Qwen1.5-MoE): Qwen2
 /// attention (q/k/v biases), experts plus a shared expert scaled by
 /// `sigmoid(x · shared_expert_gate)`. Top-k weights are renormalised only
@@ -12,8 +16,6 @@ extension Architecture {
         feedForward: .mixtureOfExperts(.qwen(sharedExpert: true, normalizesTopK: .configKey(["norm_topk_prob"], fallback: false),
                                              llamaCppNormalizesTopK: false, expertCountKey: "num_experts")),
         gateLayouts: [.separate],
-        ggufExtraKeys: { config in
-            [("expert_feed_forward_length", .uint32(UInt32(config.experts?.intermediateSize ?? 0))),
-             ("expert_shared_feed_forward_length", .uint32(UInt32(config.experts?.sharedIntermediateSize ?? 0)))]
-        })
+        ggufKeys: GGUFHyperparameter.converterBase + [.expertFeedForwardLength, .expertSharedFeedForwardLength],
+        vocabulary: .qwen2)
 }

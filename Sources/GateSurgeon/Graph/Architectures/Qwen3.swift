@@ -1,3 +1,7 @@
+extension ModelFamily {
+    public static let qwen3 = ModelFamily(rawValue: "qwen3")
+}
+
 /// Qwen3 (transformers `Qwen3ForCausalLM`): q/k RMS norms per head. Also
 /// the family of the paper's official gated-attention code, whose Qwen3
 /// class switches the norms and biases with `use_qk_norm` and `qkv_bias`
@@ -11,5 +15,7 @@ extension Architecture {
         queryKeyValueBias: .configKey(["qkv_bias", "attention_bias"], fallback: false),
         outputBias: .configKey(["qkv_bias", "attention_bias"], fallback: false),
         queryKeyNorm: .configKey(["use_qk_norm"], fallback: true),
-        gateLayouts: [.gatedAttention, .qwen3Next, .separate])
+        layerPattern: .fromMaxWindowLayers,
+        gateLayouts: [.gatedAttention, .qwen3Next, .separate],
+        vocabulary: .qwen2)
 }

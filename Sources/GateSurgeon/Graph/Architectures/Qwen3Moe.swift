@@ -1,3 +1,7 @@
+extension ModelFamily {
+    public static let qwen3Moe = ModelFamily(rawValue: "qwen3_moe")
+}
+
 /// Qwen3-MoE (transformers `Qwen3MoeForCausalLM`, Qwen3-30B-A3B family):
 /// Qwen3 attention (q/k norms) and a mixture of experts in every layer.
 /// The top-k weights are renormalised when `norm_topk_prob` is set;
@@ -14,5 +18,6 @@ extension Architecture {
         feedForward: .mixtureOfExperts(.qwen(sharedExpert: false, normalizesTopK: .configKey(["norm_topk_prob"], fallback: false),
                                              llamaCppNormalizesTopK: true, expertCountKey: "num_local_experts")),
         gateLayouts: [.qwen3Next, .separate],
-        ggufExtraKeys: { config in [("expert_feed_forward_length", .uint32(UInt32(config.experts?.intermediateSize ?? 0)))] })
+        ggufKeys: GGUFHyperparameter.converterBase + [.expertFeedForwardLength],
+        vocabulary: .qwen2)
 }

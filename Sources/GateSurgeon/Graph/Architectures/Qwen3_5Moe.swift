@@ -1,3 +1,7 @@
+extension ModelFamily {
+    public static let qwen3_5Moe = ModelFamily(rawValue: "qwen3_5_moe_text")
+}
+
 /// Qwen3.5-MoE text models (transformers `Qwen3_5MoeForCausalLM`,
 /// model_type `qwen3_5_moe_text`) whose layers are all full attention: the
 /// Qwen3.5 attention (native fused gate, zero-centred norms) with experts,

@@ -12,7 +12,7 @@ extension ModelConfig {
             throw ModelError.invalidConfig(path: path, key: GGUFKey.architecture, problem: "missing")
         }
         let file = HyperparameterReader(gguf: gguf.metadata, path: path, architecture: arch)
-        guard let architecture = Architecture.matching(ggufName: arch, hasExperts: file.has(GGUFKey.expertCount)) else {
+        guard let architecture = Architecture.matching(ggufName: arch, file: file) else {
             throw ModelError.unknownArchitecture(path: path, name: arch)
         }
         let hidden = try file.int(GGUFKey.embeddingLength)
@@ -76,6 +76,9 @@ extension ModelConfig {
         self.experts = experts
         try readGGUFScalars(file)
         try readGGUFLayerPattern(file)
+        if let original = try file.optionalInt(GGUFKey.ropeScalingOriginalContext) {
+            json["original_max_position_embeddings"] = .int(Int64(original))
+        }
         if experts != nil, let dense = try file.optionalInt(GGUFKey.feedForwardLength) {
             // Recorded by config.json too, though every layer is experts.
             json["intermediate_size"] = .int(Int64(dense))
@@ -88,7 +91,8 @@ extension ModelConfig {
     /// rather than reads is set to what it derives.
     private mutating func readGGUFScalars(_ file: HyperparameterReader) throws(ModelError) {
         let rules = architecture.scalars
-        func float(_ key: String) throws(ModelError) -> Float? { try file.optionalDouble(key).map { Float($0) } }
+        // llama.cpp reads 0 as "not set".
+        func float(_ key: String) throws(ModelError) -> Float? { try file.optionalDouble(key).flatMap { $0 == 0 ? nil : Float($0) } }
         if case .configKey = rules.embeddingScale { embeddingMultiplier = try float(GGUFKey.embeddingScale) }
         if rules.residualMultiplierKey != nil { residualMultiplier = try float(GGUFKey.residualScale) }
         switch rules.attentionScale {
@@ -105,9 +109,14 @@ extension ModelConfig {
     /// Sliding-window layers as llama.cpp finds them: the window key, and
     /// the family's pattern (llama.cpp derives it from the architecture).
     private mutating func readGGUFLayerPattern(_ file: HyperparameterReader) throws(ModelError) {
-        guard let window = try file.optionalInt(GGUFKey.slidingWindow) else { return }
+        if case .everyNth(_, let interval) = architecture.noRope {
+            // llama.cpp derives the layers without RoPE from the architecture (SmolLM3: every fourth).
+            ropeLayers = (0..<layerCount).map { ($0 + 1) % interval != 0 }
+        }
+        // Phi-3's converter writes 0 for "no window".
+        guard let window = try file.optionalInt(GGUFKey.slidingWindow, in: 0...Limits.context), window > 0 else { return }
         switch architecture.layerPattern {
-        case .fullAttention, .fromMaxWindowLayers:
+        case .fullAttention, .fromMaxWindowLayers, .asListed:
             return
         case .everyLayer:
             slidingLayers = Array(repeating: true, count: layerCount)

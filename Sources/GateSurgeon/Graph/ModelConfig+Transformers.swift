@@ -133,7 +133,21 @@ extension ModelConfig {
             case .slidingExceptEvery(let period, let key):
                 let every = try key.flatMap { key throws(ModelError) in try config.optionalInt(key) } ?? period
                 slidingLayers = (0..<layerCount).map { ($0 + 1) % every != 0 }
+            case .asListed:
+                slidingLayers = Array(repeating: false, count: layerCount)
             }
+        }
+        if let listed = try config.optionalInts("no_rope_layers", in: 0...1, maxCount: Limits.layers) {
+            guard case .everyNth = architecture.noRope else {
+                throw config.failure("no_rope_layers", "lists layers without RoPE, which \(architecture.transformersClass) does not have")
+            }
+            guard listed.count == layerCount else {
+                throw config.failure("no_rope_layers", "lists \(listed.count) layers, num_hidden_layers is \(layerCount)")
+            }
+            ropeLayers = listed.map { $0 == 1 }
+        } else if case .everyNth(let key, let interval) = architecture.noRope {
+            let every = try config.optionalInt(key) ?? interval
+            ropeLayers = (0..<layerCount).map { ($0 + 1) % every != 0 }
         }
         if !slidingLayers.contains(true) { slidingWindow = nil }
         let nestedSliding = try config.nested("rope_parameters")?.nested("sliding_attention") != nil
@@ -161,9 +175,11 @@ extension ModelConfig {
         object["rms_norm_eps"] = .double(rmsNormEps)
         object["tie_word_embeddings"] = .bool(tieWordEmbeddings)
         let partialRotary = partialRotaryFactor != 1 || architecture.defaultPartialRotaryFactor != 1
-        if var parameters = object["rope_parameters"]?.objectValue ?? (partialRotary && rope.scaling == nil || slidingRope != nil ? JSONObject() : nil) {
-            // transformers 5: every RoPE setting in `rope_parameters`, per layer type where they differ.
-            if let slidingRope {
+        let perLayerType = slidingRope != nil || (architecture.ropePerLayerType && slidingLayers.contains(true))
+        if var parameters = object["rope_parameters"]?.objectValue ?? (partialRotary && rope.scaling == nil || perLayerType ? JSONObject() : nil) {
+            // transformers 5: every RoPE setting in `rope_parameters`, per layer type where the family keeps them so.
+            if perLayerType {
+                let slidingRope = slidingRope ?? RoPE(theta: rope.theta)
                 parameters = [
                     "full_attention": .object(rope.parameters(partialRotaryFactor: partialRotary ? partialRotaryFactor : nil)),
                     "sliding_attention": .object(slidingRope.parameters(partialRotaryFactor: partialRotary ? partialRotaryFactor : nil)),

@@ -92,6 +92,18 @@ public struct ModelConfig: Sendable {
     public var finalLogitSoftcap: Float?
     /// Granite's `logits_scaling`: logits are divided by it.
     public var logitDivisor: Float?
+    /// The context length RoPE scaling was trained at (`original_max_position_embeddings`).
+    public var originalContextLength: Int {
+        switch rope.scaling {
+        case .longRoPE(let long): return long.originalContext
+        case .yarn(let yarn): return yarn.originalContext
+        case .llama3(_, _, _, let original): return original
+        case .linear, nil:
+            return hyperparameters.object?["original_max_position_embeddings"]?.intValue.flatMap { Int(exactly: $0) }
+                .flatMap { (1...Limits.context).contains($0) ? $0 : nil } ?? maxPositionEmbeddings
+        }
+    }
+
     /// The window of sliding-window layers, in keys including the query's own.
     public var slidingWindow: Int?
     /// Per layer, whether it attends through the sliding window.

@@ -193,6 +193,19 @@ extension ModelGraph {
             configOrigin = .gguf(checkpoint.path)
             sourceFormat = .gguf
             ggufMetadata = gguf.metadata
+            if let long = try passthrough.first(where: { $0.name == "rope_factors_long.weight" })?.values(),
+                let short = try passthrough.first(where: { $0.name == "rope_factors_short.weight" })?.values()
+            {
+                // LongRoPE as llama.cpp stores it: the factor sets as tensors, the cos/sin factor as a key.
+                let file = HyperparameterReader(gguf: gguf.metadata, path: gguf.path, architecture: config.architecture.ggufName)
+                let longRoPE = RoPE.LongRoPE(
+                    shortFactors: short.map { Double($0) }, longFactors: long.map { Double($0) },
+                    originalContext: self.config.originalContextLength,
+                    attentionFactor: try file.optionalDouble(GGUFKey.ropeScalingAttentionFactor))
+                self.config.rope.scaling = .longRoPE(longRoPE)
+                try self.config.validate(path: gguf.path)
+                self.config.json = self.config.transformersConfig()
+            }
             if let factors = try passthrough.first(where: { $0.name == "rope_freqs.weight" })?.values(),
                 let scaling = self.config.rope.llama3Scaling(reproducing: factors, dimensions: self.config.headDim, maxContext: self.config.maxPositionEmbeddings)
             {

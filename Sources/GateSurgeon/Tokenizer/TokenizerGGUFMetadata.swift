@@ -18,8 +18,14 @@ public struct TokenizerGGUFMetadata: Sendable {
     public enum ConverterModel: Sendable {
         /// `LlamaModel` (Llama, Mistral, SmolLM...).
         case llama
-        /// `Qwen2Model` and its subclasses (Qwen2, Qwen2.5, Qwen3).
+        /// `Qwen2Model` and its subclasses (Qwen2, Qwen2.5, Qwen3), and the
+        /// classes that likewise take tokenizer.model when there is one and
+        /// byte-level BPE otherwise (OLMo 2 and 3).
         case qwen2
+        /// `Phi3MiniModel`: tokenizer.model with every added token of
+        /// tokenizer_config.json and tokenizer.json re-marked (score -1000,
+        /// special ones CONTROL); byte-level BPE for a `GPT2Tokenizer` (Phi-4).
+        case phi3
     }
 
     public var keys: Metadata<GGUFValue>
@@ -60,8 +66,9 @@ public struct TokenizerGGUFMetadata: Sendable {
         }
         let sentencePiecePath = Paths.join(directory, "tokenizer.model")
         let tokenizerPath = Paths.join(directory, "tokenizer.json")
-        if Paths.exists(sentencePiecePath) {
-            try Self.sentencePiece(directory: directory, vocabularySize: hparamsVocabulary, into: &keys)
+        let gpt2Class = model == .phi3 && tokenizerConfig?["tokenizer_class"]?.stringValue == "GPT2Tokenizer"
+        if Paths.exists(sentencePiecePath) && !gpt2Class {
+            try Self.sentencePiece(directory: directory, vocabularySize: hparamsVocabulary, phi3: model == .phi3, into: &keys)
         } else if Paths.exists(tokenizerPath) {
             let document: JSONValue
             do {
@@ -226,7 +233,10 @@ public struct TokenizerGGUFMetadata: Sendable {
     }
 
     /// `_set_vocab_sentencepiece` / `_create_vocab_sentencepiece`.
-    static func sentencePiece(directory: String, vocabularySize: Int?, into keys: inout Metadata<GGUFValue>) throws {
+    /// - Parameter phi3: as `Phi3MiniModel.set_vocab` does: added tokens of
+    ///   tokenizer_config.json and tokenizer.json keep their text, score
+    ///   -1000, USER_DEFINED or (special) CONTROL.
+    static func sentencePiece(directory: String, vocabularySize: Int?, phi3: Bool = false, into keys: inout Metadata<GGUFValue>) throws {
         let model = try SentencePieceModel(path: Paths.join(directory, "tokenizer.model"))
         let size = vocabularySize ?? model.pieces.count
         guard size > 0 && size < 1 << 26 else {
@@ -254,7 +264,21 @@ public struct TokenizerGGUFMetadata: Sendable {
                 types[Int(id)] = tokenTypeUserDefined
             }
         }
-        if let decoder = try SpecialVocabulary.readJSON(Paths.join(directory, "tokenizer_config.json"))?["added_tokens_decoder"]?.objectValue {
+        if phi3 {
+            var entries: [(Int, JSONValue)] = []
+            if let decoder = try SpecialVocabulary.readJSON(Paths.join(directory, "tokenizer_config.json"))?["added_tokens_decoder"]?.objectValue {
+                entries += decoder.compactMap { key, entry in Int(key).map { ($0, entry) } }
+            }
+            for entry in try SpecialVocabulary.readJSON(Paths.join(directory, "tokenizer.json"))?["added_tokens"]?.arrayValue ?? [] {
+                if let id = entry["id"]?.intValue.flatMap({ Int(exactly: $0) }) { entries.append((id, entry)) }
+            }
+            for (id, entry) in entries {
+                guard id >= 0, id < size, let token = entry["content"]?.stringValue else { continue }
+                tokens[id] = token
+                scores[id] = -1000
+                types[id] = SpecialVocabulary.truthy(entry["special"]) ? tokenTypeControl : tokenTypeUserDefined
+            }
+        } else if let decoder = try SpecialVocabulary.readJSON(Paths.join(directory, "tokenizer_config.json"))?["added_tokens_decoder"]?.objectValue {
             for (key, entry) in decoder {
                 guard let id = Int(key), id >= 0, id < size, var token = entry["content"]?.stringValue else { continue }
                 if SpecialVocabulary.truthy(entry["special"]) || looksSpecial(token) {

@@ -1,3 +1,4 @@
+import Platform
 import JSON
 
 /// llama.cpp's GGUF metadata keys for models, spelled once (gguf-py's
@@ -66,7 +67,18 @@ public enum GGUFHyperparameter: Sendable {
     case fileType
     case vocabSize, ropeDimensionCount
     case expertFeedForwardLength, expertSharedFeedForwardLength
-    case slidingWindow, attentionLogitSoftcapping, finalLogitSoftcapping
+    /// `attention.sliding_window` when layers slide.
+    case slidingWindow
+    /// `attention.sliding_window`, 0 when no layer slides (Phi-3's converter).
+    case slidingWindowOrZero
+    /// `attention.sliding_window_pattern`: per layer, whether it slides (OLMo 3).
+    case slidingWindowPattern
+    /// `rope.scaling.original_context_length` (Phi-3's converter writes it for every model).
+    case ropeScalingOriginalContext
+    /// `rope.scaling.attn_factor` as Phi-3's converter computes it for LongRoPE:
+    /// sqrt(1 + ln(s) / ln(original)) with s = max positions / original, 1 for s <= 1.
+    case longRoPEAttentionFactor
+    case attentionLogitSoftcapping, finalLogitSoftcapping
     /// Granite's multipliers: `embedding_scale`, `residual_scale`, `attention.scale`, `logit_scale`.
     case embeddingScale, residualScale, attentionScale, logitScale
     /// Keys only one family writes, computed by its file.
@@ -113,8 +125,9 @@ public enum GGUFHyperparameter: Sendable {
             }
         case .ropeFreqBase: return [(GGUFKey.ropeFreqBase, f32(config.rope.theta))]
         case .ropeFreqBaseSWA:
-            guard let local = config.slidingRope else { return [] }
-            return [(GGUFKey.ropeFreqBaseSWA, f32(local.theta))]
+            if let local = config.slidingRope { return [(GGUFKey.ropeFreqBaseSWA, f32(local.theta))] }
+            guard config.architecture.ropePerLayerType, config.slidingLayers.contains(true) else { return [] }
+            return [(GGUFKey.ropeFreqBaseSWA, f32(config.rope.theta))]
         case .rmsEpsilon: return [(GGUFKey.rmsEpsilon, f32(config.rmsNormEps))]
         case .expertCount: return config.experts.map { [(GGUFKey.expertCount, u32($0.count))] } ?? []
         case .expertUsedCount: return config.experts.map { [(GGUFKey.expertUsedCount, u32($0.perToken))] } ?? []
@@ -129,11 +142,23 @@ public enum GGUFHyperparameter: Sendable {
         case .expertSharedFeedForwardLength:
             return config.experts?.sharedIntermediateSize.map { [(GGUFKey.expertSharedFeedForwardLength, u32($0))] } ?? []
         case .slidingWindow: return config.slidingWindow.map { [(GGUFKey.slidingWindow, u32($0))] } ?? []
+        case .slidingWindowOrZero: return [(GGUFKey.slidingWindow, u32(config.slidingWindow ?? 0))]
+        case .slidingWindowPattern:
+            guard config.slidingWindow != nil else { return [] }
+            return [(GGUFKey.slidingWindowPattern, .array(elementType: .bool, values: config.slidingLayers.map { .bool($0) }))]
+        case .ropeScalingOriginalContext:
+            return [(GGUFKey.ropeScalingOriginalContext, u32(config.originalContextLength))]
+        case .longRoPEAttentionFactor:
+            guard case .longRoPE = config.rope.scaling else { return [] }
+            let scale = Double(config.maxPositionEmbeddings) / Double(config.originalContextLength)
+            let factor = scale > 1 ? (1 + log(scale) / log(Double(config.originalContextLength))).squareRoot() : 1
+            return [(GGUFKey.ropeScalingAttentionFactor, f32(factor))]
         case .attentionLogitSoftcapping: return config.attentionSoftcap.map { [(GGUFKey.attentionLogitSoftcapping, .float32($0))] } ?? []
         case .finalLogitSoftcapping: return config.finalLogitSoftcap.map { [(GGUFKey.finalLogitSoftcapping, .float32($0))] } ?? []
+        // Granite's converter writes each multiplier that is set and not zero.
         case .embeddingScale: return config.embeddingMultiplier.map { [(GGUFKey.embeddingScale, .float32($0))] } ?? []
         case .residualScale: return config.residualMultiplier.map { [(GGUFKey.residualScale, .float32($0))] } ?? []
-        case .attentionScale: return [(GGUFKey.attentionScale, .float32(config.attentionScale))]
+        case .attentionScale: return config.attentionMultiplier.map { [(GGUFKey.attentionScale, .float32($0))] } ?? []
         case .logitScale: return config.logitDivisor.map { [(GGUFKey.logitScale, .float32($0))] } ?? []
         case .custom(let compute): return compute(config)
         }

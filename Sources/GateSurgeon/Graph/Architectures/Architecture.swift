@@ -17,9 +17,10 @@ public struct Architecture: Sendable {
     public internal(set) var transformersClass: String
     /// llama.cpp's `general.architecture`.
     public internal(set) var ggufName: String
-    /// Whether a GGUF file of `ggufName` reads back as this family (Mistral
-    /// is written as `llama` and reads back as Llama).
-    public internal(set) var readsGGUF = true
+    /// When a GGUF file of `ggufName` reads back as this family (Mistral is
+    /// written as `llama` and reads back as Llama; OLMo 3 is `olmo2` with a
+    /// sliding window).
+    public internal(set) var readsGGUF = GGUFRecognition.always
     /// The layer's parts and their names.
     public internal(set) var layer = LayerSpec()
 
@@ -40,6 +41,12 @@ public struct Architecture: Sendable {
     public internal(set) var scalars = ScalarRules()
     /// Which layers attend through a sliding window.
     public internal(set) var layerPattern = LayerPatternRule.fullAttention
+    /// Which layers skip RoPE (SmolLM3).
+    public internal(set) var noRope = NoRopeRule.never
+    /// Whether its config keeps RoPE settings per layer type
+    /// (`rope_parameters.full_attention` / `.sliding_attention`), and
+    /// llama.cpp's converter writes `rope.freq_base_swa` for it.
+    public internal(set) var ropePerLayerType = false
 
     /// Whether llama.cpp's converter permutes q/k rows (Llama-style
     /// interleaved RoPE; the others use the NeoX layout and are stored as is).
@@ -179,6 +186,37 @@ public struct Architecture: Sendable {
         /// Layer i slides unless `(i + 1) % period == 0`, the period read
         /// from `key` when present (Gemma 2: 2, Gemma 3: `sliding_window_pattern`, OLMo 3: 4).
         case slidingExceptEvery(period: Int, key: String?)
+        /// Whatever the config's `layer_types` lists; full attention without it (SmolLM3).
+        case asListed
+    }
+
+    /// Which layers skip RoPE when the config does not list them in `no_rope_layers`.
+    public enum NoRopeRule: Sendable {
+        /// Every layer applies RoPE.
+        case never
+        /// Layer i skips RoPE when `(i + 1) % interval == 0`, the interval
+        /// read from `key` (SmolLM3: `no_rope_layer_interval`, 4; llama.cpp hard-codes it).
+        case everyNth(key: String, interval: Int)
+    }
+
+    /// When a GGUF file of the family's `ggufName` is this family.
+    public enum GGUFRecognition: Sendable {
+        case always
+        /// Never: another family reads the name (Mistral's files are Llama's).
+        case never
+        /// When the file has this key under the architecture prefix.
+        case whenKeyPresent(String)
+        /// When the file lacks this key.
+        case whenKeyAbsent(String)
+
+        func accepts(_ file: HyperparameterReader) -> Bool {
+            switch self {
+            case .always: true
+            case .never: false
+            case .whenKeyPresent(let key): file.has(key)
+            case .whenKeyAbsent(let key): !file.has(key)
+            }
+        }
     }
 
     /// model_types gatesurgeon recognises and refuses, with the reason.
@@ -189,6 +227,7 @@ public struct Architecture: Sendable {
     /// Every architecture gatesurgeon models.
     public static let all: [Architecture] = [
         .llama, .mistral, .qwen2, .qwen3, .qwen3_5, .qwen3Moe, .mixtral, .qwen2Moe, .qwen3_5Moe,
+        .phi3, .olmo2, .olmo3, .granite, .smollm3,
     ]
 
     static let byFamily = Dictionary(uniqueKeysWithValues: all.map { ($0.family, $0) })
@@ -202,8 +241,9 @@ public struct Architecture: Sendable {
 
     /// The architecture a GGUF file's `general.architecture` reads back as
     /// (llama.cpp's `llama` is Llama, or Mixtral when it has experts).
-    static func matching(ggufName: String, hasExperts: Bool) -> Architecture? {
-        all.first { $0.readsGGUF && $0.ggufName == ggufName && $0.isMixtureOfExperts == hasExperts }
+    static func matching(ggufName: String, file: HyperparameterReader) -> Architecture? {
+        let hasExperts = file.has(GGUFKey.expertCount)
+        return all.first { $0.ggufName == ggufName && $0.isMixtureOfExperts == hasExperts && $0.readsGGUF.accepts(file) }
     }
 
     /// Whether the feed-forward block is a mixture of experts.

@@ -25,7 +25,7 @@ extension Architecture {
         $0.family = .mistral
         $0.modelTypes = ["mistral"]
         $0.transformersClass = "MistralForCausalLM"
-        $0.readsGGUF = false
+        $0.readsGGUF = .never
         $0.queryKeyValueBias = .never
         $0.outputBias = .never
         $0.layerPattern = .everyLayer

@@ -82,7 +82,7 @@ extension Architecture {
     }
 
     /// The transformers name of expert `expert`'s `part` in layer `layer`.
-    func expertTensorName(layer: Int, expert: Int, part: ExpertPart) -> String? {
+    public func expertTensorName(layer: Int, expert: Int, part: ExpertPart) -> String? {
         guard case .mixtureOfExperts(let experts) = feedForward else { return nil }
         let suffix = switch part {
         case .gate: experts.expertParts.gate
@@ -98,7 +98,7 @@ extension Architecture {
     }
 
     /// (layer, expert, part) of a transformers expert tensor name.
-    func expertComponents(of name: String) -> (layer: Int, expert: Int, part: ExpertPart)? {
+    public func expertComponents(of name: String) -> (layer: Int, expert: Int, part: ExpertPart)? {
         guard case .mixtureOfExperts(let experts) = feedForward,
             let (layer, suffix) = Self.splitLayer(name, prefix: Self.transformersLayerPrefix), suffix.hasPrefix(experts.expertPrefix)
         else { return nil }
@@ -138,7 +138,7 @@ extension Architecture {
     }
 
     /// The layer role of a transformers tensor name, with its layer.
-    func layerRole(of name: String) -> (layer: Int, role: LayerRole)? {
+    public func layerRole(of name: String) -> (layer: Int, role: LayerRole)? {
         guard let (index, suffix) = Self.splitLayer(name, prefix: Self.transformersLayerPrefix),
             let role = role(forTransformersSuffix: suffix)
         else { return nil }

@@ -171,17 +171,17 @@ public struct LayerSpec: Sendable {
 }
 
 /// A tensor a layer has or may have, with its expected shape.
-struct LayerSlot: Sendable {
-    var role: LayerRole
-    var shape: [Int]
+public struct LayerSlot: Sendable {
+    public var role: LayerRole
+    public var shape: [Int]
     /// Whether the checkpoint must have it (else it is taken when present).
-    var required: Bool
+    public var required: Bool
 }
 
 extension ModelConfig {
     /// Every tensor (but experts) layer `layer` has or may have, in
     /// transformers' order, with the shapes this config implies.
-    func layerSlots(_ layer: Int) -> [LayerSlot] {
+    public func layerSlots(_ layer: Int) -> [LayerSlot] {
         let spec = architecture.layer
         let (D, d, H, K, F) = (hiddenSize, headDim, headCount, kvHeadCount, intermediateSize)
         var queryRows = H * d

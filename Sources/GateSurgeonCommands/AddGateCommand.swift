@@ -114,9 +114,13 @@ struct AddGateCommand: ConsoleCommand {
         let inputPlan = try ModelWriter.plan(graph, format: format, policy: policy)
         let addedBytes = plan.reduce(0) { $0 + $1.byteCount } - inputPlan.reduce(0) { $0 + $1.byteCount }
         let layerText = PlanReport.describeLayers(summary.gatedLayers)
+        let loaders = CheckpointLoaders(of: gated, format: format, isDirectory: target.kind == .directory)
         if !report.json {
             console.print("add-gate: \(graph.config.family.rawValue), \(graph.config.layerCount) layers, \(graph.config.headCount) heads x \(graph.config.headDim), layout \(chosenLayout.rawValue), \(granularity.rawValue), init \(initialization.rawValue)")
             console.print("  gating layers \(layerText); \(summary.tensorsAdded.count) tensors added, \(summary.tensorsChanged.count) rewritten, +\(InspectReport.formatCount(summary.parametersAdded)) parameters, +\(InspectReport.formatBytes(addedBytes))")
+            console.print("  loads in:")
+            for loader in loaders.loaders { console.print("    \(loader.usage)") }
+            for note in loaders.notes { console.print("  not elsewhere: \(note)") }
         }
         let gate: JSONObject = [
             "layout": .string(chosenLayout.rawValue),
@@ -127,6 +131,8 @@ struct AddGateCommand: ConsoleCommand {
             "tensors_changed": .array(summary.tensorsChanged.map { .string($0) }),
             "parameters_added": .int(Int64(summary.parametersAdded)),
             "bytes_added": .int(Int64(addedBytes)),
+            "loaders": .array(loaders.loaders.map { .string($0.identifier) }),
+            "loader_notes": .array(loaders.notes.map { .string($0) }),
         ]
         let writing = ModelWriting(console: console, report: report, document: [
             "command": .string("add-gate"), "input": .string(input), "architecture": .string(graph.config.family.rawValue), "gate": .object(gate),

@@ -316,11 +316,21 @@ public struct GateInsertion: Sendable {
         return result
     }
 
+    /// The stock family a checkpoint of the paper's Qwen3 class computes as,
+    /// by its switches: q/k norms Qwen3, q/k/v biases Qwen2, a window over
+    /// every layer Mistral, else Llama.
+    public static func officialLayoutFamily(_ config: ModelConfig) -> Architecture {
+        if config.hasQueryKeyNorm { return .qwen3 }
+        if config.attentionBias { return .qwen2 }
+        if config.slidingLayers.contains(true) { return .mistral }
+        return .llama
+    }
+
     /// The separate layout's tensors say what is there; these keys only
     /// inform readers. The official code's `*_attn_output_gate` keys are not
     /// set: they would make it expect gate rows inside q_proj.
-    static func separateLayoutConfig(_ config: ModelConfig) -> JSONObject {
-        var json = config.json
+    static func separateLayoutConfig(_ config: ModelConfig, json source: JSONObject? = nil) -> JSONObject {
+        var json = source ?? config.json
         json["attn_output_gate_layout"] = .string("separate")
         json["attn_output_gate_granularity"] = .string(config.gate?.granularity.rawValue ?? "elementwise")
         if let layers = config.gate?.layers {

@@ -112,14 +112,9 @@ public enum ModelWriter {
     /// - Throws: what llama-quantize would refuse (`QuantizationRequest.apply`).
     public static func plan(_ graph: ModelGraph, format: CheckpointFormat, policy: ConversionPolicy) throws -> [PlannedTensor] {
         var planned: [PlannedTensor] = []
+        // GGUF carries a gate as blk.N.attn_gate: the paper layout's rows leave q_proj.
+        let graph = format == .gguf ? try graph.withSeparateGate() : graph
         let architecture = graph.config.architecture
-        if format == .gguf, let gate = graph.config.gate, gate.layout != .separate, !architecture.gatedByDefault {
-            // llama.cpp's graph for this architecture has no gate rows in attn_q: the
-            // file would not load (and the Llama row permutation needs heads of even size).
-            throw ModelError.unsupportedModel(
-                path: graph.sourcePath,
-                problem: "its \(gate.layout.rawValue) gate is fused into q_proj, which a \(graph.config.family.rawValue) GGUF cannot carry; GGUF carries the gate as blk.N.attn_gate (add-gate --layout separate on the ungated model)")
-        }
         let asLlamaQuantize = format == .gguf && graph.sourceFormat == .gguf
         var pendingExperts: [String: [Int: GraphTensor]] = [:]
         for var tensor in orderedTensors(graph) {
@@ -352,9 +347,16 @@ public enum ModelWriter {
         if format == .safetensors, graph.ropeScalingNeedsTensor {
             throw ModelError.unsupportedModel(path: graph.sourcePath, problem: "its rope_freqs.weight matches no Llama 3 rope_scaling that config.json could carry; writing safetensors would change the model's RoPE")
         }
+        let graph = format == .gguf ? try graph.withSeparateGate() : graph
         let plan = try plan ?? Self.plan(graph, format: format, policy: options.policy)
         var contents = OutputContents(plan: plan, safetensorsMetadata: outputMetadata(graph),
                                       config: graph.config.transformersConfig(), auxiliaryFiles: graph.sourceFormat == .safetensors ? auxiliaryFiles(of: graph.sourcePath) : [])
+        if target.kind == .directory, let config = contents.config {
+            // A gated directory carries the module stock transformers loads it with.
+            let module = TransformersGateModule.text(for: graph.config)
+            contents.config = TransformersGateModule.configuring(config, withModule: module != nil)
+            if let module { contents.generatedFiles.append((TransformersGateModule.fileName, module)) }
+        }
         var warnings: [WriteWarning] = []
         if format == .gguf {
             contents.ggufMetadata = try GGUFMetadataBuilder.metadata(for: graph, plan: plan, options: options, warnings: &warnings)
@@ -362,8 +364,8 @@ public enum ModelWriter {
             if target.kind == .directory {
                 do {
                     let (tokenizer, config) = try Tokenizer(ggufMetadata: gguf, path: graph.sourcePath).transformersFiles()
-                    contents.generatedFiles = [("tokenizer.json", tokenizer.serialized(.indented) + "\n"),
-                                               ("tokenizer_config.json", config.serialized(.indented) + "\n")]
+                    contents.generatedFiles += [("tokenizer.json", tokenizer.serialized(.indented) + "\n"),
+                                                ("tokenizer_config.json", config.serialized(.indented) + "\n")]
                 } catch {
                     warnings.append(.tokenizerNotWritten(reason: error.description))
                 }

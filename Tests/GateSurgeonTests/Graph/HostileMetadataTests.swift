@@ -130,8 +130,9 @@ import Testing
     /// the Mistral fixture's config with `headwise_attn_output_gate`): planning
     /// GGUF output for a Llama-family model whose gate is fused into q_proj hit
     /// the precondition of the RoPE row permutation (heads of 9 rows). GGUF
-    /// carries no fused gate for these architectures, so the plan is refused.
-    @Test func fusedGateCannotBecomeGGUF() throws {
+    /// carries the gate as blk.N.attn_gate: the gate rows leave q_proj, which
+    /// is permuted with its own heads of 8 rows.
+    @Test func fusedGateBecomesSeparateInGGUF() throws {
         let regression = try Fixtures.bytes(Paths.join(Fixtures.root, "Tests/Fuzz/regressions/semantic-fused-gate-to-gguf.json"))
         let config = try ModelConfig(transformersConfig: try #require(JSONValue.parse(regression).objectValue), path: "config.json")
         #expect(config.family == .mistral && config.gate == GateSpec(layout: .gatedAttention, granularity: .headwise))
@@ -139,31 +140,37 @@ import Testing
         let tensors = try Fixtures.graph("models/mistral").allTensors.map { tensor in
             guard tensor.name.hasSuffix("q_proj.weight") else { return tensor }
             return GraphTensor(name: tensor.name, shape: [queryRows, config.hiddenSize], dtype: .f32,
-                               expression: .zeros(rowCount: queryRows, rowElements: config.hiddenSize))
+                               expression: .normal(rowCount: queryRows, rowElements: config.hiddenSize, std: 0.3, seed: 1, stream: 1))
         }
         let graph = try ModelGraph(config: config, tensors: tensors)
-        #expect {
-            try ModelWriter.plan(graph, format: .gguf, policy: ConversionPolicy())
-        } throws: { error in
-            "\(error)".contains("its gated-attention gate is fused into q_proj, which a mistral GGUF cannot carry")
-        }
+        let plan = try ModelWriter.plan(graph, format: .gguf, policy: ConversionPolicy())
+        #expect(plan.first { $0.outputName == "blk.0.attn_q.weight" }?.tensor.shape == [config.queryRows, config.hiddenSize])
+        #expect(plan.first { $0.outputName == "blk.0.attn_gate.weight" }?.tensor.shape == [config.headCount, config.hiddenSize])
         #expect(try ModelWriter.plan(graph, format: .safetensors, policy: ConversionPolicy()).count == tensors.count)
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let path = Paths.join(directory, "model.gguf")
+        try ModelWriter.write(graph, to: path)
+        let back = try ModelGraph(checkpoint: Checkpoint(path: path))
+        #expect(back.config.gate == GateSpec(layout: .separate, granularity: .headwise))
+        let expected = try ForwardPass(graph: graph).run(tokens: Fixtures.referenceTokens).logits
+        // The same products in the same order: the fused rows and the separate gate give the same bits.
+        #expect(Fixtures.maxAbsDifference(try ForwardPass(graph: back).run(tokens: Fixtures.referenceTokens).logits, expected) == 0)
     }
 
     /// What add-gate writes by default (the gated-attention layout, model_type
-    /// qwen3) converted to GGUF: once a q_proj with extra rows that llama.cpp
-    /// cannot load, now refused with nothing written.
-    @Test func gatedAttentionCheckpointIsNotConvertedToGGUF() throws {
+    /// qwen3) converted to GGUF: the gate rows become blk.N.attn_gate in the
+    /// family the switches describe (here Llama), and the file computes what
+    /// the checkpoint computes.
+    @Test func gatedAttentionCheckpointConvertsToGGUF() throws {
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
         let gated = Paths.join(directory, "gated")
-        try CLI.succeed(["add-gate", Fixtures.path("models/mistral"), gated + "/", "--granularity", "headwise"])
+        try CLI.succeed(["add-gate", Fixtures.path("models/mistral"), gated + "/", "--granularity", "headwise", "--init", "normal", "--std", "0.5"])
         let output = Paths.join(directory, "gated.gguf")
-        let outcome = CLI.run(["convert", gated, output])
-        #expect(outcome.status == 2)
-        #expect(outcome.errorOutput.contains("its gated-attention gate is fused into q_proj, which a qwen3 GGUF cannot carry"), "\(outcome.errorOutput)")
-        #expect(!outcome.errorOutput.dropLast().contains("\n"))
-        #expect(!Paths.exists(output))
-        try CLI.succeed(["convert", gated, Paths.join(directory, "gated.safetensors")])
+        try CLI.succeed(["convert", gated, output])
+        let file = try GGUFFile(path: output)
+        #expect(file.architecture == "llama" && file.tensors.contains { $0.name == "blk.1.attn_gate.weight" && $0.shape == [4, 32] })
+        try CLI.succeed(["verify", gated, output, "--max-abs", "1e-5"])
     }
 }

@@ -15,6 +15,9 @@ public struct Architecture: Sendable {
     public internal(set) var modelTypes: [String]
     /// The transformers class written to `architectures`.
     public internal(set) var transformersClass: String
+    /// transformers' config class of `transformersClass`, where it is not
+    /// the class name with `Config` for `ForCausalLM` (Gemma 3's text model).
+    var configClassName: String?
     /// llama.cpp's `general.architecture`.
     public internal(set) var ggufName: String
     /// When a GGUF file of `ggufName` reads back as this family (Mistral is
@@ -244,6 +247,11 @@ public struct Architecture: Sendable {
     static func matching(ggufName: String, file: HyperparameterReader) -> Architecture? {
         let hasExperts = file.has(GGUFKey.expertCount)
         return all.first { $0.ggufName == ggufName && $0.isMixtureOfExperts == hasExperts && $0.readsGGUF.accepts(file) }
+    }
+
+    /// transformers' config class of the family (`LlamaConfig`).
+    public var transformersConfigClass: String {
+        configClassName ?? transformersClass.replacingFirst("ForCausalLM", with: "Config")
     }
 
     /// Whether the feed-forward block is a mixture of experts.

@@ -97,12 +97,18 @@ extension ModelConfig {
         if rules.residualMultiplierKey != nil { residualMultiplier = try float(GGUFKey.residualScale) }
         switch rules.attentionScale {
         case .inverseSquareRootOfHeadDim: break
-        // llama.cpp scales Gemma's queries by 1 / sqrt(head_dim) (hparams.f_attention_scale).
-        case .inverseSquareRootOf: queryPreAttentionScalar = Double(headDim)
+        // llama.cpp scales Gemma's queries by 1 / sqrt(head_dim), or by 1 / sqrt(hidden / heads) at the
+        // 27B models' layer count (hparams.f_attention_scale); it reads no query_pre_attn_scalar.
+        case .inverseSquareRootOf:
+            queryPreAttentionScalar = Double(layerCount == rules.ggufHiddenPerHeadScaleLayers ? hiddenSize / headCount : headDim)
         case .configKey: attentionMultiplier = try float(GGUFKey.attentionScale)
         }
-        if rules.attentionSoftcapKey != nil { attentionSoftcap = try float(GGUFKey.attentionLogitSoftcapping) }
-        if rules.finalLogitSoftcapKey != nil { finalLogitSoftcap = try float(GGUFKey.finalLogitSoftcapping) }
+        if rules.attentionSoftcapKey != nil {
+            attentionSoftcap = file.has(GGUFKey.attentionLogitSoftcapping) ? try float(GGUFKey.attentionLogitSoftcapping) : rules.ggufSoftcapDefaults.attention
+        }
+        if rules.finalLogitSoftcapKey != nil {
+            finalLogitSoftcap = file.has(GGUFKey.finalLogitSoftcapping) ? try float(GGUFKey.finalLogitSoftcapping) : rules.ggufSoftcapDefaults.final
+        }
         if rules.logitDivisorKey != nil { logitDivisor = try float(GGUFKey.logitScale) }
     }
 
@@ -131,8 +137,11 @@ extension ModelConfig {
             }
         }
         slidingWindow = window
-        if let local = try file.optionalDouble(GGUFKey.ropeFreqBaseSWA), local != rope.theta {
-            slidingRope = RoPE(theta: local)
+        // llama.cpp ropes sliding layers with their own base (the family's default when the file has
+        // none) and no scaling.
+        if let local = try file.optionalDouble(GGUFKey.ropeFreqBaseSWA) ?? architecture.defaultSlidingRopeTheta {
+            let sliding = RoPE(theta: local)
+            if sliding != rope { slidingRope = sliding }
         }
     }
 }

@@ -9,7 +9,8 @@ extension ModelConfig {
         let config = HyperparameterReader(json: root, path: path)
         let modelType = try config.optionalString("model_type") ?? ""
         let classes = (root["architectures"]?.arrayValue ?? []).compactMap(\.stringValue)
-        if let reason = Architecture.refusals.first(where: { $0.modelType == modelType })?.reason {
+        let rootType = root["model_type"]?.stringValue ?? modelType
+        if let reason = Architecture.refusals.first(where: { $0.modelType == modelType || $0.modelType == rootType })?.reason {
             throw ModelError.unsupportedModel(path: path, problem: reason)
         }
         guard let architecture = Architecture.matching(modelType: modelType, classes: classes) else {
@@ -51,7 +52,7 @@ extension ModelConfig {
             layerCount: layers, headCount: heads, kvHeadCount: try config.optionalInt("num_key_value_heads") ?? heads,
             headDim: headDim, vocabSize: try config.int("vocab_size"), maxPositionEmbeddings: maxPositions,
             rmsNormEps: try config.optionalDouble("rms_norm_eps") ?? 1e-6,
-            rope: try RoPE.parse(config, maxPositionEmbeddings: maxPositions),
+            rope: try RoPE.parse(config, defaultTheta: architecture.defaultRopeTheta, maxPositionEmbeddings: maxPositions),
             partialRotaryFactor: try RoPE.partialRotaryFactor(config),
             tieWordEmbeddings: try config.optionalBool("tie_word_embeddings") ?? root["tie_word_embeddings"]?.boolValue ?? false,
             initializerRange: try config.optionalDouble("initializer_range") ?? 0.02)
@@ -151,9 +152,10 @@ extension ModelConfig {
         }
         if !slidingLayers.contains(true) { slidingWindow = nil }
         let nestedSliding = try config.nested("rope_parameters")?.nested("sliding_attention") != nil
-        if slidingLayers.contains(true), nestedSliding || config.has("rope_local_base_freq") {
+        if slidingLayers.contains(true), nestedSliding || config.has("rope_local_base_freq") || architecture.defaultSlidingRopeTheta != nil {
             let local = try RoPE.parse(config, layerType: "sliding_attention", legacyThetaKey: "rope_local_base_freq",
-                                       legacyScalesThisType: false, maxPositionEmbeddings: maxPositionEmbeddings)
+                                       legacyScalesThisType: false, defaultTheta: architecture.defaultSlidingRopeTheta ?? architecture.defaultRopeTheta,
+                                       maxPositionEmbeddings: maxPositionEmbeddings)
             if local != rope { slidingRope = local }
         }
     }

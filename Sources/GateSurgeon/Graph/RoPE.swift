@@ -259,9 +259,10 @@ extension RoPE {
     ///   `legacyScalesThisType` says whether to apply.
     /// Phi-3's top-level `original_max_position_embeddings` wins over the
     /// scaling's own, as in transformers.
+    /// - Parameter defaultTheta: the base when the config names none.
     static func parse(
         _ config: HyperparameterReader, layerType: String = "full_attention", legacyThetaKey: String? = nil,
-        legacyScalesThisType: Bool = true, maxPositionEmbeddings: Int
+        legacyScalesThisType: Bool = true, defaultTheta: Double = 10000, maxPositionEmbeddings: Int
     ) throws(ModelError) -> RoPE {
         var parameters = try config.nested("rope_parameters")
         if let nested = try parameters?.nested(layerType) {
@@ -271,7 +272,7 @@ extension RoPE {
         var theta = try parameters?.optionalDouble("rope_theta")
         if theta == nil, let legacyThetaKey { theta = try config.optionalDouble(legacyThetaKey) }
         if theta == nil { theta = try config.optionalDouble("rope_theta") }
-        var rope = RoPE(theta: theta ?? 10000)
+        var rope = RoPE(theta: theta ?? defaultTheta)
         guard let settings = parameters.flatMap({ $0.has("rope_type") || $0.has("type") ? $0 : nil })
             ?? (legacyScalesThisType ? legacy : nil)
         else { return rope }

@@ -22,6 +22,9 @@ public struct TokenizerGGUFMetadata: Sendable {
         /// classes that likewise take tokenizer.model when there is one and
         /// byte-level BPE otherwise (OLMo 2 and 3).
         case qwen2
+        /// `Gemma2Model` / `Gemma3Model`: tokenizer.model as `_set_vocab_sentencepiece`
+        /// reads it, then `add_space_prefix` false (Gemma 3 without one: byte-level BPE).
+        case gemma
         /// `Phi3MiniModel`: tokenizer.model with every added token of
         /// tokenizer_config.json and tokenizer.json re-marked (score -1000,
         /// special ones CONTROL); byte-level BPE for a `GPT2Tokenizer` (Phi-4).
@@ -69,6 +72,7 @@ public struct TokenizerGGUFMetadata: Sendable {
         let gpt2Class = model == .phi3 && tokenizerConfig?["tokenizer_class"]?.stringValue == "GPT2Tokenizer"
         if Paths.exists(sentencePiecePath) && !gpt2Class {
             try Self.sentencePiece(directory: directory, vocabularySize: hparamsVocabulary, phi3: model == .phi3, into: &keys)
+            if model == .gemma { keys["tokenizer.ggml.add_space_prefix"] = .bool(false) }
         } else if Paths.exists(tokenizerPath) {
             let document: JSONValue
             do {

@@ -7,7 +7,7 @@ import Testing
 /// converter GGUFs and llama.cpp's logits of those files.
 @Suite("Model families end to end")
 struct FamilyTests {
-    static let models = ["phi3", "phi3-longrope", "olmo2", "olmo3", "granite", "smollm3"]
+    static let models = ["gemma2", "gemma3", "phi3", "phi3-longrope", "olmo2", "olmo3", "granite", "smollm3"]
 
     /// Logits, attention weights and hidden states of every family model
     /// match transformers' eager F32 pass: logits of magnitude ~4 to 1e-4
@@ -68,11 +68,19 @@ struct FamilyTests {
         let original = try SafetensorsFile(path: Fixtures.path("models/\(model)/model.safetensors"))
         let roundTrip = try SafetensorsCheckpoint(directory: back)
         #expect(Set(roundTrip.tensors.map(\.name)) == Set(original.tensors.map(\.name)))
+        let before = try Fixtures.graph("models/\(model)").config
         for tensor in original.tensors {
             let other = try #require(roundTrip.tensors.first { $0.name == tensor.name })
-            #expect(other.shape == tensor.shape && other.withBytes { Array($0) } == tensor.withBytes { Array($0) }, "\(tensor.name)")
+            #expect(other.shape == tensor.shape, "\(tensor.name)")
+            let isNorm = tensor.name == "model.norm.weight" || before.architecture.layerRole(of: tensor.name)?.role.isNorm == true
+            if before.zeroCenteredNorms && isNorm {
+                // Stored as w + 1 in F32 (as the converter stores them): back within half an ulp of w + 1.
+                let values = try TensorExpression.stored(tensor).allValues(), back = try TensorExpression.stored(other).allValues()
+                #expect(zip(values, back).allSatisfy { abs($0 - $1) <= ($0 + 1).ulp / 2 }, "\(tensor.name)")
+            } else {
+                #expect(other.withBytes { Array($0) } == tensor.withBytes { Array($0) }, "\(tensor.name)")
+            }
         }
-        let before = try Fixtures.graph("models/\(model)").config
         let after = try ModelGraph(checkpoint: Checkpoint(path: back)).config
         #expect(after.family == before.family)
         #expect(after.slidingLayers == before.slidingLayers && after.slidingWindow == before.slidingWindow)
@@ -89,10 +97,16 @@ struct FamilyTests {
     /// The bound per GGUF type on the distance to llama.cpp's logits of the
     /// same file: ggml rounds activations to F16 / BF16 / Q8 for its dot
     /// products, the reference pass keeps them in F32 (as for Llama and Qwen,
-    /// `GGUFForwardTests`). Largest measured over the six models: f32 3.8e-6,
-    /// f16 8.5e-3, bf16 3.4e-2, q8_0 0.31, q4_0 0.16, q4_k (Q5_0 rows) 0.29,
-    /// all SmolLM3 or OLMo 3 but bf16 (Phi-3 LongRoPE).
+    /// `GGUFForwardTests`). Largest measured over the eight models: f32 3.8e-6
+    /// (SmolLM3), f16 8.5e-3, bf16 4.9e-2, q8_0 0.31, q4_0 0.16, q4_k (Q5_0
+    /// rows) 0.34 (Gemma 3). Gemma's F32 files
+    /// differ more: llama.cpp computes GELU through an F16 table
+    /// (ggml-cpu/vec.h), 1.2e-3 and 1.7e-3 measured, bound 5e-3.
     static let llamaCppBounds: [(String, Float)] = [("f32", 1e-5), ("f16", 2e-2), ("bf16", 0.1), ("q8_0", 0.5), ("q4_0", 0.3), ("q4_k", 0.5)]
+
+    static func llamaCppBound(model: String, type: String, bound: Float) -> Float {
+        model.hasPrefix("gemma") && type == "f32" ? 5e-3 : bound
+    }
 
     /// Every family GGUF computes llama.cpp's logits within the type's bound.
     /// llama.cpp switches Phi-3's sliding window off (src/models/phi3.cpp);
@@ -108,7 +122,7 @@ struct FamilyTests {
             graph.config.slidingLayers = Array(repeating: false, count: graph.config.layerCount)
         }
         let result = try ForwardPass(graph: graph).run(tokens: Fixtures.referenceTokens)
-        #expect(Fixtures.maxAbsDifference(result.logits, expected.values) <= bound, "\(name)")
+        #expect(Fixtures.maxAbsDifference(result.logits, expected.values) <= Self.llamaCppBound(model: model, type: type, bound: bound), "\(name)")
     }
 
     /// The window read from Phi-3's GGUF is applied: the file computes

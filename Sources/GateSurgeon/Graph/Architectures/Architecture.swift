@@ -46,6 +46,11 @@ public struct Architecture: Sendable {
     public internal(set) var layerPattern = LayerPatternRule.fullAttention
     /// Which layers skip RoPE (SmolLM3).
     public internal(set) var noRope = NoRopeRule.never
+    /// The RoPE base when the config names none (transformers' `default_theta`).
+    public internal(set) var defaultRopeTheta = 10000.0
+    /// The RoPE base of sliding-window layers when the config (or a GGUF
+    /// file) names none; nil: the same RoPE as the full-attention layers.
+    public internal(set) var defaultSlidingRopeTheta: Double?
     /// Whether its config keeps RoPE settings per layer type
     /// (`rope_parameters.full_attention` / `.sliding_attention`), and
     /// llama.cpp's converter writes `rope.freq_base_swa` for it.
@@ -156,6 +161,11 @@ public struct Architecture: Sendable {
         public var finalLogitSoftcapKey: String?
         /// Logits are divided by this key's value (Granite's `logits_scaling`).
         public var logitDivisorKey: String?
+        /// The soft-caps llama.cpp applies when a GGUF file has no key for them (Gemma 2: 50 and 30).
+        public var ggufSoftcapDefaults: (attention: Float?, final: Float?) = (nil, nil)
+        /// The layer count at which llama.cpp scales queries by 1 / sqrt(hidden / heads)
+        /// instead of 1 / sqrt(head_dim) (Gemma's 27B models).
+        public var ggufHiddenPerHeadScaleLayers: Int?
     }
 
     /// How a family scales its embeddings.
@@ -225,12 +235,13 @@ public struct Architecture: Sendable {
     /// model_types gatesurgeon recognises and refuses, with the reason.
     static let refusals: [(modelType: String, reason: String)] = [
         ("qwen3_next", "Qwen3-Next models mix linear and full attention; only full-attention decoders are supported"),
+        ("gemma3", "this is Gemma 3's multimodal checkpoint (Gemma3ForConditionalGeneration); gatesurgeon reads Gemma 3's text model (model_type gemma3_text, Gemma3ForCausalLM)"),
     ]
 
     /// Every architecture gatesurgeon models.
     public static let all: [Architecture] = [
         .llama, .mistral, .qwen2, .qwen3, .qwen3_5, .qwen3Moe, .mixtral, .qwen2Moe, .qwen3_5Moe,
-        .phi3, .olmo2, .olmo3, .granite, .smollm3,
+        .gemma2, .gemma3, .phi3, .olmo2, .olmo3, .granite, .smollm3,
     ]
 
     static let byFamily = Dictionary(uniqueKeysWithValues: all.map { ($0.family, $0) })

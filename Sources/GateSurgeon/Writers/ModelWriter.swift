@@ -81,6 +81,9 @@ public enum WriteWarning: Sendable, Equatable {
     /// llama.cpp, which reads no such setting, does the opposite for the
     /// architecture: llama.cpp will compute something else.
     case topKNormalizationDiffers(model: Bool, llamaCpp: Bool)
+    /// llama.cpp derives or hard-codes a setting this model's config sets
+    /// otherwise (`ModelConfig.llamaCppDifferences`); says how.
+    case llamaCppComputesOtherwise(String)
 }
 
 /// Collects what narrowing conversions lost while tensors stream out
@@ -375,6 +378,9 @@ public enum ModelWriter {
         }
         var summary = try emit(contents, to: target, options: options, in: transaction, progress: progress)
         summary.warnings.insert(contentsOf: warnings, at: 0)
+        if format == .gguf {
+            summary.warnings += graph.config.llamaCppDifferences.map { .llamaCppComputesOtherwise($0) }
+        }
         if format == .gguf, let experts = graph.config.experts, let layout = graph.config.architecture.expertLayout,
             experts.normalizesTopK != layout.llamaCppNormalizesTopK
         {

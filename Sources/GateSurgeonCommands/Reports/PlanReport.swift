@@ -103,6 +103,8 @@ enum WriteReport {
                 lines.append("the GGUF's tokenizer was not written: \(reason)")
             case .unknownPreTokenizer(let hash, let name):
                 lines.append("the tokenizer's pre-tokenizer hash \(hash) is not in llama.cpp's converter table (the converter stops here); wrote tokenizer.ggml.pre '\(name)', the configuration tokenizer.json uses; check llama.cpp tokenizes like the model, or name it with --tokenizer-pre")
+            case .llamaCppComputesOtherwise(let how):
+                lines.append("\(how): llama.cpp will compute something else (gatesurgeon's forward pass follows the config)")
             case .topKNormalizationDiffers(let model, let llamaCpp):
                 lines.append("this model \(model ? "renormalises" : "does not renormalise") its top-k expert weights, and llama.cpp \(llamaCpp ? "always does" : "never does") for this architecture: llama.cpp will compute something else (gatesurgeon's forward pass follows the config)")
             }

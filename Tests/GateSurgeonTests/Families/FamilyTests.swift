@@ -145,4 +145,26 @@ struct FamilyTests {
         #expect(Fixtures.maxAbsDifference(after.logits, before.logits) == 0)
         for report in after.layers { #expect(report.meanGateScore == 0.5) }
     }
+
+    /// Where llama.cpp derives or hard-codes what a config sets, a GGUF
+    /// written of a config that says otherwise is warned about: the fixtures
+    /// were chosen so that llama.cpp computes them as transformers does,
+    /// except Phi-3's window, which llama.cpp switches off.
+    @Test func llamaCppDifferencesAreReported() throws {
+        for model in Self.models {
+            let differences = try Fixtures.graph("models/\(model)").config.llamaCppDifferences
+            #expect(differences == (model == "phi3" ? ["llama.cpp switches this family's sliding window (5) off: beyond it, it attends to every earlier token"] : []), "\(model)")
+        }
+        var gemma = try Fixtures.graph("models/gemma2").config
+        gemma.queryPreAttentionScalar = 256
+        #expect(gemma.llamaCppDifferences == ["llama.cpp scales queries by 1/sqrt(16), not by query_pre_attn_scalar 256.0^-1/2"])
+        var smollm3 = try Fixtures.graph("models/smollm3").config
+        smollm3.ropeLayers = Array(repeating: true, count: smollm3.layerCount)
+        #expect(smollm3.llamaCppDifferences == ["llama.cpp skips RoPE in every 4th layer, not in the config's no_rope_layers"])
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let outcome = CLI.run(["convert", Fixtures.path("models/phi3"), Paths.join(directory, "phi3.gguf")])
+        #expect(outcome.status == 0)
+        #expect(outcome.errorOutput.contains("sliding window (5) off") && outcome.errorOutput.contains("llama.cpp will compute something else"))
+    }
 }

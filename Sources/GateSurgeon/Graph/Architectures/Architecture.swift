@@ -71,6 +71,10 @@ public struct Architecture: Sendable {
     /// Whether its config marks it gated by itself (Qwen3.5 is gated unless
     /// `attn_output_gate` is false).
     public internal(set) var gatedByDefault = false
+    /// Where llama.cpp computes the family otherwise than transformers; a
+    /// GGUF written of a model they touch gets a warning (`llamaCppDifferences`).
+    public internal(set) var llamaCppLimits: [LlamaCppLimit] = []
+
     /// The hyperparameter keys llama.cpp's converter writes, in its order.
     public internal(set) var ggufKeys: [GGUFHyperparameter] = GGUFHyperparameter.converterBase
     /// Which converter class's `set_vocab` writes the tokenizer keys.

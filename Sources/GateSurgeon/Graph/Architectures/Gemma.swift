@@ -30,6 +30,7 @@ extension Architecture {
             ggufSoftcapDefaults: (50, 30), ggufHiddenPerHeadScaleLayers: 46),
         layerPattern: .slidingExceptEvery(period: 2, key: nil),
         gateLayouts: [.separate],
+        llamaCppLimits: [.queryScaleFromHeadSize(hiddenPerHeadLayers: 46), .slidingPattern(period: 2), .defaultRopeOnly],
         // `Gemma2Model.set_gguf_parameters`, which does not call the base class's (so no RoPE keys).
         ggufKeys: [.contextLength, .embeddingLength, .blockCount, .feedForwardLength, .headCount, .headCountKV, .rmsEpsilon,
                    .keyValueLength, .fileType, .attentionLogitSoftcapping, .finalLogitSoftcapping, .slidingWindow],
@@ -49,6 +50,7 @@ extension Architecture {
         $0.scalars.ggufSoftcapDefaults = (nil, nil)
         $0.scalars.ggufHiddenPerHeadScaleLayers = 62
         $0.layerPattern = .slidingExceptEvery(period: 6, key: "sliding_window_pattern")
+        $0.llamaCppLimits = [.queryScaleFromHeadSize(hiddenPerHeadLayers: 62), .slidingPattern(period: 6)]
         $0.ropePerLayerType = true
         $0.defaultRopeTheta = 1_000_000
         $0.defaultSlidingRopeTheta = 10000

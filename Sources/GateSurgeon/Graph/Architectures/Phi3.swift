@@ -16,6 +16,7 @@ extension Architecture {
         layer: LayerSpec(fusedQueryKeyValue: true, fusedGateUp: true),
         layerPattern: .everyLayer,
         gateLayouts: [.separate],
+        llamaCppLimits: [.ignoresSlidingWindow],
         // `Phi3MiniModel.set_gguf_parameters`, which does not call the base class's; LongRoPE's
         // cos/sin factor is written first, by generate_extra_tensors.
         ggufKeys: [

@@ -19,5 +19,6 @@ extension Architecture {
         permutesQueryKeyRows: true,
         storesRopeFrequencies: true,
         gateLayouts: [.separate],
+        llamaCppLimits: [.noRopePeriod(4)],
         ggufKeys: GGUFHyperparameter.converterBase + [.vocabSize, .ropeDimensionCount])
 }

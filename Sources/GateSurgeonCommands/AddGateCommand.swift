@@ -86,6 +86,9 @@ struct AddGateCommand: ConsoleCommand {
         if !verify && !thresholds.isEmpty {
             throw ValidationError("--max-abs, --max-nmse, --min-top1 and --max-kld set the limits of --verify; add --verify")
         }
+        if verify && outputOptions.dryRun {
+            throw ValidationError("--verify runs the written output, and --dry-run writes none; give one of them")
+        }
     }
 
     func run(console: Console) throws {
@@ -93,7 +96,7 @@ struct AddGateCommand: ConsoleCommand {
         try outputOptions.validate(for: target)
         let graph = try ModelGraph(checkpoint: Checkpoint(path: input), configPath: config)
         let transaction = OutputTransaction(inputs: graph.inputPaths + outputOptions.inputs, replacing: outputOptions.force)
-        try transaction.check(target)
+        try outputOptions.check(target, in: transaction)
         let format = target.checkpointFormat
         let gatingSomeLayers = layers.map { $0.count != graph.config.layerCount } ?? false
         let chosenLayout = layout ?? GateInsertion.defaultLayout(for: graph.config.family, format: format, gatingSomeLayers: gatingSomeLayers)
@@ -131,7 +134,7 @@ struct AddGateCommand: ConsoleCommand {
         let writing = ModelWriting(console: console, report: report, document: [
             "command": .string("add-gate"), "input": .string(input), "architecture": .string(graph.config.family.rawValue), "gate": .object(gate),
         ])
-        try writing.write(gated, plan: plan, to: target, options: outputOptions.writeOptions(policy), transaction: transaction,
+        try writing.write(gated, plan: plan, to: target, options: outputOptions.writeOptions(policy), dryRun: outputOptions.dryRun, transaction: transaction,
                           verifyingAgainst: verify ? graph : nil,
                           thresholds: thresholds.overriding(PostWriteVerification.defaultThresholds(for: plan, initialization: initial)))
     }

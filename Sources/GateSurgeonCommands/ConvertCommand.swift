@@ -51,6 +51,9 @@ struct ConvertCommand: ConsoleCommand {
         if !verify && !thresholds.isEmpty {
             throw ValidationError("--max-abs, --max-nmse, --min-top1 and --max-kld set the limits of --verify; add --verify")
         }
+        if verify && outputOptions.dryRun {
+            throw ValidationError("--verify runs the written output, and --dry-run writes none; give one of them")
+        }
     }
 
     func run(console: Console) throws {
@@ -69,7 +72,7 @@ struct ConvertCommand: ConsoleCommand {
             return
         }
         let transaction = OutputTransaction(inputs: graph.inputPaths + outputOptions.inputs, replacing: outputOptions.force)
-        try transaction.check(target)
+        try outputOptions.check(target, in: transaction)
         let policy = try outputOptions.policy()
         let plan = try ModelWriter.plan(graph, format: target.checkpointFormat, policy: policy)
         if !report.json {
@@ -78,7 +81,7 @@ struct ConvertCommand: ConsoleCommand {
         let writing = ModelWriting(console: console, report: report, document: [
             "command": .string("convert"), "input": .string(input), "architecture": .string(graph.config.family.rawValue),
         ])
-        try writing.write(graph, plan: plan, to: target, options: outputOptions.writeOptions(policy), transaction: transaction,
+        try writing.write(graph, plan: plan, to: target, options: outputOptions.writeOptions(policy), dryRun: outputOptions.dryRun, transaction: transaction,
                           verifyingAgainst: verify ? graph : nil,
                           thresholds: thresholds.overriding(PostWriteVerification.defaultThresholds(for: plan)))
     }
@@ -87,7 +90,7 @@ struct ConvertCommand: ConsoleCommand {
     /// gatesurgeon does not model: names, order and metadata kept, types changed.
     private func convertTensors(_ checkpoint: Checkpoint, to target: OutputTarget, console: Console) throws {
         let transaction = OutputTransaction(inputs: [checkpoint.path] + (config.map { [$0] } ?? []) + outputOptions.inputs, replacing: outputOptions.force)
-        try transaction.check(target)
+        try outputOptions.check(target, in: transaction)
         let policy = try outputOptions.policy()
         let conversion = try TensorConversion(checkpoint: checkpoint, configPath: config, format: target.checkpointFormat, policy: policy)
         if !report.json {
@@ -96,6 +99,6 @@ struct ConvertCommand: ConsoleCommand {
         let writing = ModelWriting(console: console, report: report, document: [
             "command": .string("convert"), "input": .string(input), "architecture": .null,
         ])
-        try writing.write(conversion, to: target, options: outputOptions.writeOptions(policy), transaction: transaction)
+        try writing.write(conversion, to: target, options: outputOptions.writeOptions(policy), dryRun: outputOptions.dryRun, transaction: transaction)
     }
 }

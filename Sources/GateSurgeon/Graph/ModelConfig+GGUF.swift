@@ -6,7 +6,7 @@ extension ModelConfig {
 
     /// Reads the hyperparameters llama.cpp stores under `general.architecture`,
     /// with the family's own keys read by its `Architecture`.
-    public init(gguf: GGUFFile) throws {
+    public init(gguf: GGUFModel) throws {
         let path = gguf.path
         guard let arch = gguf.architecture else {
             throw ModelError.invalidConfig(path: path, key: "general.architecture", problem: "missing")

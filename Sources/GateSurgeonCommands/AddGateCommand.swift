@@ -21,8 +21,9 @@ struct AddGateCommand: ConsoleCommand {
               separate         one new tensor per layer: self_attn.gate_proj / g_proj, or
                                blk.N.attn_gate in GGUF (default otherwise; --layers works here)
 
-            OUT is a .safetensors file (its config travels in its metadata), a .gguf file, or a
-            model directory (ending in /) with config.json and the tokenizer files.
+            OUT is a .safetensors file (its config travels in its metadata), a .gguf file (in
+            parts with --split-max-size or --split-max-tensors), or a model directory (ending
+            in /) with config.json and the tokenizer files. --dry-run writes nothing.
 
             Examples:
               gatesurgeon add-gate model.safetensors gated.safetensors --verify
@@ -33,7 +34,7 @@ struct AddGateCommand: ConsoleCommand {
             """
     )
 
-    @Argument(help: "Input: a .safetensors file, a model directory, or a .gguf file.")
+    @Argument(help: "Input: a .safetensors file, a model directory (or Hugging Face cache folder), or a .gguf file (any part of a split one).")
     var input: String
 
     @Argument(help: "Output: a .safetensors or .gguf file, or a directory (ending in /).")

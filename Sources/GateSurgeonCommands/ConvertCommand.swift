@@ -12,6 +12,9 @@ struct ConvertCommand: ConsoleCommand {
             ending in /, an existing directory, or a path without extension is a safetensors
             model directory (config.json, tokenizer files, shards with --max-shard-size).
             A single .safetensors output carries its config.json in its own metadata.
+            --split-max-size/--split-max-tensors (or --max-shard-size) write a .gguf output
+            as parts NAME-00001-of-0000N.gguf, byte for byte as llama-gguf-split splits it.
+            --dry-run prints the plan and the files with their sizes, and writes nothing.
 
             Quantizing keeps 1-D tensors (norms, biases) in F32; rows that are not a whole
             number of blocks fall back to a smaller block type the way llama-quantize does,
@@ -26,11 +29,13 @@ struct ConvertCommand: ConsoleCommand {
               gatesurgeon convert model/ model.Q4_K.gguf --quant q4_k --embedding-type q8_0 --output-type q6_k
               gatesurgeon convert model.gguf model-dir/ --dtype f32
               gatesurgeon convert model/ sharded/ --dtype bf16 --max-shard-size 5GB
+              gatesurgeon convert model/ model.Q4_K_M.gguf --quant q4_k_m --split-max-size 45G
+              gatesurgeon convert model-00001-of-00003.gguf model.Q4_K_M.gguf --quant q4_k_m --dry-run
               gatesurgeon convert model/ model.Q8_0.gguf --quant q8_0 --verify --json
             """
     )
 
-    @Argument(help: "Input: a .safetensors file, a model directory, or a .gguf file.")
+    @Argument(help: "Input: a .safetensors file, a model directory (or Hugging Face cache folder), or a .gguf file (any part of a split one).")
     var input: String
 
     @Argument(help: "Output: a .safetensors or .gguf file, or a directory (ending in /).")

@@ -97,6 +97,21 @@ import Testing
         #expect(!outcome.output.contains("split.count"))
     }
 
+    /// `--tokenizer-from` takes any part: the tokenizer keys are the first part's.
+    @Test func tokenizerFromAnyPart() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let parts = try Self.parts(of: "llama-q8_0")
+        let output = Paths.join(directory, "out.gguf")
+        try CLI.succeed(["convert", Fixtures.path("models/llama"), output, "--tokenizer-from", Fixtures.path("split/\(parts[1])"), "--quiet"])
+        func tokenizerKeys(_ path: String) throws -> Metadata<GGUFValue> {
+            Metadata(try GGUFFile(path: path).metadata.filter { $0.key.hasPrefix("tokenizer.") })
+        }
+        let expected = try tokenizerKeys(Fixtures.path("gguf/llama-q8_0.gguf"))
+        let written = try tokenizerKeys(output)
+        #expect(!expected.isEmpty && written == expected)
+    }
+
     // MARK: Parts that do not make one model
 
     /// Copies parts of the llama split into a fresh folder under new names.

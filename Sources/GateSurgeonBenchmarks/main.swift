@@ -19,6 +19,9 @@
 //   (dequantized to F32 and as published), whole process against whole
 //   process and, in this process, the forward pass alone against the
 //   tokens per second llama-bench reports;
+// - split: the F16 GGUF of the model written in four parts (as llama-gguf-split writes them), read
+//   and quantized to Q8_0 from its first part against the same model in one file: time and peak
+//   memory must match;
 // - big (not run by default): a model of at least 8 GB, whose peak memory must equal the small one's;
 // - 7b (not run by default): `verify` of a 7B-shaped BF16 model against itself on 64 tokens.
 //
@@ -45,8 +48,8 @@ struct Options {
     var llamaBench: String?
     var forwardModel: String?
     var castLayers = 12
-    /// Which parts run: casts, tools (converter, llama-quantize, add-gate, verify), forward, big, 7b.
-    var sections: Set<String> = ["casts", "tools", "forward"]
+    /// Which parts run: casts, tools (converter, llama-quantize, add-gate, verify), forward, split, big, 7b.
+    var sections: Set<String> = ["casts", "tools", "forward", "split"]
 }
 
 func parseOptions() -> Options {
@@ -343,6 +346,26 @@ if options.sections.contains("forward"), let forwardModel = options.forwardModel
             print(line)
         }
     }
+}
+
+// MARK: A split GGUF against the same model in one file
+
+if options.sections.contains("split") {
+    let whole = Paths.join(work, "input-f16.gguf")
+    if !Paths.exists(whole) { _ = measure([binary, "convert", model, whole, "--dtype", "f16", "--force"]) }
+    for entry in Paths.entries(of: work) where entry.hasPrefix("split-f16-") { Paths.removeTree(Paths.join(work, entry)) }
+    let partSize = max(1, fileSize(whole) / 4 / 1_000_000)
+    _ = measure([binary, "convert", whole, Paths.join(work, "split-f16.gguf"), "--split-max-size", "\(partSize)M"])
+    let parts = Paths.entries(of: work).filter { $0.hasPrefix("split-f16-") }
+    if let first = parts.first {
+        let out = Paths.join(work, "ours.gguf")
+        print("split input: GGUF F16, \(fileSize(whole) >> 20) MiB, in \(parts.count) parts")
+        alternating("GGUF F16 -> Q8_0 from \(parts.count) parts (peer: the same model in one file)",
+                    ours: [binary, "convert", Paths.join(work, first), out, "--quant", "q8_0", "--pure", "--force", "--threads", threads],
+                    peers: [("one file", [binary, "convert", whole, out, "--quant", "q8_0", "--pure", "--force", "--threads", threads])],
+                    clean: [out])
+    }
+    for entry in parts { Paths.removeTree(Paths.join(work, entry)) }
 }
 
 // MARK: Memory from 1 GB to 8 GB

@@ -21,8 +21,9 @@ struct AddGateCommand: ConsoleCommand {
               separate         one new tensor per layer: self_attn.gate_proj / g_proj, or
                                blk.N.attn_gate in GGUF (default otherwise; --layers works here)
 
-            OUT is a .safetensors file (its config travels in its metadata), a .gguf file, or a
-            model directory (ending in /) with config.json and the tokenizer files.
+            OUT is a .safetensors file (its config travels in its metadata), a .gguf file (in
+            parts with --split-max-size or --split-max-tensors), or a model directory (ending
+            in /) with config.json and the tokenizer files. --dry-run writes nothing.
 
             Examples:
               gatesurgeon add-gate model.safetensors gated.safetensors --verify
@@ -33,7 +34,7 @@ struct AddGateCommand: ConsoleCommand {
             """
     )
 
-    @Argument(help: "Input: a .safetensors file, a model directory, or a .gguf file.")
+    @Argument(help: "Input: a .safetensors file, a model directory (or Hugging Face cache folder), or a .gguf file (any part of a split one).")
     var input: String
 
     @Argument(help: "Output: a .safetensors or .gguf file, or a directory (ending in /).")
@@ -86,6 +87,9 @@ struct AddGateCommand: ConsoleCommand {
         if !verify && !thresholds.isEmpty {
             throw ValidationError("--max-abs, --max-nmse, --min-top1 and --max-kld set the limits of --verify; add --verify")
         }
+        if verify && outputOptions.dryRun {
+            throw ValidationError("--verify runs the written output, and --dry-run writes none; give one of them")
+        }
     }
 
     func run(console: Console) throws {
@@ -93,7 +97,7 @@ struct AddGateCommand: ConsoleCommand {
         try outputOptions.validate(for: target)
         let graph = try ModelGraph(checkpoint: Checkpoint(path: input), configPath: config)
         let transaction = OutputTransaction(inputs: graph.inputPaths + outputOptions.inputs, replacing: outputOptions.force)
-        try transaction.check(target)
+        try outputOptions.check(target, in: transaction)
         let format = target.checkpointFormat
         let gatingSomeLayers = layers.map { $0.count != graph.config.layerCount } ?? false
         let chosenLayout = layout ?? GateInsertion.defaultLayout(for: graph.config.family, format: format, gatingSomeLayers: gatingSomeLayers)
@@ -137,7 +141,7 @@ struct AddGateCommand: ConsoleCommand {
         let writing = ModelWriting(console: console, report: report, document: [
             "command": .string("add-gate"), "input": .string(input), "architecture": .string(graph.config.family.rawValue), "gate": .object(gate),
         ])
-        try writing.write(gated, plan: plan, to: target, options: outputOptions.writeOptions(policy), transaction: transaction,
+        try writing.write(gated, plan: plan, to: target, options: outputOptions.writeOptions(policy), dryRun: outputOptions.dryRun, transaction: transaction,
                           verifyingAgainst: verify ? graph : nil,
                           thresholds: thresholds.overriding(PostWriteVerification.defaultThresholds(for: plan, initialization: initial)))
     }

@@ -12,6 +12,9 @@ struct ConvertCommand: ConsoleCommand {
             ending in /, an existing directory, or a path without extension is a safetensors
             model directory (config.json, tokenizer files, shards with --max-shard-size).
             A single .safetensors output carries its config.json in its own metadata.
+            --split-max-size/--split-max-tensors (or --max-shard-size) write a .gguf output
+            as parts NAME-00001-of-0000N.gguf, byte for byte as llama-gguf-split splits it.
+            --dry-run prints the plan and the files with their sizes, and writes nothing.
 
             Quantizing keeps 1-D tensors (norms, biases) in F32; rows that are not a whole
             number of blocks fall back to a smaller block type the way llama-quantize does,
@@ -26,11 +29,13 @@ struct ConvertCommand: ConsoleCommand {
               gatesurgeon convert model/ model.Q4_K.gguf --quant q4_k --embedding-type q8_0 --output-type q6_k
               gatesurgeon convert model.gguf model-dir/ --dtype f32
               gatesurgeon convert model/ sharded/ --dtype bf16 --max-shard-size 5GB
+              gatesurgeon convert model/ model.Q4_K_M.gguf --quant q4_k_m --split-max-size 45G
+              gatesurgeon convert model-00001-of-00003.gguf model.Q4_K_M.gguf --quant q4_k_m --dry-run
               gatesurgeon convert model/ model.Q8_0.gguf --quant q8_0 --verify --json
             """
     )
 
-    @Argument(help: "Input: a .safetensors file, a model directory, or a .gguf file.")
+    @Argument(help: "Input: a .safetensors file, a model directory (or Hugging Face cache folder), or a .gguf file (any part of a split one).")
     var input: String
 
     @Argument(help: "Output: a .safetensors or .gguf file, or a directory (ending in /).")
@@ -51,6 +56,9 @@ struct ConvertCommand: ConsoleCommand {
         if !verify && !thresholds.isEmpty {
             throw ValidationError("--max-abs, --max-nmse, --min-top1 and --max-kld set the limits of --verify; add --verify")
         }
+        if verify && outputOptions.dryRun {
+            throw ValidationError("--verify runs the written output, and --dry-run writes none; give one of them")
+        }
     }
 
     func run(console: Console) throws {
@@ -69,7 +77,7 @@ struct ConvertCommand: ConsoleCommand {
             return
         }
         let transaction = OutputTransaction(inputs: graph.inputPaths + outputOptions.inputs, replacing: outputOptions.force)
-        try transaction.check(target)
+        try outputOptions.check(target, in: transaction)
         let policy = try outputOptions.policy()
         let plan = try ModelWriter.plan(graph, format: target.checkpointFormat, policy: policy)
         if !report.json {
@@ -78,7 +86,7 @@ struct ConvertCommand: ConsoleCommand {
         let writing = ModelWriting(console: console, report: report, document: [
             "command": .string("convert"), "input": .string(input), "architecture": .string(graph.config.family.rawValue),
         ])
-        try writing.write(graph, plan: plan, to: target, options: outputOptions.writeOptions(policy), transaction: transaction,
+        try writing.write(graph, plan: plan, to: target, options: outputOptions.writeOptions(policy), dryRun: outputOptions.dryRun, transaction: transaction,
                           verifyingAgainst: verify ? graph : nil,
                           thresholds: thresholds.overriding(PostWriteVerification.defaultThresholds(for: plan)))
     }
@@ -87,7 +95,7 @@ struct ConvertCommand: ConsoleCommand {
     /// gatesurgeon does not model: names, order and metadata kept, types changed.
     private func convertTensors(_ checkpoint: Checkpoint, to target: OutputTarget, console: Console) throws {
         let transaction = OutputTransaction(inputs: [checkpoint.path] + (config.map { [$0] } ?? []) + outputOptions.inputs, replacing: outputOptions.force)
-        try transaction.check(target)
+        try outputOptions.check(target, in: transaction)
         let policy = try outputOptions.policy()
         let conversion = try TensorConversion(checkpoint: checkpoint, configPath: config, format: target.checkpointFormat, policy: policy)
         if !report.json {
@@ -96,6 +104,6 @@ struct ConvertCommand: ConsoleCommand {
         let writing = ModelWriting(console: console, report: report, document: [
             "command": .string("convert"), "input": .string(input), "architecture": .null,
         ])
-        try writing.write(conversion, to: target, options: outputOptions.writeOptions(policy), transaction: transaction)
+        try writing.write(conversion, to: target, options: outputOptions.writeOptions(policy), dryRun: outputOptions.dryRun, transaction: transaction)
     }
 }

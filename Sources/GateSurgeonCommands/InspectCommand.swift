@@ -8,7 +8,9 @@ struct InspectCommand: ConsoleCommand {
         commandName: "inspect",
         abstract: "List the tensors and metadata of a checkpoint.",
         discussion: """
-            PATH is a .safetensors file, a .gguf file or a model directory (sharded or not).
+            PATH is a .safetensors file, a .gguf file (any part of a split one opens the whole
+            model; each tensor's part is shown), or a model directory (sharded or not; a
+            Hugging Face cache folder is its snapshot).
             Shapes are printed outermost first in both formats, so one model lists the same
             shapes whether it is stored as safetensors or GGUF. Tensors of a safetensors
             checkpoint are listed by name in natural order (layer 2 before layer 10); a GGUF
@@ -19,6 +21,7 @@ struct InspectCommand: ConsoleCommand {
             Examples:
               gatesurgeon inspect model.gguf
               gatesurgeon inspect model/ --json
+              gatesurgeon inspect model-00002-of-00003.gguf
               gatesurgeon inspect model.safetensors --stats --filter '*.self_attn.*'
             """
     )

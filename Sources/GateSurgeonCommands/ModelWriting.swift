@@ -11,28 +11,33 @@ struct ModelWriting {
     var document: JSONObject
 
     /// Writes a model graph; with `input`, verifies the output against it.
+    /// With `dryRun`, shows what would be written and writes nothing.
     /// - Parameter thresholds: the limits `--verify` holds the output to;
     ///   nil means report the metrics without judging them.
     func write(
-        _ graph: ModelGraph, plan: [PlannedTensor], to target: OutputTarget, options: WriteOptions,
+        _ graph: ModelGraph, plan: [PlannedTensor], to target: OutputTarget, options: WriteOptions, dryRun: Bool = false,
         transaction: OutputTransaction, verifyingAgainst input: ModelGraph?, thresholds: VerificationThresholds?
     ) throws {
-        try perform(plan: plan, target: target, policy: options.policy, transaction: transaction, verifyingAgainst: input, thresholds: thresholds) { progress in
+        try perform(plan: plan, target: target, policy: options.policy, transaction: transaction, verifyingAgainst: input, thresholds: thresholds,
+                    dryRun: dryRun ? { try ModelWriter.dryRun(graph, plan: plan, to: target, options: options, checkedIn: transaction) } : nil) { progress in
             try ModelWriter.write(graph, plan: plan, to: target, options: options, in: transaction, progress: progress)
         }
     }
 
     /// Writes a checkpoint converted tensor by tensor (no verification: the
     /// architecture is not one the forward pass runs).
-    func write(_ conversion: TensorConversion, to target: OutputTarget, options: WriteOptions, transaction: OutputTransaction) throws {
-        try perform(plan: conversion.plan, target: target, policy: options.policy, transaction: transaction, verifyingAgainst: nil, thresholds: nil) { progress in
+    func write(_ conversion: TensorConversion, to target: OutputTarget, options: WriteOptions, dryRun: Bool = false, transaction: OutputTransaction) throws {
+        try perform(plan: conversion.plan, target: target, policy: options.policy, transaction: transaction, verifyingAgainst: nil, thresholds: nil,
+                    dryRun: dryRun ? { try conversion.dryRun(to: target, options: options, checkedIn: transaction) } : nil) { progress in
             try conversion.write(to: target, options: options, in: transaction, progress: progress)
         }
     }
 
+    /// - Parameter dryRun: for a dry run, what would be written; the plan
+    ///   and that summary are shown and nothing is written.
     private func perform(
         plan: [PlannedTensor], target: OutputTarget, policy: ConversionPolicy, transaction: OutputTransaction,
-        verifyingAgainst input: ModelGraph?, thresholds: VerificationThresholds?,
+        verifyingAgainst input: ModelGraph?, thresholds: VerificationThresholds?, dryRun: (() throws -> WriteSummary)?,
         writing: (@escaping @Sendable (PlannedTensor, Int, Int) -> Void) throws -> WriteSummary
     ) throws {
         // What can be refused without heavy work is refused before the plan is shown.
@@ -47,6 +52,19 @@ struct ModelWriting {
         for pattern in policy.keep where !plan.contains(where: { policy.keepMatches(pattern, $0) }) {
             console.warn("--keep '\(pattern)' matches no tensor")
         }
+        if let dryRun {
+            let summary = try dryRun()
+            document["output"] = .string(summary.outputPath)
+            document["dry_run"] = .bool(true)
+            document["summary"] = WriteReport.json(summary)
+            if report.json {
+                console.print(JSONValue.object(document).serialized(.indented))
+            } else {
+                for line in WriteReport.lines(summary, dryRun: true) { console.print(line) }
+            }
+            for warning in WriteReport.warnings(summary) { console.warn(warning) }
+            return
+        }
         let totalBytes = plan.reduce(0) { $0 + $1.byteCount }
         let offsets = plan.reduce(into: [0]) { $0.append($0.last! + $1.byteCount) }
         let progress = ProgressReporter(console: console, label: "write", total: totalBytes, steps: plan.count, measure: .bytes, quiet: report.quiet)
@@ -56,6 +74,7 @@ struct ModelWriting {
         try transaction.commit()
         progress.finish()
         for path in transaction.removedStalePartials { console.warn("removed \(path), left by an interrupted run") }
+        document["output"] = .string(summary.outputPath)
         document["summary"] = WriteReport.json(summary)
         if !report.json {
             for line in WriteReport.lines(summary) { console.print(line) }
@@ -64,7 +83,7 @@ struct ModelWriting {
 
         var failed = false
         if let input {
-            let verification = try PostWriteVerification.run(input: input, output: target.path, thresholds: thresholds, console: console, quiet: report.quiet)
+            let verification = try PostWriteVerification.run(input: input, output: summary.outputPath, thresholds: thresholds, console: console, quiet: report.quiet)
             document["verification"] = verification.json
             failed = !verification.passed
             if !report.json {

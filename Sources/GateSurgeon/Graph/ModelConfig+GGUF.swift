@@ -6,7 +6,7 @@ extension ModelConfig {
     /// attention scale) set as llama.cpp computes it. RoPE scaling that
     /// llama.cpp keeps in tensors (`rope_freqs`, `rope_factors_*`) is added
     /// by the graph reader, which has the tensors.
-    public init(gguf: GGUFFile) throws {
+    public init(gguf: GGUFModel) throws {
         let path = gguf.path
         guard let arch = gguf.architecture else {
             throw ModelError.invalidConfig(path: path, key: GGUFKey.architecture, problem: "missing")

@@ -46,11 +46,35 @@ public final class OutputTransaction {
     public private(set) var removedStalePartials: [String] = []
 
     /// - Parameter inputs: every path the command reads (models, configs,
-    ///   tokenizers, matrices); outputs may not overlap them.
+    ///   tokenizers, matrices); outputs may not overlap them, nor the other
+    ///   files each stands for (`filesReadWith`).
     /// - Parameter replacing: whether existing outputs may be replaced.
     public init(inputs: [String], replacing: Bool) {
-        self.inputs = inputs.map { Input(path: $0, resolved: Paths.resolved($0), identity: Paths.identity(of: $0)) }
+        self.inputs = inputs.flatMap(Self.filesReadWith).map { Input(path: $0, resolved: Paths.resolved($0), identity: Paths.identity(of: $0)) }
         self.replacing = replacing
+    }
+
+    /// `input` and the files reading it reads too: every part of a split
+    /// GGUF model, given any part; the files a folder's symbolic links point
+    /// to (a Hugging Face cache snapshot links into the repository's blobs/).
+    static func filesReadWith(_ input: String) -> [String] {
+        var paths = [input]
+        if let part = GGUFSplit.PartName(path: input) {
+            let folder = Paths.directory(of: part.prefix)
+            let stem = Paths.lastComponent(of: part.prefix)
+            for entry in Paths.entries(of: folder) {
+                guard let sibling = GGUFSplit.PartName(path: entry), sibling.prefix == stem, sibling.count == part.count,
+                    sibling.number != part.number
+                else { continue }
+                paths.append(Paths.join(folder, entry))
+            }
+        }
+        if Paths.isDirectory(input) {
+            for entry in Paths.entries(of: input) where Paths.isSymbolicLink(Paths.join(input, entry)) {
+                paths.append(Paths.resolved(Paths.join(input, entry)))
+            }
+        }
+        return paths
     }
 
     deinit {

@@ -17,7 +17,7 @@ enum GGUFMetadataBuilder {
         }
         let policy = options.policy
         if let tokenizerSource = options.tokenizerSource {
-            let donor = try GGUFFile(path: tokenizerSource)
+            let donor = try GGUFModel(path: tokenizerSource)
             let keys = Metadata(donor.metadata.filter { $0.key.hasPrefix("tokenizer.") })
             guard !keys.isEmpty else { throw ModelError.unsupportedModel(path: tokenizerSource, problem: "has no tokenizer.* metadata to copy") }
             metadata.removeAll { $0.key.hasPrefix("tokenizer.") }

@@ -30,8 +30,13 @@ public struct PlannedTensor: Sendable {
 /// Options for writing a model.
 public struct WriteOptions: Sendable {
     public var policy: ConversionPolicy
-    /// Split a safetensors directory into shards of at most this many bytes.
+    /// Split a safetensors directory into shards of at most this many bytes,
+    /// or a GGUF file into parts of at most this many bytes of tensor data
+    /// (`GGUFSplit.Limit.bytes`).
     public var maxShardSize: Int?
+    /// Split a GGUF file into parts of at most this many tensors
+    /// (`GGUFSplit.Limit.tensors`).
+    public var maxShardTensors: Int?
     /// GGUF output: take the `tokenizer.*` metadata from this GGUF file.
     public var tokenizerSource: String?
     /// GGUF output: the `tokenizer.ggml.pre` name for a byte-level BPE
@@ -39,18 +44,33 @@ public struct WriteOptions: Sendable {
     /// names the regex llama.cpp splits text with).
     public var tokenizerPre: String?
 
-    public init(policy: ConversionPolicy = ConversionPolicy(), maxShardSize: Int? = nil, tokenizerSource: String? = nil, tokenizerPre: String? = nil) {
+    public init(
+        policy: ConversionPolicy = ConversionPolicy(), maxShardSize: Int? = nil, maxShardTensors: Int? = nil,
+        tokenizerSource: String? = nil, tokenizerPre: String? = nil
+    ) {
         self.policy = policy
         self.maxShardSize = maxShardSize
+        self.maxShardTensors = maxShardTensors
         self.tokenizerSource = tokenizerSource
         self.tokenizerPre = tokenizerPre
     }
+
+    /// Where a GGUF output is cut into parts, if anywhere.
+    var ggufSplitLimit: GGUFSplit.Limit? {
+        if let maxShardTensors { return .tensors(maxShardTensors) }
+        return maxShardSize.map { .bytes($0) }
+    }
 }
 
-/// What a write produced.
+/// What a write produced, or would produce (a dry run).
 public struct WriteSummary: Sendable {
+    /// The path to load the output from: the target, or the first part of a split GGUF.
     public var outputPath: String
+    /// The names of every file of the output.
     public var files: [String] = []
+    /// The files holding tensors (a file, shards, or parts), with their
+    /// tensors and exact sizes in bytes, headers included.
+    public var weightFiles: [(name: String, tensors: Int, bytes: Int)] = []
     public var configPath: String?
     public var tensorCount = 0
     public var parameterCount = 0
@@ -346,6 +366,24 @@ public enum ModelWriter {
         _ graph: ModelGraph, plan: [PlannedTensor]? = nil, to target: OutputTarget, options: WriteOptions,
         in transaction: OutputTransaction, progress: (@Sendable (PlannedTensor, Int, Int) -> Void)? = nil
     ) throws -> WriteSummary {
+        try produce(graph, plan: plan, to: target, options: options, in: transaction, dryRun: false, progress: progress)
+    }
+
+    /// What `write` would write, without writing anything: the files (their
+    /// names, tensors and exact sizes), the tensor bytes and bits per weight,
+    /// and the warnings. `transaction` checks the outputs as a write would
+    /// (an input, an existing file...) and creates nothing.
+    public static func dryRun(
+        _ graph: ModelGraph, plan: [PlannedTensor]? = nil, to target: OutputTarget, options: WriteOptions,
+        checkedIn transaction: OutputTransaction
+    ) throws -> WriteSummary {
+        try produce(graph, plan: plan, to: target, options: options, in: transaction, dryRun: true, progress: nil)
+    }
+
+    private static func produce(
+        _ graph: ModelGraph, plan: [PlannedTensor]?, to target: OutputTarget, options: WriteOptions,
+        in transaction: OutputTransaction, dryRun: Bool, progress: (@Sendable (PlannedTensor, Int, Int) -> Void)?
+    ) throws -> WriteSummary {
         let format = target.checkpointFormat
         if format == .safetensors, graph.ropeScalingNeedsTensor {
             throw ModelError.unsupportedModel(path: graph.sourcePath, problem: "its rope_freqs.weight matches no Llama 3 rope_scaling that config.json could carry; writing safetensors would change the model's RoPE")
@@ -376,7 +414,7 @@ public enum ModelWriter {
                 warnings.append(.tokenizerNotWritten(reason: "a single .safetensors file has no place for one; write a model directory (out/) to get tokenizer.json"))
             }
         }
-        var summary = try emit(contents, to: target, options: options, in: transaction, progress: progress)
+        var summary = try emit(contents, to: target, options: options, in: transaction, dryRun: dryRun, progress: progress)
         summary.warnings.insert(contentsOf: warnings, at: 0)
         if format == .gguf {
             summary.warnings += graph.config.llamaCppDifferences.map { .llamaCppComputesOtherwise($0) }
@@ -403,10 +441,12 @@ public enum ModelWriter {
         var generatedFiles: [(name: String, text: String)] = []
     }
 
-    /// Stages `target` in `transaction` and writes `contents` there.
+    /// Stages `target` in `transaction` and writes `contents` there; with
+    /// `dryRun`, checks the target and the files it would write and
+    /// returns their summary, writing nothing.
     static func emit(
         _ contents: OutputContents, to target: OutputTarget, options: WriteOptions, in transaction: OutputTransaction,
-        progress: (@Sendable (PlannedTensor, Int, Int) -> Void)?
+        dryRun: Bool = false, progress: (@Sendable (PlannedTensor, Int, Int) -> Void)?
     ) throws -> WriteSummary {
         let plan = contents.plan
         try validate(plan, path: target.path)
@@ -436,28 +476,49 @@ public enum ModelWriter {
             let layout = SafetensorsWriter.shardLayout(outputs, maxShardSize: options.maxShardSize ?? Int.max)
             let files = layout.fileNames + (configText == nil ? [] : ["config.json"]) + contents.auxiliaryFiles.map(\.name)
                 + contents.generatedFiles.map(\.name)
+            summary.files = files
+            summary.weightFiles = layout.shards.map { ($0.name, $0.tensors.count, SafetensorsWriter.fileSize($0.tensors, metadata: contents.safetensorsMetadata)) }
+            if configText != nil { summary.configPath = Paths.join(target.path, "config.json") }
+            if dryRun {
+                try transaction.check(target, files: files)
+                break
+            }
             let directory = try transaction.stage(target, files: files)
             try SafetensorsWriter.write(layout, metadata: contents.safetensorsMetadata, into: directory)
-            if let configText {
-                try Paths.writeText(configText, to: Paths.join(directory, "config.json"))
-                summary.configPath = Paths.join(target.path, "config.json")
-            }
+            if let configText { try Paths.writeText(configText, to: Paths.join(directory, "config.json")) }
             for file in contents.auxiliaryFiles { try Paths.copyFile(from: file.path, to: Paths.join(directory, file.name)) }
             for file in contents.generatedFiles { try Paths.writeText(file.text, to: Paths.join(directory, file.name)) }
-            summary.files = files
         case (.file, .safetensors):
-            let path = try transaction.stage(target)
             var metadata = contents.safetensorsMetadata
             if let configText { metadata[embeddedConfigKey] = configText }
-            try SafetensorsWriter.write(outputs, metadata: metadata, to: path)
-            summary.files = [Paths.lastComponent(of: target.path)]
-        case (.file, .gguf):
+            let name = Paths.lastComponent(of: target.path)
+            summary.files = [name]
+            summary.weightFiles = [(name, outputs.count, SafetensorsWriter.fileSize(outputs, metadata: metadata))]
+            if dryRun {
+                try transaction.check(target)
+                break
+            }
             let path = try transaction.stage(target)
+            try SafetensorsWriter.write(outputs, metadata: metadata, to: path)
+        case (.file, .gguf):
             if contents.ggufMetadata["tokenizer.ggml.model"] == nil {
                 summary.warnings.append(.noTokenizer)
             }
-            try GGUFWriter.write(metadata: contents.ggufMetadata, tensors: outputs, to: path)
-            summary.files = [Paths.lastComponent(of: target.path)]
+            let parts = try GGUFSplit.parts(of: outputs, metadata: contents.ggufMetadata, at: target, limit: options.ggufSplitLimit)
+            summary.outputPath = parts[0].target.path
+            summary.files = parts.map { Paths.lastComponent(of: $0.target.path) }
+            summary.weightFiles = try parts.map {
+                (Paths.lastComponent(of: $0.target.path), $0.tensors.count, try GGUFWriter.fileSize(metadata: $0.metadata, tensors: $0.tensors, path: $0.target.path))
+            }
+            if dryRun {
+                for part in parts { try transaction.check(part.target) }
+                break
+            }
+            // Every part is staged (its path checked) before any is written.
+            let paths = try parts.map { try transaction.stage($0.target) }
+            for (part, path) in zip(parts, paths) {
+                try GGUFWriter.write(metadata: part.metadata, tensors: part.tensors, to: path)
+            }
         }
         summary.overflows = log.entries
         return summary

@@ -27,7 +27,8 @@ public struct TensorConversion: Sendable {
                                  expression: tensor.expression)
         }
         if let request = policy.quantization, let gguf = checkpoint.gguf {
-            guard let model = QuantizationModel(gguf: gguf) else {
+            // llama.cpp reads the hyperparameters from the first part.
+            guard let model = QuantizationModel(gguf: gguf.parts[0]) else {
                 throw ModelError.invalidConfig(path: gguf.path, key: "general.architecture", problem: "quantizing needs the block and head counts llama.cpp stores under the architecture")
             }
             try request.apply(to: &plan, model: model, policy: policy)
@@ -55,6 +56,15 @@ public struct TensorConversion: Sendable {
         to target: OutputTarget, options: WriteOptions, in transaction: OutputTransaction,
         progress: (@Sendable (PlannedTensor, Int, Int) -> Void)? = nil
     ) throws -> WriteSummary {
+        try ModelWriter.emit(contents(for: target), to: target, options: options, in: transaction, progress: progress)
+    }
+
+    /// What `write` would write, writing nothing (`ModelWriter.dryRun`).
+    public func dryRun(to target: OutputTarget, options: WriteOptions, checkedIn transaction: OutputTransaction) throws -> WriteSummary {
+        try ModelWriter.emit(contents(for: target), to: target, options: options, in: transaction, dryRun: true, progress: nil)
+    }
+
+    private func contents(for target: OutputTarget) -> ModelWriter.OutputContents {
         precondition(target.checkpointFormat == format)
         var source = checkpoint.safetensors?.files.first?.metadata ?? ["format": "pt"]
         source[ModelWriter.embeddedConfigKey] = nil
@@ -65,6 +75,6 @@ public struct TensorConversion: Sendable {
             contents.ggufMetadata = gguf.metadata
             GGUFMetadataBuilder.recordFileType(&contents.ggufMetadata, plan: plan, policy: policy, asLlamaQuantize: true)
         }
-        return try ModelWriter.emit(contents, to: target, options: options, in: transaction, progress: progress)
+        return contents
     }
 }

@@ -27,4 +27,18 @@ enum ByteSize {
         }
         return Int(bytes)
     }
+
+    /// llama-gguf-split's `--split-max-size`: a positive whole number and
+    /// `M` (10^6 bytes) or `G` (10^9). Stricter than the tool, which reads
+    /// `1.5G` as 1G: anything else is refused rather than read differently.
+    static func parseSplitMaxSize(_ text: String) throws -> Int {
+        guard let unit = text.last, unit == "M" || unit == "G" else {
+            throw ValidationError("--split-max-size '\(text)': llama-gguf-split's sizes are a whole number followed by M or G (500M, 4G); --max-shard-size takes 500MB, 2GiB")
+        }
+        let digits = text.dropLast()
+        guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let count = Int(digits), count > 0 else {
+            throw ValidationError("--split-max-size '\(text)': expected a positive whole number followed by M or G (500M, 4G)")
+        }
+        return count * (unit == "M" ? 1_000_000 : 1_000_000_000)
+    }
 }

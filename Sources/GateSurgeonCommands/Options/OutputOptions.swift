@@ -43,9 +43,19 @@ struct OutputOptions: ParsableArguments {
     @Option(name: .customLong("keep"), help: ArgumentHelp("Leave tensors matching this shell glob as stored (repeatable; either naming).", valueName: "glob"))
     var keep: [String] = []
 
-    @Option(help: ArgumentHelp("Split a model directory into shards of at most this size (5GB, 500MB, 2GiB).", valueName: "size"),
+    @Option(help: ArgumentHelp("Split a model directory into shards, or a .gguf output into parts (NAME-00001-of-0000N.gguf), of at most this size (5GB, 500MB, 2GiB).", valueName: "size"),
             transform: ByteSize.parse)
     var maxShardSize: Int?
+
+    @Option(help: ArgumentHelp("GGUF output: split into parts of at most this much tensor data, as llama-gguf-split --split-max-size does (a whole number and M or G: 500M, 4G).", valueName: "size"),
+            transform: ByteSize.parseSplitMaxSize)
+    var splitMaxSize: Int?
+
+    @Option(help: ArgumentHelp("GGUF output: split into parts of at most this many tensors, as llama-gguf-split --split-max-tensors does.", valueName: "count"))
+    var splitMaxTensors: Int?
+
+    @Flag(help: "Print the plan, the files that would be written with their sizes, the total bytes and bits per weight; write nothing.")
+    var dryRun = false
 
     @Option(help: ArgumentHelp("GGUF output: copy the tokenizer.* metadata from this GGUF file (e.g. an official GGUF of the same model).", valueName: "file.gguf"))
     var tokenizerFrom: String?
@@ -76,6 +86,14 @@ struct OutputOptions: ParsableArguments {
         if leaveOutputTensor && outputType != nil {
             throw ValidationError("--leave-output-tensor and --output-type contradict each other")
         }
+        if let splitMaxTensors, splitMaxTensors < 1 {
+            throw ValidationError("--split-max-tensors must be at least 1, not \(splitMaxTensors)")
+        }
+        let limits = [("--max-shard-size", maxShardSize != nil), ("--split-max-size", splitMaxSize != nil), ("--split-max-tensors", splitMaxTensors != nil)]
+            .filter(\.1).map(\.0)
+        if limits.count > 1 {
+            throw ValidationError("\(limits.joined(separator: " and ")) each set where the output is split; give one")
+        }
     }
 
     /// The checks that depend on where the output goes.
@@ -86,9 +104,20 @@ struct OutputOptions: ParsableArguments {
         for (flag, given) in [("--tokenizer-from", tokenizerFrom != nil), ("--tokenizer-pre", tokenizerPre != nil)] where given && target.checkpointFormat != .gguf {
             throw ValidationError("\(flag) applies to GGUF output; give an output path ending in .gguf")
         }
-        if maxShardSize != nil && target.kind != .directory {
-            throw ValidationError("--max-shard-size splits a model directory into shards; give a directory output such as out/")
+        if maxShardSize != nil && target.kind != .directory && target.checkpointFormat != .gguf {
+            throw ValidationError("--max-shard-size splits a model directory into shards or a GGUF file into parts; give a directory output such as out/, or a .gguf file")
         }
+        for (flag, given) in [("--split-max-size", splitMaxSize != nil), ("--split-max-tensors", splitMaxTensors != nil)] where given && target.checkpointFormat != .gguf {
+            throw ValidationError("\(flag) splits a GGUF file into parts; give an output path ending in .gguf (a safetensors directory takes --max-shard-size)")
+        }
+    }
+
+    /// Checks the output path before the work starts. A split GGUF's parts
+    /// are named once the plan says how many there are; each is checked when
+    /// it is staged, before any is written.
+    func check(_ target: OutputTarget, in transaction: OutputTransaction) throws {
+        let splitsGGUF = target.checkpointFormat == .gguf && (maxShardSize != nil || splitMaxSize != nil || splitMaxTensors != nil)
+        if !splitsGGUF { try transaction.check(target) }
     }
 
     /// The conversion policy; reads the importance matrix.
@@ -105,7 +134,8 @@ struct OutputOptions: ParsableArguments {
     }
 
     func writeOptions(_ policy: ConversionPolicy) -> WriteOptions {
-        WriteOptions(policy: policy, maxShardSize: maxShardSize, tokenizerSource: tokenizerFrom, tokenizerPre: tokenizerPre)
+        WriteOptions(policy: policy, maxShardSize: maxShardSize ?? splitMaxSize, maxShardTensors: splitMaxTensors,
+                     tokenizerSource: tokenizerFrom, tokenizerPre: tokenizerPre)
     }
 
     /// Files read besides the model, which outputs may not overlap.

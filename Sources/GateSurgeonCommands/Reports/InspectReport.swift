@@ -24,7 +24,7 @@ struct InspectReport {
             do {
                 if let gguf = checkpoint.gguf {
                     guard gguf.metadata["tokenizer.ggml.model"] != nil else { return nil }
-                    self = .summary(try Tokenizer(gguf: gguf).summary)
+                    self = .summary(try Tokenizer(ggufMetadata: gguf.metadata, path: gguf.path).summary)
                 } else {
                     let folder = Paths.isDirectory(checkpoint.path) ? checkpoint.path : Paths.directory(of: checkpoint.path)
                     guard Paths.exists(Paths.join(folder, "tokenizer.json")) else { return nil }
@@ -81,11 +81,15 @@ struct InspectReport {
     }
 
     /// `{"format", "metadata", "tensors": [{"name", "dtype", "shape", "offset", "bytes"}]}`;
-    /// entries of a multi-file checkpoint also carry "file".
+    /// entries of a multi-file checkpoint also carry "file" (the shard or part), and a split
+    /// GGUF lists its "parts" (file names in order).
     func json() -> JSONValue {
         var document = JSONObject()
         document["format"] = .string(checkpoint.format.rawValue)
         document["metadata"] = .object(metadataJSON())
+        if let gguf = checkpoint.gguf, gguf.isSplit {
+            document["parts"] = .array(gguf.parts.map { .string(Paths.lastComponent(of: $0.path)) })
+        }
         if let tokenizer { document["tokenizer"] = Self.json(tokenizer) }
         var entries: [JSONValue] = []
         for (index, tensor) in tensors.enumerated() {
@@ -210,6 +214,7 @@ struct InspectReport {
         let parameters = tensors.reduce(0) { $0 + $1.elementCount }
         var header = "\(checkpoint.path): \(checkpoint.format.rawValue)"
         if let gguf = checkpoint.gguf { header += " v\(gguf.version)" }
+        if let gguf = checkpoint.gguf, gguf.isSplit { header += ", \(gguf.parts.count) parts" }
         if let files = checkpoint.safetensors?.files, files.count > 1 { header += ", \(files.count) shards" }
         header += ", \(tensors.count) tensors, \(Self.formatCount(parameters)) parameters, \(Self.formatBytes(totalBytes))"
         lines.append(header)
@@ -224,10 +229,13 @@ struct InspectReport {
             }
         }
         lines.append("")
-        var rows: [[String]] = [["name", "dtype", "shape", "size"]]
+        // The file each tensor is in, when the checkpoint has several.
+        let showsFile = checkpoint.isMultiFile
+        var rows: [[String]] = [["name", "dtype", "shape", "size"] + (showsFile ? ["file"] : [])]
         if statistics != nil { rows[0] += ["min", "max", "mean", "std", "nan", "inf"] }
         for (index, tensor) in tensors.enumerated() {
             var row = [tensor.name, tensor.dtype.name, "[" + tensor.shape.map(String.init).joined(separator: ", ") + "]", Self.formatBytes(tensor.byteCount)]
+            if showsFile { row.append(Paths.lastComponent(of: tensor.file.path)) }
             if let statistics {
                 let s = statistics[index]
                 row += [s.minimum.map { Self.short($0) } ?? "-", s.maximum.map { Self.short($0) } ?? "-",
@@ -235,7 +243,7 @@ struct InspectReport {
             }
             rows.append(row)
         }
-        lines += TextTable.lines(rows, rightAligned: Set(3..<rows[0].count))
+        lines += TextTable.lines(rows, rightAligned: Set(3..<rows[0].count).subtracting(showsFile ? [4] : []))
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -82,10 +82,19 @@ enum PlanReport {
     }
 }
 
-/// What a finished write produced.
+/// What a finished write produced, or what a dry run would produce.
 enum WriteReport {
-    static func lines(_ summary: WriteSummary) -> [String] {
-        var lines = ["wrote \(summary.outputPath): \(summary.tensorCount) tensors, \(InspectReport.formatCount(summary.parameterCount)) parameters, \(InspectReport.formatBytes(summary.totalBytes)), \(formatFixed(summary.bitsPerWeight, digits: 2)) bits per weight"]
+    /// `wrote out.gguf: ...` (`would write` for a dry run), the weight files
+    /// when there are several or for a dry run, then the bytes per type.
+    static func lines(_ summary: WriteSummary, dryRun: Bool = false) -> [String] {
+        let verb = dryRun ? "would write" : "wrote"
+        var lines = ["\(verb) \(summary.outputPath): \(summary.tensorCount) tensors, \(InspectReport.formatCount(summary.parameterCount)) parameters, \(InspectReport.formatBytes(summary.totalBytes)), \(formatFixed(summary.bitsPerWeight, digits: 2)) bits per weight"]
+        if dryRun || summary.weightFiles.count > 1 {
+            let fileBytes = summary.weightFiles.reduce(0) { $0 + $1.bytes }
+            lines.append("  \(summary.weightFiles.count) file\(summary.weightFiles.count == 1 ? "" : "s"), \(InspectReport.formatBytes(fileBytes)) (\(fileBytes) bytes) with headers:")
+            let rows = summary.weightFiles.map { ["    " + $0.name, "\($0.tensors) tensors", InspectReport.formatBytes($0.bytes)] }
+            lines += TextTable.lines(rows, rightAligned: [1, 2])
+        }
         for (dtype, entry) in summary.byType.sorted(by: { ($0.value.bytes, $1.key.name) > ($1.value.bytes, $0.key.name) }) {
             lines.append("  \(dtype.name): \(entry.tensors) tensors, \(InspectReport.formatBytes(entry.bytes))")
         }
@@ -119,7 +128,9 @@ enum WriteReport {
         return lines
     }
 
-    /// `{"files", "tensors", "parameters", "bytes", "bits_per_weight", "by_type", "warnings", "overflows"}`.
+    /// `{"files", "weight_files": [{"file", "tensors", "bytes"}], "file_bytes", "tensors", "parameters",
+    /// "bytes", "bits_per_weight", "by_type", "warnings", "overflows"}`; `bytes` counts tensor data,
+    /// `file_bytes` the weight files as written (headers and padding included).
     static func json(_ summary: WriteSummary) -> JSONValue {
         var byType = JSONObject()
         for (dtype, entry) in summary.byType.sorted(by: { $0.key.name < $1.key.name }) {
@@ -127,6 +138,10 @@ enum WriteReport {
         }
         return .object([
             "files": .array(summary.files.map { .string($0) }),
+            "weight_files": .array(summary.weightFiles.map {
+                .object(["file": .string($0.name), "tensors": .int(Int64($0.tensors)), "bytes": .int(Int64($0.bytes))])
+            }),
+            "file_bytes": .int(Int64(summary.weightFiles.reduce(0) { $0 + $1.bytes })),
             "tensors": .int(Int64(summary.tensorCount)),
             "parameters": .int(Int64(summary.parameterCount)),
             "bytes": .int(Int64(summary.totalBytes)),

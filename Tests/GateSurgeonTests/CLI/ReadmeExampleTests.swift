@@ -55,7 +55,8 @@ import Testing
     /// Llama 3 style byte-level tokenizer as `model/` (and as GGUF, Q8_0,
     /// Q4_K and a single .safetensors file), the bundled Qwen3 as `qwen3/`
     /// and `original/` with its zero-gated copy `gated/`, a 12-layer Llama
-    /// as `llama/`, a calibration text and its importance matrix.
+    /// as `llama/`, a calibration text and its importance matrix; `model.gguf`
+    /// also split in three parts (`model-00001-of-00003.gguf` ...).
     static let inputs: Result<String, any Error> = Result {
         let base = Fixtures.temporaryDirectory()
         func path(_ name: String) -> String { Paths.join(base, name) }
@@ -68,6 +69,7 @@ import Testing
             try Paths.copyFile(from: Fixtures.path("tokenizers/llama3/\(file)"), to: Paths.join(model, file))
         }
         try CLI.succeed(["convert", model, path("model.gguf"), "--tokenizer-pre", "llama-bpe", "--quiet"])
+        try CLI.succeed(["convert", model, path("model.gguf"), "--tokenizer-pre", "llama-bpe", "--split-max-tensors", "8", "--quiet"])
         try CLI.succeed(["convert", model, path("model.Q8_0.gguf"), "--quant", "q8_0", "--tokenizer-pre", "llama-bpe", "--quiet"])
         try CLI.succeed(["convert", model, path("model.Q4_K.gguf"), "--quant", "q4_k", "--tokenizer-pre", "llama-bpe", "--quiet"])
         try CLI.succeed(["convert", model, path("model.safetensors"), "--quiet"])
@@ -87,7 +89,7 @@ import Testing
     /// (two for verify) and the files of --imatrix, --text and --tokenizer-from.
     static func inputNames(_ words: [String]) -> [String] {
         let takesValue: Set<String> = ["--filter", "--layout", "--dtype", "--layers", "--granularity", "--init", "--std", "--seed", "--quant",
-                                       "--embedding-type", "--output-type", "--max-shard-size", "--prompt", "--tokens", "--out", "--report",
+                                       "--embedding-type", "--output-type", "--max-shard-size", "--split-max-size", "--split-max-tensors", "--prompt", "--tokens", "--out", "--report",
                                        "--max-abs", "--random-tokens", "--min-top1", "--max-kld", "--text", "--imatrix", "--tokenizer-from"]
         var positionals: [String] = []
         var inputs: [String] = []
@@ -124,6 +126,13 @@ import Testing
             try #require(Paths.exists(source), "the README example reads \(name), which the test does not provide")
             symlink(source, Paths.join(folder, entry))
             if Paths.isDirectory(source) { directories.insert(entry) }
+            // A part of a split GGUF is read with the other parts beside it.
+            if let part = GGUFSplit.PartName(path: entry) {
+                for number in 1...part.count where number != part.number {
+                    let sibling = part.sibling(number).path
+                    symlink(Paths.join(base, sibling), Paths.join(folder, sibling))
+                }
+            }
         }
         // Paths are the words with a file extension or a slash, and the inputs.
         let arguments = words.dropFirst().enumerated().map { offset, word -> String in

@@ -16,6 +16,37 @@ public enum GGUFWriter {
         try validate(tensors, metadata: metadata, path: path)
 
         let output = try OutputFile(creating: path)
+        try writeHeader(metadata: metadata, tensors: tensors, alignment: alignment, path: path, to: output)
+        try output.pad(toMultipleOf: alignment)
+        let dataStart = output.position
+        for tensor in tensors {
+            progress?(tensor)
+            try output.writeData(of: tensor)
+            let written = output.position - dataStart
+            try output.writeZeros(try padded(written, to: alignment, path: path, tensor: tensor.name) - written)
+        }
+        try output.close()
+    }
+
+    /// The size in bytes of the file `write` makes of `metadata` and
+    /// `tensors`, computed without producing any tensor.
+    public static func fileSize(metadata: Metadata<GGUFValue>, tensors: [OutputTensor], path: String) throws -> Int {
+        let alignment = try GGUFFile.alignment(in: metadata, path: path)
+        try validate(tensors, metadata: metadata, path: path)
+        let counter = ByteCounter()
+        try writeHeader(metadata: metadata, tensors: tensors, alignment: alignment, path: path, to: counter)
+        var size = try padded(counter.count, to: alignment, path: path, tensor: tensors.first?.name ?? "")
+        for tensor in tensors {
+            size = try padded(size +? tensor.byteCount, to: alignment, path: path, tensor: tensor.name)
+        }
+        return size
+    }
+
+    /// The header: magic, version 3, counts, the key-value pairs and the
+    /// tensor infos, each tensor's data offset padded to `alignment`.
+    private static func writeHeader(
+        metadata: Metadata<GGUFValue>, tensors: [OutputTensor], alignment: Int, path: String, to output: some BinaryOutput
+    ) throws {
         try output.write(GGUFFile.magic)
         try output.write(UInt32(3), endianness: .little)
         try output.write(UInt64(tensors.count), endianness: .little)
@@ -34,15 +65,6 @@ public enum GGUFWriter {
             try output.write(UInt64(offset), endianness: .little)
             offset = try padded(offset +? tensor.byteCount, to: alignment, path: path, tensor: tensor.name)
         }
-        try output.pad(toMultipleOf: alignment)
-        let dataStart = output.position
-        for tensor in tensors {
-            progress?(tensor)
-            try output.writeData(of: tensor)
-            let written = output.position - dataStart
-            try output.writeZeros(try padded(written, to: alignment, path: path, tensor: tensor.name) - written)
-        }
-        try output.close()
     }
 
     /// Checks what a GGUF file cannot hold, before anything is created.
@@ -108,6 +130,12 @@ public enum GGUFWriter {
     }
 }
 
+/// A `BinaryOutput` that only counts bytes: the size a header would take.
+private final class ByteCounter: BinaryOutput {
+    private(set) var count = 0
+    func write(_ bytes: UnsafeRawBufferPointer) throws { count += bytes.count }
+}
+
 /// Why a set of tensors cannot be written as GGUF.
 public enum GGUFWriteError: Error, Sendable, CustomStringConvertible {
     case unsupportedDType(path: String, tensor: String, dtype: DType)
@@ -119,6 +147,11 @@ public enum GGUFWriteError: Error, Sendable, CustomStringConvertible {
     /// An array element whose type is not the array's element type.
     case mixedArray(path: String, key: String, elementType: GGUFValueType, found: GGUFValueType)
     case tooLarge(path: String, tensor: String)
+    /// Split output of a file whose `general.alignment` is not the 32 bytes
+    /// llama-gguf-split pads parts to.
+    case splitAlignment(path: String, alignment: Int)
+    /// More parts than a split GGUF's u16 `split.count` holds.
+    case tooManyParts(path: String, count: Int)
 
     public var description: String {
         switch self {
@@ -136,6 +169,10 @@ public enum GGUFWriteError: Error, Sendable, CustomStringConvertible {
             "\(path): metadata '\(key)': an array of \(elementType.name) holds a \(found.name) value"
         case .tooLarge(let path, let tensor):
             "\(path): tensor '\(tensor)': data offsets overflow"
+        case .splitAlignment(let path, let alignment):
+            "\(path): the model's general.alignment is \(alignment); split GGUF parts are padded to \(GGUFSplit.alignment) bytes (llama-gguf-split's layout), so it cannot be split; write one file"
+        case .tooManyParts(let path, let count):
+            "\(path): the limit cuts the model into \(count) parts; a split GGUF holds at most \(GGUFSplit.maximumPartCount); raise the limit"
         }
     }
 }

@@ -49,6 +49,14 @@ public struct SafetensorsCheckpoint: Sendable {
                 }
                 files.append(try SafetensorsFile(path: shardPath))
             }
+            // A file named as a shard of the same name that the index does not
+            // use is a shard of another save left beside this one.
+            let bases = Set(shardNames.compactMap { SafetensorsCheckpoint.shardName($0)?.base })
+            for name in Paths.entries(of: directory) where !name.hasPrefix(".") && !shardNames.contains(name) {
+                if let base = SafetensorsCheckpoint.shardName(name)?.base, bases.contains(base) {
+                    throw SafetensorsError.shardNotInIndex(index: indexPath, shard: name)
+                }
+            }
             var listed: [String: String] = [:]
             for (tensor, shard) in weightMap { listed[tensor] = shard }
             for (file, shard) in zip(files, shardNames) {
@@ -94,16 +102,25 @@ public struct SafetensorsCheckpoint: Sendable {
         var total: Int?
         var seen = Set<Int>()
         for name in names {
-            let stem = name.dropLast(".safetensors".count)
-            let parts = stem.split(separator: "-")
-            guard parts.count >= 4, parts[parts.count - 2] == "of", let index = Int(parts[parts.count - 3]),
-                let count = Int(parts[parts.count - 1]), index >= 1, index <= count
-            else { return false }
-            let prefix = stem.dropLast(parts[parts.count - 1].count + parts[parts.count - 2].count + parts[parts.count - 3].count + 3)
+            guard let (prefix, index, count) = shardName(name), index >= 1, index <= count else { return false }
             if base == nil { base = prefix; total = count }
             guard prefix == base, count == total, seen.insert(index).inserted else { return false }
         }
         return seen.count == total
+    }
+
+    /// `BASE-00002-of-00003.safetensors` parsed: base, number, count.
+    static func shardName(_ name: String) -> (base: Substring, number: Int, count: Int)? {
+        guard name.hasSuffix(".safetensors") else { return nil }
+        func isDigit(_ character: Character) -> Bool { character.isASCII && character.isNumber }
+        let stem = name.dropLast(".safetensors".count)
+        let parts = stem.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count >= 4, parts[parts.count - 2] == "of", parts[parts.count - 3].allSatisfy(isDigit),
+            parts[parts.count - 1].allSatisfy(isDigit), let index = Int(parts[parts.count - 3]),
+            let count = Int(parts[parts.count - 1])
+        else { return nil }
+        let prefix = stem.dropLast(parts[parts.count - 1].count + parts[parts.count - 2].count + parts[parts.count - 3].count + 3)
+        return (prefix, index, count)
     }
 
     /// The `weight_map` of an index, in file order.

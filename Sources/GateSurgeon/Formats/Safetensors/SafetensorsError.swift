@@ -22,6 +22,8 @@ public enum SafetensorsError: Error, Sendable, CustomStringConvertible {
     case shardMissing(index: String, tensor: String, shard: String)
     case tensorMissingFromShard(index: String, tensor: String, shard: String)
     case tensorNotInIndex(index: String, tensor: String, shard: String)
+    /// A shard-named file beside the index that the index maps no tensor to.
+    case shardNotInIndex(index: String, shard: String)
     case duplicateTensor(path: String, tensor: String, otherFile: String)
     /// A directory holds several safetensors files that are not one sharded model.
     case ambiguousDirectory(path: String, files: [String])
@@ -69,6 +71,8 @@ public enum SafetensorsError: Error, Sendable, CustomStringConvertible {
             return "\(index): tensor '\(tensor)' is mapped to \(shard), which does not contain it"
         case .tensorNotInIndex(let index, let tensor, let shard):
             return "\(index): shard \(shard) holds tensor '\(tensor)', which the index does not list"
+        case .shardNotInIndex(let index, let shard):
+            return "\(index): \(shard) beside it is named as a shard, but the index maps no tensor to it (a shard of another save?); move it away"
         case .ambiguousDirectory(let path, let files):
             return "\(path): holds \(files.count) safetensors files (\(files.joined(separator: ", "))) that are not the shards of one model and no index; name one file"
         case .duplicateTensor(let path, let tensor, let otherFile):

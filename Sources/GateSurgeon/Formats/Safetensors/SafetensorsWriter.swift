@@ -36,6 +36,11 @@ public enum SafetensorsWriter {
         return bytes
     }
 
+    /// The size in bytes of the file `write` makes of `tensors` and `metadata`.
+    public static func fileSize(_ tensors: [OutputTensor], metadata: Metadata<String>?) -> Int {
+        8 + header(for: canonicalOrder(tensors), metadata: metadata).count + tensors.reduce(0) { $0 + $1.byteCount }
+    }
+
     /// Checks what a safetensors file cannot hold.
     static func validate(_ tensors: [OutputTensor], path: String) throws(SafetensorsWriteError) {
         var seen = Set<String>()

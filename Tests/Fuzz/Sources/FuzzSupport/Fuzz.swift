@@ -47,8 +47,8 @@ public enum Fuzz {
 
     /// A GGUF checkpoint read from `bytes`, or nil when it is refused.
     public static func gguf(_ bytes: [UInt8]) -> Checkpoint? {
-        guard let file = try? GGUFFile(file: file(bytes, name: "model.gguf")) else { return nil }
-        return .gguf(file)
+        guard let file = try? GGUFFile(file: file(bytes, name: "model.gguf")), let model = try? GGUFModel(file: file) else { return nil }
+        return .gguf(model)
     }
 
     /// What `inspect --stats`, `inspect --json` and plain `inspect` do with

@@ -12,7 +12,7 @@ public func fuzzTokenizer(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let bytes = Fuzz.bytes(data, size)
     let tokenizer: Tokenizer?
     if bytes.starts(with: Array("GGUF".utf8)) {
-        tokenizer = Fuzz.gguf(bytes)?.gguf.flatMap { try? Tokenizer(gguf: $0) }
+        tokenizer = Fuzz.gguf(bytes)?.gguf.flatMap { try? Tokenizer(ggufMetadata: $0.metadata, path: $0.path) }
     } else if bytes.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x09 && $0 != 0x0D }) == UInt8(ascii: "{") {
         tokenizer = try? Tokenizer(tokenizerJSON: bytes, path: Fuzz.directory + "/tokenizer.json")
     } else {

@@ -195,9 +195,9 @@ import Testing
     @Test func castsWorkForAnyArchitecture() throws {
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
-        let model = Paths.join(directory, "phi")
+        let model = Paths.join(directory, "stablelm")
         mkdir(model, 0o755)
-        try Paths.writeText(#"{"model_type": "phi3", "architectures": ["Phi3ForCausalLM"], "torch_dtype": "float32", "hidden_size": 8}"#,
+        try Paths.writeText(#"{"model_type": "stablelm", "architectures": ["StableLmForCausalLM"], "torch_dtype": "float32", "hidden_size": 8}"#,
                             to: Paths.join(model, "config.json"))
         try SafetensorsWriter.write([
             .floats((0..<32).map { Float($0) / 3 }, name: "model.layers.0.self_attn.qkv_proj.weight", shape: [4, 8]),
@@ -209,7 +209,7 @@ import Testing
         #expect(written.tensors.map(\.name).sorted() == ["model.layers.0.self_attn.qkv_proj.weight", "model.norm.weight"])
         #expect(written.tensors.allSatisfy { $0.dtype == .bf16 })
         let config = try JSONValue.parse(try Paths.readFile(Paths.join(out, "config.json")))
-        #expect(config["torch_dtype"] == .string("bfloat16") && config["model_type"] == .string("phi3"))
+        #expect(config["torch_dtype"] == .string("bfloat16") && config["model_type"] == .string("stablelm"))
         // Steps that need the architecture say so.
         let gguf = CLI.run(["convert", model, Paths.join(directory, "x.gguf")])
         #expect(gguf.status == 2 && gguf.errorOutput.contains("architecture 'phi3'"))

@@ -55,7 +55,7 @@ import Testing
     /// without modelling, one safetensors file of zeros, sparse).
     static func writeSparseModel(_ directory: String, tensors: Int, elements: Int) throws {
         mkdir(directory, 0o755)
-        try Paths.writeText(#"{"model_type": "phi3", "architectures": ["Phi3ForCausalLM"], "torch_dtype": "float32"}"#,
+        try Paths.writeText(#"{"model_type": "stablelm", "architectures": ["StableLmForCausalLM"], "torch_dtype": "float32"}"#,
                             to: Paths.join(directory, "config.json"))
         var header = JSONObject()
         for index in 0..<tensors {

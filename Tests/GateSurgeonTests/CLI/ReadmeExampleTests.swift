@@ -54,7 +54,8 @@ import Testing
     /// 256, so that K-quant types fit) with a
     /// Llama 3 style byte-level tokenizer as `model/` (and as GGUF, Q8_0,
     /// Q4_K and a single .safetensors file), the bundled Qwen3 as `qwen3/`
-    /// and `original/` with its zero-gated copy `gated/`, a 12-layer Llama
+    /// and `original/` with its zero-gated copy `gated/` (and `trained/`, gates
+    /// drawn at random as training would move them, with `train.txt`), a 12-layer Llama
     /// as `llama/`, a calibration text and its importance matrix; `model.gguf`
     /// also split in three parts (`model-00001-of-00003.gguf` ...).
     static let inputs: Result<String, any Error> = Result {
@@ -76,11 +77,13 @@ import Testing
         try Fixtures.copyDirectory(from: Fixtures.path("models/qwen3"), to: path("qwen3"))
         try Fixtures.copyDirectory(from: Fixtures.path("models/qwen3"), to: path("original"))
         try CLI.succeed(["add-gate", path("original"), path("gated") + "/", "--quiet"])
+        try CLI.succeed(["add-gate", path("original"), path("trained") + "/", "--init", "normal", "--std", "0.1", "--quiet"])
         mkdir(path("llama"), 0o755)
         try SyntheticModels.writeLlama(to: path("llama"), hidden: 32, intermediate: 32, layers: 12, heads: 4, kvHeads: 2)
         // Two chunks of 512 tokens at least.
         let text = String(decoding: try Paths.readFile(Fixtures.path("reference/imatrix/text.txt")), as: UTF8.self)
         try Paths.writeText(Array(repeating: text, count: 4).joined(separator: "\n"), to: path("calibration.txt"))
+        try Paths.writeText(text, to: path("train.txt"))
         try CLI.succeed(["imatrix", model, "--text", path("calibration.txt"), "--out", path("imatrix.gguf"), "--quiet"])
         return base
     }
@@ -90,14 +93,14 @@ import Testing
     static func inputNames(_ words: [String]) -> [String] {
         let takesValue: Set<String> = ["--filter", "--layout", "--dtype", "--layers", "--granularity", "--init", "--std", "--seed", "--quant",
                                        "--embedding-type", "--output-type", "--max-shard-size", "--split-max-size", "--split-max-tensors", "--prompt", "--tokens", "--out", "--report",
-                                       "--max-abs", "--random-tokens", "--min-top1", "--max-kld", "--text", "--imatrix", "--tokenizer-from"]
+                                       "--max-abs", "--random-tokens", "--min-top1", "--max-kld", "--text", "--imatrix", "--tokenizer-from", "--prompt-file"]
         var positionals: [String] = []
         var inputs: [String] = []
         var index = 2
         while index < words.count {
             let word = words[index]
             if takesValue.contains(word), index + 1 < words.count {
-                if ["--imatrix", "--text", "--tokenizer-from"].contains(word) { inputs.append(words[index + 1]) }
+                if ["--imatrix", "--text", "--tokenizer-from", "--prompt-file"].contains(word) { inputs.append(words[index + 1]) }
                 index += 2
                 continue
             }

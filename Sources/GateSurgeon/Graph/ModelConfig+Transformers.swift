@@ -208,20 +208,27 @@ extension ModelConfig {
             object["no_rope_layers"] = .array(ropeLayers.map { .int($0 ? 1 : 0) })
         }
         let rules = architecture.scalars
-        func set(_ key: String?, _ value: Float?) {
+        // transformers 5 configs check field types: a value the config already holds keeps its JSON
+        // type (16, not 16.0, for Gemma's integer query_pre_attn_scalar).
+        func set(_ key: String?, _ value: Double?, integral: Bool = false) {
             guard let key else { return }
-            object[key] = value.map { .double(Double($0)) } ?? .null
+            if let value, let present = object[key]?.doubleValue, Float(present) == Float(value) { return }
+            if let value, integral, value.rounded() == value, abs(value) < 1e15 {
+                object[key] = .int(Int64(value))
+            } else {
+                object[key] = value.map { .double($0) } ?? .null
+            }
         }
-        if case .configKey(let key) = rules.embeddingScale { set(key, embeddingMultiplier) }
-        set(rules.residualMultiplierKey, residualMultiplier)
+        if case .configKey(let key) = rules.embeddingScale { set(key, embeddingMultiplier.map(Double.init)) }
+        set(rules.residualMultiplierKey, residualMultiplier.map(Double.init))
         switch rules.attentionScale {
         case .inverseSquareRootOfHeadDim: break
-        case .inverseSquareRootOf(let key): object[key] = queryPreAttentionScalar.map { .double($0) } ?? .null
-        case .configKey(let key): set(key, attentionMultiplier)
+        case .inverseSquareRootOf(let key): set(key, queryPreAttentionScalar, integral: true)
+        case .configKey(let key): set(key, attentionMultiplier.map(Double.init))
         }
-        set(rules.attentionSoftcapKey, attentionSoftcap)
-        set(rules.finalLogitSoftcapKey, finalLogitSoftcap)
-        set(rules.logitDivisorKey, logitDivisor)
+        set(rules.attentionSoftcapKey, attentionSoftcap.map(Double.init))
+        set(rules.finalLogitSoftcapKey, finalLogitSoftcap.map(Double.init))
+        set(rules.logitDivisorKey, logitDivisor.map(Double.init))
         if architecture.activation.fallback != activation, let key = architecture.activation.keys.first {
             object[key] = .string(activation == .silu ? "silu" : activation.rawValue)
         }

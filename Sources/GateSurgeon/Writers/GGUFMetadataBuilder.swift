@@ -13,7 +13,8 @@ enum GGUFMetadataBuilder {
         if let source = graph.ggufMetadata {
             metadata = source
         } else {
-            metadata = try architectureMetadata(graph, tokenizerPre: options.tokenizerPre, warnings: &warnings)
+            // Another file's tokenizer replaces the model's: the model's own is not read (it may be one the converter refuses).
+            metadata = try architectureMetadata(graph, tokenizerPre: options.tokenizerPre, withTokenizer: options.tokenizerSource == nil, warnings: &warnings)
         }
         let policy = options.policy
         if let tokenizerSource = options.tokenizerSource {
@@ -117,10 +118,10 @@ enum GGUFMetadataBuilder {
     /// The keys convert_hf_to_gguf.py writes for the architecture, in its
     /// order, then the tokenizer's when the model folder has one, from the
     /// converter class the family goes through (`LlamaModel` or `Qwen2Model`).
-    static func architectureMetadata(_ graph: ModelGraph, tokenizerPre: String?, warnings: inout [WriteWarning]) throws -> Metadata<GGUFValue> {
+    static func architectureMetadata(_ graph: ModelGraph, tokenizerPre: String?, withTokenizer: Bool = true, warnings: inout [WriteWarning]) throws -> Metadata<GGUFValue> {
         let directory = Paths.isDirectory(graph.sourcePath) ? graph.sourcePath : Paths.directory(of: graph.sourcePath)
         var metadata = graph.config.architecture.ggufMetadata(for: graph.config, name: Paths.lastComponent(of: directory))
-        if let tokenizer = try TokenizerGGUFMetadata(directory: directory, vocabularySize: graph.config.vocabSize,
+        if withTokenizer, let tokenizer = try TokenizerGGUFMetadata(directory: directory, vocabularySize: graph.config.vocabSize,
                                                      model: graph.config.architecture.vocabulary, unknownHashName: tokenizerPre)
         {
             metadata.merge(tokenizer.keys)

@@ -148,7 +148,7 @@ public enum ModelWriter {
                 pendingExperts[key, default: [:]][expert] = tensor
                 guard let members = pendingExperts[key], members.count == expertCount else { continue }
                 let ordered = (0..<expertCount).compactMap { members[$0] }
-                let stackedName = architecture.expertTensorName(layer: layer, expert: 0, part: part)!.replacingFirst(".0.", with: ".*.")
+                let stackedName = architecture.stackedExpertTensorName(layer: layer, part: part)
                 tensor = GraphTensor(name: stackedName, shape: [expertCount] + tensor.shape, dtype: tensor.dtype,
                                      expression: .concatenatingRows(ordered.map(\.expression)))
                 let decision = policy.decide(for: tensor, ggufName: key, format: format)

@@ -92,6 +92,15 @@ extension Architecture {
         return "\(Self.transformersLayerPrefix)\(layer).\(experts.expertPrefix)\(expert).\(suffix)"
     }
 
+    /// The transformers-style name of layer `layer`'s experts' `part` stacked
+    /// (`model.layers.3.mlp.experts.*.gate_proj.weight`), as plans show it.
+    func stackedExpertTensorName(layer: Int, part: ExpertPart) -> String {
+        expertTensorName(layer: layer, expert: 0, part: part).map { name in
+            let prefix = "\(Self.transformersLayerPrefix)\(layer).\(expertLayout?.expertPrefix ?? "")"
+            return prefix + "*" + name.dropFirst(prefix.count + 1)
+        } ?? ggufExpertName(layer: layer, part: part)
+    }
+
     /// llama.cpp's name of the stacked `part` of layer `layer`'s experts.
     func ggufExpertName(layer: Int, part: ExpertPart) -> String {
         "\(Self.ggufLayerPrefix)\(layer).\(part.ggufStackedSuffix)"

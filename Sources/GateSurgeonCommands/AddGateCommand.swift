@@ -109,14 +109,18 @@ struct AddGateCommand: ConsoleCommand {
         let (gated, summary) = try insertion.apply(to: graph)
 
         let policy = try outputOptions.policy()
-        let plan = try ModelWriter.plan(gated, format: format, policy: policy)
-        // Bytes the gate adds: the growth of q_proj, or the new gate tensors, as written.
-        let inputPlan = try ModelWriter.plan(graph, format: format, policy: policy)
+        let written = try outputOptions.prepared(gated, for: target)
+        let plan = try ModelWriter.plan(written, format: format, policy: policy)
+        // Bytes the gate adds: the growth of q_proj, or the new gate tensors, as written (the input in the same architecture).
+        let inputPlan = try ModelWriter.plan(graph, format: format, policy: policy,
+                                             ggufArchitecture: written.config.architecture.isStep35 ? .step35 : .family)
         let addedBytes = plan.reduce(0) { $0 + $1.byteCount } - inputPlan.reduce(0) { $0 + $1.byteCount }
         let layerText = PlanReport.describeLayers(summary.gatedLayers)
-        let loaders = CheckpointLoaders(of: gated, format: format, isDirectory: target.kind == .directory)
+        let loaders = try CheckpointLoaders(of: gated, format: format, isDirectory: target.kind == .directory,
+                                            ggufArchitecture: outputOptions.ggufArchitecture ?? .automatic)
         if !report.json {
-            console.print("add-gate: \(graph.config.family.rawValue), \(graph.config.layerCount) layers, \(graph.config.headCount) heads x \(graph.config.headDim), layout \(chosenLayout.rawValue), \(granularity.rawValue), init \(initialization.rawValue)")
+            let carrier = format == .gguf ? ", GGUF architecture \(written.config.architecture.ggufName)" : ""
+            console.print("add-gate: \(graph.config.family.rawValue), \(graph.config.layerCount) layers, \(graph.config.headCount) heads x \(graph.config.headDim), layout \(chosenLayout.rawValue), \(granularity.rawValue), init \(initialization.rawValue)\(carrier)")
             console.print("  gating layers \(layerText); \(summary.tensorsAdded.count) tensors added, \(summary.tensorsChanged.count) rewritten, +\(InspectReport.formatCount(summary.parametersAdded)) parameters, +\(InspectReport.formatBytes(addedBytes))")
             console.print("  loads in:")
             for loader in loaders.loaders { console.print("    \(loader.usage)") }
@@ -134,10 +138,12 @@ struct AddGateCommand: ConsoleCommand {
             "loaders": .array(loaders.loaders.map { .string($0.identifier) }),
             "loader_notes": .array(loaders.notes.map { .string($0) }),
         ]
-        let writing = ModelWriting(console: console, report: report, document: [
+        var document: JSONObject = [
             "command": .string("add-gate"), "input": .string(input), "architecture": .string(graph.config.family.rawValue), "gate": .object(gate),
-        ])
-        try writing.write(gated, plan: plan, to: target, options: outputOptions.writeOptions(policy), transaction: transaction,
+        ]
+        if format == .gguf { document["gguf_architecture"] = .string(written.config.architecture.ggufName) }
+        let writing = ModelWriting(console: console, report: report, document: document)
+        try writing.write(written, plan: plan, to: target, options: outputOptions.writeOptions(policy), transaction: transaction,
                           verifyingAgainst: verify ? graph : nil,
                           thresholds: thresholds.overriding(PostWriteVerification.defaultThresholds(for: plan, initialization: initial)))
     }

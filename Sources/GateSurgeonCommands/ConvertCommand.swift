@@ -71,14 +71,18 @@ struct ConvertCommand: ConsoleCommand {
         let transaction = OutputTransaction(inputs: graph.inputPaths + outputOptions.inputs, replacing: outputOptions.force)
         try transaction.check(target)
         let policy = try outputOptions.policy()
-        let plan = try ModelWriter.plan(graph, format: target.checkpointFormat, policy: policy)
+        let written = try outputOptions.prepared(graph, for: target)
+        let plan = try ModelWriter.plan(written, format: target.checkpointFormat, policy: policy)
+        let carrier = target.checkpointFormat == .gguf ? " (GGUF architecture \(written.config.architecture.ggufName))" : ""
         if !report.json {
-            console.print("convert: \(checkpoint.format.rawValue) -> \(target.checkpointFormat.rawValue), \(graph.config.family.rawValue), \(graph.config.layerCount) layers, \(plan.count) tensors")
+            console.print("convert: \(checkpoint.format.rawValue) -> \(target.checkpointFormat.rawValue), \(graph.config.family.rawValue)\(carrier), \(graph.config.layerCount) layers, \(plan.count) tensors")
         }
-        let writing = ModelWriting(console: console, report: report, document: [
+        var document: JSONObject = [
             "command": .string("convert"), "input": .string(input), "architecture": .string(graph.config.family.rawValue),
-        ])
-        try writing.write(graph, plan: plan, to: target, options: outputOptions.writeOptions(policy), transaction: transaction,
+        ]
+        if target.checkpointFormat == .gguf { document["gguf_architecture"] = .string(written.config.architecture.ggufName) }
+        let writing = ModelWriting(console: console, report: report, document: document)
+        try writing.write(written, plan: plan, to: target, options: outputOptions.writeOptions(policy), transaction: transaction,
                           verifyingAgainst: verify ? graph : nil,
                           thresholds: thresholds.overriding(PostWriteVerification.defaultThresholds(for: plan)))
     }

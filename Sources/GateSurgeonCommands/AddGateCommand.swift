@@ -110,14 +110,14 @@ struct AddGateCommand: ConsoleCommand {
 
         let policy = try outputOptions.policy()
         let written = try outputOptions.prepared(gated, for: target)
-        let plan = try ModelWriter.plan(written, format: format, policy: policy)
+        let plan = try ModelWriter.plan(written, format: format, policy: policy, ggufArchitecture: outputOptions.ggufChoice)
         // Bytes the gate adds: the growth of q_proj, or the new gate tensors, as written (the input in the same architecture).
         let inputPlan = try ModelWriter.plan(graph, format: format, policy: policy,
                                              ggufArchitecture: written.config.architecture.isStep35 ? .step35 : .family)
         let addedBytes = plan.reduce(0) { $0 + $1.byteCount } - inputPlan.reduce(0) { $0 + $1.byteCount }
         let layerText = PlanReport.describeLayers(summary.gatedLayers)
         let loaders = try CheckpointLoaders(of: gated, format: format, isDirectory: target.kind == .directory,
-                                            ggufArchitecture: outputOptions.ggufArchitecture ?? .automatic)
+                                            ggufArchitecture: outputOptions.ggufChoice)
         if !report.json {
             let carrier = format == .gguf ? ", GGUF architecture \(written.config.architecture.ggufName)" : ""
             console.print("add-gate: \(graph.config.family.rawValue), \(graph.config.layerCount) layers, \(graph.config.headCount) heads x \(graph.config.headDim), layout \(chosenLayout.rawValue), \(granularity.rawValue), init \(initialization.rawValue)\(carrier)")

@@ -72,7 +72,7 @@ struct ConvertCommand: ConsoleCommand {
         try transaction.check(target)
         let policy = try outputOptions.policy()
         let written = try outputOptions.prepared(graph, for: target)
-        let plan = try ModelWriter.plan(written, format: target.checkpointFormat, policy: policy)
+        let plan = try ModelWriter.plan(written, format: target.checkpointFormat, policy: policy, ggufArchitecture: outputOptions.ggufChoice)
         let carrier = target.checkpointFormat == .gguf ? " (GGUF architecture \(written.config.architecture.ggufName))" : ""
         if !report.json {
             console.print("convert: \(checkpoint.format.rawValue) -> \(target.checkpointFormat.rawValue), \(graph.config.family.rawValue)\(carrier), \(graph.config.layerCount) layers, \(plan.count) tensors")

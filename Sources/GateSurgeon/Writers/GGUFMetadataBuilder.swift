@@ -14,10 +14,13 @@ enum GGUFMetadataBuilder {
         if let source = graph.ggufMetadata, source[GGUFKey.architecture]?.stringValue == architecture.ggufName {
             metadata = source
         } else if let source = graph.ggufMetadata {
-            // A GGUF source written as another architecture (step35 or back): its keys for the
-            // new one, its own tokenizer.
+            // A GGUF source written as another architecture (step35 or back): its general.* keys
+            // (name, license, ...), the new architecture's keys, its own tokenizer.
             let name = source[GGUFKey.name]?.stringValue ?? Paths.lastComponent(of: graph.sourcePath)
-            metadata = architecture.ggufMetadata(for: graph.config, name: name)
+            let recomputed: Set<String> = [GGUFKey.architecture, GGUFKey.fileType, GGUFKey.quantizationVersion]
+            metadata = [GGUFKey.architecture: .string(architecture.ggufName)]
+            metadata.merge(Metadata(source.filter { $0.key.hasPrefix("general.") && !recomputed.contains($0.key) }))
+            metadata.merge(architecture.ggufMetadata(for: graph.config, name: name))
             metadata.merge(Metadata(source.filter { $0.key.hasPrefix("tokenizer.") }))
         } else {
             metadata = try architectureMetadata(graph, tokenizerPre: options.tokenizerPre, warnings: &warnings)

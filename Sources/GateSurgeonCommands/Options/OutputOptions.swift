@@ -111,12 +111,15 @@ struct OutputOptions: ParsableArguments {
 
     func writeOptions(_ policy: ConversionPolicy) -> WriteOptions {
         WriteOptions(policy: policy, maxShardSize: maxShardSize, tokenizerSource: tokenizerFrom, tokenizerPre: tokenizerPre,
-                     ggufArchitecture: ggufArchitecture ?? .automatic)
+                     ggufArchitecture: ggufChoice)
     }
+
+    /// The architecture choice for GGUF output (`--gguf-arch`, default auto).
+    var ggufChoice: GGUFArchitectureChoice { ggufArchitecture ?? .automatic }
 
     /// `graph` as the output carries it: for GGUF, with the architecture `--gguf-arch` picks.
     func prepared(_ graph: ModelGraph, for target: OutputTarget) throws -> ModelGraph {
-        target.checkpointFormat == .gguf ? try graph.preparedForGGUF(ggufArchitecture ?? .automatic) : graph
+        target.checkpointFormat == .gguf ? try graph.preparedForGGUF(ggufChoice) : graph
     }
 
     /// Files read besides the model, which outputs may not overlap.

@@ -168,6 +168,23 @@ import Testing
         #expect(nmse < Self.nmseLimit)
     }
 
+    /// A GGUF input (here the converter's Qwen3 Q8_0) gated headwise becomes
+    /// step35 with its own name and tokenizer, and computes what it computed
+    /// (o_proj's Q8_0 block scales doubled, exactly).
+    @Test func ggufInputBecomesStep35() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let input = Fixtures.path("gguf/qwen3-q8_0.gguf")
+        let output = Paths.join(directory, "gated.gguf")
+        try CLI.succeed(["add-gate", input, output, "--granularity", "headwise", "--verify", "--quiet"])
+        let source = try GGUFFile(path: input), gated = try GGUFFile(path: output)
+        #expect(gated.architecture == "step35")
+        for (key, value) in source.metadata where key.hasPrefix("tokenizer.") || key == "general.name" {
+            #expect(gated.value(key) == value, "\(key)")
+        }
+        #expect(gated.tensors.first { $0.name == "blk.0.attn_gate.weight" }?.dtype == .q8_0)
+    }
+
     // MARK: Reading back
 
     /// A step35 file reads back as its family: a model directory in the

@@ -162,6 +162,9 @@ extension Step35 {
     /// `output.weight` with the embedding's bytes makes the model tied again.
     static func finishReading(_ graph: inout ModelGraph) throws {
         let path = graph.sourcePath
+        let file = HyperparameterReader(gguf: graph.ggufMetadata ?? [:], path: path, architecture: ggufName)
+        let width = try file.optionalInt(GGUFKey.expertSharedFeedForwardLength) ?? 0
+        let hidden = graph.config.hiddenSize
         var shared: [Int: Int] = [:]
         var kept: [GraphTensor] = []
         for tensor in graph.passthrough {
@@ -174,7 +177,11 @@ extension Step35 {
             guard graph.config.experts != nil else {
                 throw ModelError.unsupportedModel(path: path, problem: "\(tensor.name): a shared expert in a layer without experts")
             }
-            guard try tensor.values().allSatisfy({ $0 == 0 }) else {
+            let expected = suffix.hasPrefix("ffn_down") ? [hidden, width] : [width, hidden]
+            guard tensor.shape == expected else { throw ModelError.wrongShape(path: path, tensor: tensor.name, expected: expected, found: tensor.shape) }
+            // Zero blocks are zero bytes in every type gatesurgeon writes; others are decoded.
+            let zeroBytes = tensor.expression.storedTensor?.withBytes { bytes in bytes.allSatisfy { $0 == 0 } } ?? false
+            guard try zeroBytes || tensor.values().allSatisfy({ $0 == 0 }) else {
                 throw ModelError.unsupportedModel(path: path, problem: "\(tensor.name) is not zero: a shared expert without a gate, which no family gatesurgeon models has")
             }
             shared[layer, default: 0] += 1

@@ -21,6 +21,10 @@ struct AddGateCommand: ConsoleCommand {
               separate         one new tensor per layer: self_attn.gate_proj / g_proj, or
                                blk.N.attn_gate in GGUF (default otherwise; --layers works here)
 
+            A headwise gate in GGUF is written as llama.cpp's step35 architecture where that
+            computes the model exactly (Llama, Mistral, Qwen2, Qwen3, Qwen3-MoE, Mixtral without
+            RoPE scaling), so the file runs in llama.cpp; --gguf-arch picks otherwise.
+
             OUT is a .safetensors file (its config travels in its metadata), a .gguf file, or a
             model directory (ending in /) with config.json and the tokenizer files.
 
@@ -30,6 +34,7 @@ struct AddGateCommand: ConsoleCommand {
               gatesurgeon add-gate llama/ llama-gated/ --layers 0-11 --granularity headwise
               gatesurgeon add-gate qwen3/ gated/ --init normal --std 0.02 --seed 7
               gatesurgeon add-gate model.Q8_0.gguf gated.gguf --json
+              gatesurgeon add-gate qwen3/ gated.gguf --granularity headwise   # runs in llama.cpp
             """
     )
 

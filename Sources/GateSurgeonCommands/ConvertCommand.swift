@@ -19,6 +19,8 @@ struct ConvertCommand: ConsoleCommand {
             metadata, including the Q/K row permutation of Llama and Mistral; GGUF ->
             safetensors undoes it and writes a config.json. A dtype cast that stays in its
             format (--dtype to .safetensors, GGUF to GGUF) works for any architecture.
+            A headwise-gated model goes into GGUF as llama.cpp's step35 where that computes
+            it exactly, so the file runs in llama.cpp (--gguf-arch picks otherwise).
 
             Examples:
               gatesurgeon convert model/ model.bf16.safetensors --dtype bf16

@@ -34,7 +34,7 @@ struct AddGateCommand: ConsoleCommand {
               gatesurgeon add-gate llama/ llama-gated/ --layers 0-11 --granularity headwise
               gatesurgeon add-gate qwen3/ gated/ --init normal --std 0.02 --seed 7
               gatesurgeon add-gate model.Q8_0.gguf gated.gguf --json
-              gatesurgeon add-gate qwen3/ gated.gguf --granularity headwise   # runs in llama.cpp
+              gatesurgeon add-gate qwen3/ gated.gguf --granularity headwise
             """
     )
 

@@ -21,6 +21,10 @@ struct AddGateCommand: ConsoleCommand {
               separate         one new tensor per layer: self_attn.gate_proj / g_proj, or
                                blk.N.attn_gate in GGUF (default otherwise; --layers works here)
 
+            A headwise gate in GGUF is written as llama.cpp's step35 architecture where that
+            computes the model exactly (Llama, Mistral, Qwen2, Qwen3, Qwen3-MoE, Mixtral without
+            RoPE scaling), so the file runs in llama.cpp; --gguf-arch picks otherwise.
+
             OUT is a .safetensors file (its config travels in its metadata), a .gguf file (in
             parts with --split-max-size or --split-max-tensors), or a model directory (ending
             in /) with config.json and the tokenizer files. --dry-run writes nothing.
@@ -31,6 +35,7 @@ struct AddGateCommand: ConsoleCommand {
               gatesurgeon add-gate llama/ llama-gated/ --layers 0-11 --granularity headwise
               gatesurgeon add-gate qwen3/ gated/ --init normal --std 0.02 --seed 7
               gatesurgeon add-gate model.Q8_0.gguf gated.gguf --json
+              gatesurgeon add-gate qwen3/ gated.gguf --granularity headwise
             """
     )
 
@@ -113,14 +118,18 @@ struct AddGateCommand: ConsoleCommand {
         let (gated, summary) = try insertion.apply(to: graph)
 
         let policy = try outputOptions.policy()
-        let plan = try ModelWriter.plan(gated, format: format, policy: policy)
-        // Bytes the gate adds: the growth of q_proj, or the new gate tensors, as written.
-        let inputPlan = try ModelWriter.plan(graph, format: format, policy: policy)
+        let written = try outputOptions.prepared(gated, for: target)
+        let plan = try ModelWriter.plan(written, format: format, policy: policy, ggufArchitecture: outputOptions.ggufChoice)
+        // Bytes the gate adds: the growth of q_proj, or the new gate tensors, as written (the input in the same architecture).
+        let inputPlan = try ModelWriter.plan(graph, format: format, policy: policy,
+                                             ggufArchitecture: written.config.architecture.isStep35 ? .step35 : .family)
         let addedBytes = plan.reduce(0) { $0 + $1.byteCount } - inputPlan.reduce(0) { $0 + $1.byteCount }
         let layerText = PlanReport.describeLayers(summary.gatedLayers)
-        let loaders = CheckpointLoaders(of: gated, format: format, isDirectory: target.kind == .directory)
+        let loaders = try CheckpointLoaders(of: gated, format: format, isDirectory: target.kind == .directory,
+                                            ggufArchitecture: outputOptions.ggufChoice)
         if !report.json {
-            console.print("add-gate: \(graph.config.family.rawValue), \(graph.config.layerCount) layers, \(graph.config.headCount) heads x \(graph.config.headDim), layout \(chosenLayout.rawValue), \(granularity.rawValue), init \(initialization.rawValue)")
+            let carrier = format == .gguf ? ", GGUF architecture \(written.config.architecture.ggufName)" : ""
+            console.print("add-gate: \(graph.config.family.rawValue), \(graph.config.layerCount) layers, \(graph.config.headCount) heads x \(graph.config.headDim), layout \(chosenLayout.rawValue), \(granularity.rawValue), init \(initialization.rawValue)\(carrier)")
             console.print("  gating layers \(layerText); \(summary.tensorsAdded.count) tensors added, \(summary.tensorsChanged.count) rewritten, +\(InspectReport.formatCount(summary.parametersAdded)) parameters, +\(InspectReport.formatBytes(addedBytes))")
             console.print("  loads in:")
             for loader in loaders.loaders { console.print("    \(loader.usage)") }
@@ -138,10 +147,12 @@ struct AddGateCommand: ConsoleCommand {
             "loaders": .array(loaders.loaders.map { .string($0.identifier) }),
             "loader_notes": .array(loaders.notes.map { .string($0) }),
         ]
-        let writing = ModelWriting(console: console, report: report, document: [
+        var document: JSONObject = [
             "command": .string("add-gate"), "input": .string(input), "architecture": .string(graph.config.family.rawValue), "gate": .object(gate),
-        ])
-        try writing.write(gated, plan: plan, to: target, options: outputOptions.writeOptions(policy), dryRun: outputOptions.dryRun, transaction: transaction,
+        ]
+        if format == .gguf { document["gguf_architecture"] = .string(written.config.architecture.ggufName) }
+        let writing = ModelWriting(console: console, report: report, document: document)
+        try writing.write(written, plan: plan, to: target, options: outputOptions.writeOptions(policy), dryRun: outputOptions.dryRun, transaction: transaction,
                           verifyingAgainst: verify ? graph : nil,
                           thresholds: thresholds.overriding(PostWriteVerification.defaultThresholds(for: plan, initialization: initial)))
     }

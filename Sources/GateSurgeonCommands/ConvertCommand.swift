@@ -22,6 +22,8 @@ struct ConvertCommand: ConsoleCommand {
             metadata, including the Q/K row permutation of Llama and Mistral; GGUF ->
             safetensors undoes it and writes a config.json. A dtype cast that stays in its
             format (--dtype to .safetensors, GGUF to GGUF) works for any architecture.
+            A headwise-gated model goes into GGUF as llama.cpp's step35 where that computes
+            it exactly, so the file runs in llama.cpp (--gguf-arch picks otherwise).
 
             Examples:
               gatesurgeon convert model/ model.bf16.safetensors --dtype bf16
@@ -79,14 +81,18 @@ struct ConvertCommand: ConsoleCommand {
         let transaction = OutputTransaction(inputs: graph.inputPaths + outputOptions.inputs, replacing: outputOptions.force)
         try outputOptions.check(target, in: transaction)
         let policy = try outputOptions.policy()
-        let plan = try ModelWriter.plan(graph, format: target.checkpointFormat, policy: policy)
+        let written = try outputOptions.prepared(graph, for: target)
+        let plan = try ModelWriter.plan(written, format: target.checkpointFormat, policy: policy, ggufArchitecture: outputOptions.ggufChoice)
+        let carrier = target.checkpointFormat == .gguf ? " (GGUF architecture \(written.config.architecture.ggufName))" : ""
         if !report.json {
-            console.print("convert: \(checkpoint.format.rawValue) -> \(target.checkpointFormat.rawValue), \(graph.config.family.rawValue), \(graph.config.layerCount) layers, \(plan.count) tensors")
+            console.print("convert: \(checkpoint.format.rawValue) -> \(target.checkpointFormat.rawValue), \(graph.config.family.rawValue)\(carrier), \(graph.config.layerCount) layers, \(plan.count) tensors")
         }
-        let writing = ModelWriting(console: console, report: report, document: [
+        var document: JSONObject = [
             "command": .string("convert"), "input": .string(input), "architecture": .string(graph.config.family.rawValue),
-        ])
-        try writing.write(graph, plan: plan, to: target, options: outputOptions.writeOptions(policy), dryRun: outputOptions.dryRun, transaction: transaction,
+        ]
+        if target.checkpointFormat == .gguf { document["gguf_architecture"] = .string(written.config.architecture.ggufName) }
+        let writing = ModelWriting(console: console, report: report, document: document)
+        try writing.write(written, plan: plan, to: target, options: outputOptions.writeOptions(policy), dryRun: outputOptions.dryRun, transaction: transaction,
                           verifyingAgainst: verify ? graph : nil,
                           thresholds: thresholds.overriding(PostWriteVerification.defaultThresholds(for: plan)))
     }

@@ -11,6 +11,11 @@ extension ModelConfig {
         guard let arch = gguf.architecture else {
             throw ModelError.invalidConfig(path: path, key: GGUFKey.architecture, problem: "missing")
         }
+        if arch == Step35.ggufName {
+            // The family a step35 file carries, from its keys and tensors.
+            self = try Step35.config(reading: gguf)
+            return
+        }
         let file = HyperparameterReader(gguf: gguf.metadata, path: path, architecture: arch)
         guard let architecture = Architecture.matching(ggufName: arch, file: file) else {
             throw ModelError.unknownArchitecture(path: path, name: arch)

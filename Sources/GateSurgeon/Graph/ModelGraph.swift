@@ -193,6 +193,7 @@ extension ModelGraph {
             configOrigin = .gguf(checkpoint.path)
             sourceFormat = .gguf
             ggufMetadata = gguf.metadata
+            if self.config.architecture.isStep35 { try Step35.finishReading(&self) }
             if let long = try passthrough.first(where: { $0.name == "rope_factors_long.weight" })?.values(),
                 let short = try passthrough.first(where: { $0.name == "rope_factors_short.weight" })?.values()
             {

@@ -10,8 +10,18 @@ enum GGUFMetadataBuilder {
     /// - Parameter warnings: gets what the user should know about the keys.
     static func metadata(for graph: ModelGraph, plan: [PlannedTensor], options: WriteOptions, warnings: inout [WriteWarning]) throws -> Metadata<GGUFValue> {
         var metadata: Metadata<GGUFValue>
-        if let source = graph.ggufMetadata {
+        let architecture = graph.config.architecture
+        if let source = graph.ggufMetadata, source[GGUFKey.architecture]?.stringValue == architecture.ggufName {
             metadata = source
+        } else if let source = graph.ggufMetadata {
+            // A GGUF source written as another architecture (step35 or back): its general.* keys
+            // (name, license, ...), the new architecture's keys, its own tokenizer.
+            let name = source[GGUFKey.name]?.stringValue ?? Paths.lastComponent(of: graph.sourcePath)
+            let recomputed: Set<String> = [GGUFKey.architecture, GGUFKey.fileType, GGUFKey.quantizationVersion]
+            metadata = [GGUFKey.architecture: .string(architecture.ggufName)]
+            metadata.merge(Metadata(source.filter { $0.key.hasPrefix("general.") && !recomputed.contains($0.key) }))
+            metadata.merge(architecture.ggufMetadata(for: graph.config, name: name))
+            metadata.merge(Metadata(source.filter { $0.key.hasPrefix("tokenizer.") }))
         } else {
             // Another file's tokenizer replaces the model's: the model's own is not read (it may be one the converter refuses).
             metadata = try architectureMetadata(graph, tokenizerPre: options.tokenizerPre, withTokenizer: options.tokenizerSource == nil, warnings: &warnings)
@@ -25,7 +35,8 @@ enum GGUFMetadataBuilder {
             metadata.merge(keys)
         }
         recordFileType(&metadata, plan: plan, policy: policy, asLlamaQuantize: graph.sourceFormat == .gguf)
-        if let gate = graph.config.gate, gate.layout == .separate {
+        // step35 computes its own attn_gate; the marker is for the architectures that do not.
+        if let gate = graph.config.gate, gate.layout == .separate, !architecture.isStep35 {
             set(&metadata, GGUFKey.outputGate, .string(gate.granularity.rawValue))
         }
         return metadata

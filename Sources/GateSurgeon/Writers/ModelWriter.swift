@@ -43,16 +43,19 @@ public struct WriteOptions: Sendable {
     /// tokenizer whose check hash llama.cpp's converter does not know (it
     /// names the regex llama.cpp splits text with).
     public var tokenizerPre: String?
+    /// GGUF output: the llama.cpp architecture written (`ModelGraph.preparedForGGUF`).
+    public var ggufArchitecture: GGUFArchitectureChoice
 
     public init(
         policy: ConversionPolicy = ConversionPolicy(), maxShardSize: Int? = nil, maxShardTensors: Int? = nil,
-        tokenizerSource: String? = nil, tokenizerPre: String? = nil
+        tokenizerSource: String? = nil, tokenizerPre: String? = nil, ggufArchitecture: GGUFArchitectureChoice = .automatic
     ) {
         self.policy = policy
         self.maxShardSize = maxShardSize
         self.maxShardTensors = maxShardTensors
         self.tokenizerSource = tokenizerSource
         self.tokenizerPre = tokenizerPre
+        self.ggufArchitecture = ggufArchitecture
     }
 
     /// Where a GGUF output is cut into parts, if anywhere.
@@ -132,11 +135,14 @@ public enum ModelWriter {
     /// In GGUF, each layer's experts become llama.cpp's stacked 3-D tensors
     /// (`ffn_{gate,up,down}_exps`), placed where the converter puts them:
     /// at the last expert tensor of their part in source order.
+    /// - Parameter ggufArchitecture: for GGUF, the llama.cpp architecture
+    ///   written (`ModelGraph.preparedForGGUF`).
     /// - Throws: what llama-quantize would refuse (`QuantizationRequest.apply`).
-    public static func plan(_ graph: ModelGraph, format: CheckpointFormat, policy: ConversionPolicy) throws -> [PlannedTensor] {
+    public static func plan(_ graph: ModelGraph, format: CheckpointFormat, policy: ConversionPolicy,
+                            ggufArchitecture: GGUFArchitectureChoice = .automatic) throws -> [PlannedTensor] {
         var planned: [PlannedTensor] = []
         // GGUF carries a gate as blk.N.attn_gate: the paper layout's rows leave q_proj.
-        let graph = format == .gguf ? try graph.withSeparateGate() : graph
+        let graph = format == .gguf ? try graph.preparedForGGUF(ggufArchitecture) : graph
         let architecture = graph.config.architecture
         let asLlamaQuantize = format == .gguf && graph.sourceFormat == .gguf
         var pendingExperts: [String: [Int: GraphTensor]] = [:]
@@ -388,8 +394,8 @@ public enum ModelWriter {
         if format == .safetensors, graph.ropeScalingNeedsTensor {
             throw ModelError.unsupportedModel(path: graph.sourcePath, problem: "its rope_freqs.weight matches no Llama 3 rope_scaling that config.json could carry; writing safetensors would change the model's RoPE")
         }
-        let graph = format == .gguf ? try graph.withSeparateGate() : graph
-        let plan = try plan ?? Self.plan(graph, format: format, policy: options.policy)
+        let graph = format == .gguf ? try graph.preparedForGGUF(options.ggufArchitecture) : graph
+        let plan = try plan ?? Self.plan(graph, format: format, policy: options.policy, ggufArchitecture: options.ggufArchitecture)
         var contents = OutputContents(plan: plan, safetensorsMetadata: outputMetadata(graph),
                                       config: graph.config.transformersConfig(), auxiliaryFiles: graph.sourceFormat == .safetensors ? auxiliaryFiles(of: graph.sourcePath) : [])
         if target.kind == .directory, let config = contents.config {
@@ -419,8 +425,9 @@ public enum ModelWriter {
         if format == .gguf {
             summary.warnings += graph.config.llamaCppDifferences.map { .llamaCppComputesOtherwise($0) }
         }
-        if format == .gguf, let experts = graph.config.experts, let layout = graph.config.architecture.expertLayout,
-            experts.normalizesTopK != layout.llamaCppNormalizesTopK
+        // step35 records the model's choice (expert_weights_norm); other architectures hard-code one.
+        if format == .gguf, !graph.config.architecture.isStep35, let experts = graph.config.experts,
+            let layout = graph.config.architecture.expertLayout, experts.normalizesTopK != layout.llamaCppNormalizesTopK
         {
             summary.warnings.append(.topKNormalizationDiffers(model: experts.normalizesTopK, llamaCpp: layout.llamaCppNormalizesTopK))
         }

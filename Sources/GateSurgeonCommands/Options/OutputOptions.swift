@@ -63,6 +63,10 @@ struct OutputOptions: ParsableArguments {
     @Option(help: ArgumentHelp("GGUF output: the llama.cpp pre-tokenizer (tokenizer.ggml.pre) for a byte-level BPE tokenizer whose hash llama.cpp's converter does not know (llama-bpe, qwen2, gpt-2, ...).", valueName: "name"))
     var tokenizerPre: String?
 
+    @Option(name: .customLong("gguf-arch"),
+            help: ArgumentHelp("GGUF output: the llama.cpp architecture. auto (default): step35 for a headwise-gated model it computes exactly, so the file runs in llama.cpp; the family's own otherwise. step35: that, or an error saying why not. family: the family's own (llama, qwen2, qwen3, ...), where a gate runs in gatesurgeon only.", valueName: "arch"))
+    var ggufArchitecture: GGUFArchitectureChoice?
+
     @Flag(help: "Replace an existing output file, or write into an existing directory (replacing files of the same names only).")
     var force = false
 
@@ -101,7 +105,8 @@ struct OutputOptions: ParsableArguments {
         if let quantization, target.checkpointFormat != .gguf {
             throw ValidationError("--quant \(quantization.name) writes GGUF block types; give an output path ending in .gguf")
         }
-        for (flag, given) in [("--tokenizer-from", tokenizerFrom != nil), ("--tokenizer-pre", tokenizerPre != nil)] where given && target.checkpointFormat != .gguf {
+        for (flag, given) in [("--tokenizer-from", tokenizerFrom != nil), ("--tokenizer-pre", tokenizerPre != nil), ("--gguf-arch", ggufArchitecture != nil)]
+        where given && target.checkpointFormat != .gguf {
             throw ValidationError("\(flag) applies to GGUF output; give an output path ending in .gguf")
         }
         if maxShardSize != nil && target.kind != .directory && target.checkpointFormat != .gguf {
@@ -135,7 +140,15 @@ struct OutputOptions: ParsableArguments {
 
     func writeOptions(_ policy: ConversionPolicy) -> WriteOptions {
         WriteOptions(policy: policy, maxShardSize: maxShardSize ?? splitMaxSize, maxShardTensors: splitMaxTensors,
-                     tokenizerSource: tokenizerFrom, tokenizerPre: tokenizerPre)
+                     tokenizerSource: tokenizerFrom, tokenizerPre: tokenizerPre, ggufArchitecture: ggufChoice)
+    }
+
+    /// The architecture choice for GGUF output (`--gguf-arch`, default auto).
+    var ggufChoice: GGUFArchitectureChoice { ggufArchitecture ?? .automatic }
+
+    /// `graph` as the output carries it: for GGUF, with the architecture `--gguf-arch` picks.
+    func prepared(_ graph: ModelGraph, for target: OutputTarget) throws -> ModelGraph {
+        target.checkpointFormat == .gguf ? try graph.preparedForGGUF(ggufChoice) : graph
     }
 
     /// Files read besides the model, which outputs may not overlap.

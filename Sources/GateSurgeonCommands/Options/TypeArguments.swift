@@ -50,3 +50,4 @@ struct TensorType: Equatable {
 
 extension GateLayout: ExpressibleByArgument {}
 extension GateGranularity: ExpressibleByArgument {}
+extension GGUFArchitectureChoice: ExpressibleByArgument {}

@@ -159,9 +159,9 @@ import Testing
     }
 
     /// What add-gate writes by default (the gated-attention layout, model_type
-    /// qwen3) converted to GGUF: the gate rows become blk.N.attn_gate in the
-    /// family the switches describe (here Llama), and the file computes what
-    /// the checkpoint computes.
+    /// qwen3) converted to GGUF: the gate rows become blk.N.attn_gate of the
+    /// family the switches describe (here Llama, headwise: carried by
+    /// llama.cpp's step35), and the file computes what the checkpoint computes.
     @Test func gatedAttentionCheckpointConvertsToGGUF() throws {
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
@@ -170,7 +170,7 @@ import Testing
         let output = Paths.join(directory, "gated.gguf")
         try CLI.succeed(["convert", gated, output])
         let file = try GGUFFile(path: output)
-        #expect(file.architecture == "llama" && file.tensors.contains { $0.name == "blk.1.attn_gate.weight" && $0.shape == [4, 32] })
+        #expect(file.architecture == "step35" && file.tensors.contains { $0.name == "blk.1.attn_gate.weight" && $0.shape == [4, 32] })
         try CLI.succeed(["verify", gated, output, "--max-abs", "1e-5"])
     }
 }

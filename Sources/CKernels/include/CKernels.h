@@ -61,17 +61,28 @@ size_t gs_gemm_panel_floats(size_t k);
 /// The output columns one panel covers: split rows between threads in multiples of it.
 size_t gs_gemm_panel_width(void);
 
-/// The 32-element block types gs_quantize_blocks handles.
-enum { GS_Q8_0 = 0, GS_Q4_0 = 1, GS_Q4_1 = 2, GS_Q5_0 = 3, GS_Q5_1 = 4 };
+/// The block types gs_quantize_blocks handles.
+enum {
+    GS_Q8_0 = 0, GS_Q4_0 = 1, GS_Q4_1 = 2, GS_Q5_0 = 3, GS_Q5_1 = 4,
+    GS_Q2_K = 5, GS_Q3_K = 6, GS_Q4_K = 7, GS_Q5_K = 8, GS_Q6_K = 9, GS_IQ4_NL = 10, GS_IQ4_XS = 11
+};
 
-/// Quantizes consecutive blocks of 32 floats as `type` (GS_Q8_0 ...) without
-/// importance, byte-identical with ggml's quantize_row_*_ref, and returns how
-/// many blocks it wrote: it stops before the first block holding a NaN or an
-/// infinity, or (Q4_1, Q5_1) whose minimum or maximum is zero, whose result
-/// depends on the reference's order of comparisons; the caller quantizes that
-/// block with the scalar kernel and calls again after it. Returns 0 below
-/// level 2 (AVX-512).
-size_t gs_quantize_blocks(int level, int type, const float *source, void *destination, size_t blocks);
+/// Quantizes consecutive blocks of floats as `type` and returns how many
+/// blocks it wrote, byte-identical with what ggml_quantize_chunk writes:
+/// - the 32-element types without importance (`importance` NULL), as
+///   quantize_row_*_ref. It stops before the first block holding a NaN or
+///   an infinity, or (Q4_1, Q5_1) whose minimum or maximum is zero, whose
+///   result depends on the reference's order of comparisons;
+/// - Q2_K ... Q6_K, IQ4_NL and IQ4_XS without importance (the _ref
+///   quantizers, quantize_iq4_*), or with it (`importance`: the first
+///   block's columns, the next block's following them: the blocks of one
+///   row), as the _impl quantizers. It stops before the first block holding
+///   a NaN or an infinity.
+/// The caller quantizes the block it stopped at with the scalar kernel and
+/// calls again after it. Level 1 (AVX2) and 2 (AVX-512) write the same
+/// bytes; returns 0 below level 1, and for the 32-element types with importance.
+size_t gs_quantize_blocks(int level, int type, const float *source, const float *importance,
+                          void *destination, size_t blocks);
 
 #ifdef __cplusplus
 }

@@ -25,6 +25,15 @@ extern "C" {
 /// 2: AVX-512 F/BW/VL as well. Computed once.
 int gs_cpu_level(void);
 
+/// Instruction-set extensions of this CPU that matter to the kernels and to
+/// the peers they are measured against (for reports; gs_cpu_level decides).
+enum {
+    GS_CPU_SSE42 = 1 << 0, GS_CPU_AVX = 1 << 1, GS_CPU_AVX2 = 1 << 2, GS_CPU_FMA = 1 << 3, GS_CPU_F16C = 1 << 4,
+    GS_CPU_AVX512F = 1 << 5, GS_CPU_AVX512BW = 1 << 6, GS_CPU_AVX512VL = 1 << 7, GS_CPU_AVX512VNNI = 1 << 8,
+    GS_CPU_AVX512BF16 = 1 << 9
+};
+unsigned gs_cpu_features(void);
+
 // Every kernel takes the level to run at, at most gs_cpu_level() and at least
 // 1, so tests can compare the AVX2 and AVX-512 paths without global state.
 

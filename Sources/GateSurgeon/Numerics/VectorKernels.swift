@@ -51,6 +51,20 @@ public enum VectorKernels {
         case invalid(String)
     }
 
+    /// The instruction-set extensions of this CPU that matter to the kernels
+    /// (and to peers built for it), by their usual names: `avx2`, `fma`,
+    /// `f16c`, `avx512f`, ... Empty off x86-64.
+    public static let cpuFeatures: [String] = {
+        let bits = gs_cpu_features()
+        let names: [(UInt32, String)] = [
+            (UInt32(GS_CPU_SSE42), "sse4.2"), (UInt32(GS_CPU_AVX), "avx"), (UInt32(GS_CPU_AVX2), "avx2"),
+            (UInt32(GS_CPU_FMA), "fma"), (UInt32(GS_CPU_F16C), "f16c"), (UInt32(GS_CPU_AVX512F), "avx512f"),
+            (UInt32(GS_CPU_AVX512BW), "avx512bw"), (UInt32(GS_CPU_AVX512VL), "avx512vl"),
+            (UInt32(GS_CPU_AVX512VNNI), "avx512vnni"), (UInt32(GS_CPU_AVX512BF16), "avx512bf16"),
+        ]
+        return names.filter { bits & $0.0 != 0 }.map(\.1)
+    }()
+
     /// `GATESURGEON_KERNELS`, read once.
     public static let environmentSetting: EnvironmentSetting = {
         guard let raw = getenv("GATESURGEON_KERNELS") else { return .unset }

@@ -1,6 +1,6 @@
-// The K-quant and IQ4 quantizers (kquants_template.h) on AVX2: the 16
-// lanes are two 256-bit registers, whose independent chains of sums also
-// keep the adder busy; lane flags are all-ones lanes.
+// The K-quant and IQ4 quantizers (kquants_template.h) on AVX2: 16 lanes in
+// two 256-bit registers (more would spill: AVX2 has 16 registers); lane
+// flags are all-ones lanes.
 #include "CKernels.h"
 #include "kernels_internal.h"
 
@@ -11,6 +11,7 @@
 
 #define GS_TARGET GS_AVX2
 #define GS_ENTRY gs_quantize_k_blocks_avx2
+#define GS_LANES 16
 
 typedef struct { __m256 lo, hi; } vf;
 typedef struct { __m256i lo, hi; } vi;
@@ -52,25 +53,32 @@ GS_TARGET static inline vm vm_or(vm a, vm b) { return (vm)GS_F2(_mm256_or_ps); }
 GS_TARGET static inline vm vm_andnot(vm a, vm b) {
     return (vm){ _mm256_andnot_ps(b.lo, a.lo), _mm256_andnot_ps(b.hi, a.hi) };
 }
-GS_TARGET static inline int vm_any(vm a) { return _mm256_movemask_ps(_mm256_or_ps(a.lo, a.hi)) != 0; }
 GS_TARGET static inline int vm_none(vm a) { return _mm256_movemask_ps(_mm256_or_ps(a.lo, a.hi)) == 0; }
-GS_TARGET static inline int vm_all(vm a) { return _mm256_movemask_ps(_mm256_and_ps(a.lo, a.hi)) == 0xFF; }
 GS_TARGET static inline vi vi_set1(int a) { return (vi){ _mm256_set1_epi32(a), _mm256_set1_epi32(a) }; }
+GS_TARGET static inline vi vi_add(vi a, vi b) { return (vi)GS_F2(_mm256_add_epi32); }
 GS_TARGET static inline vi vi_sub(vi a, vi b) { return (vi)GS_F2(_mm256_sub_epi32); }
 GS_TARGET static inline vi vi_and(vi a, vi b) { return (vi)GS_F2(_mm256_and_si256); }
 GS_TARGET static inline vi vi_max(vi a, vi b) { return (vi)GS_F2(_mm256_max_epi32); }
 GS_TARGET static inline vi vi_min(vi a, vi b) { return (vi)GS_F2(_mm256_min_epi32); }
+GS_TARGET static inline vi vi_sel(vm m, vi a, vi b) {
+    return (vi){ _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(b.lo), _mm256_castsi256_ps(a.lo), m.lo)),
+                 _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(b.hi), _mm256_castsi256_ps(a.hi), m.hi)) };
+}
 GS_TARGET static inline vi vi_from_bits(vf a) { return (vi){ _mm256_castps_si256(a.lo), _mm256_castps_si256(a.hi) }; }
 GS_TARGET static inline vf vi_to_vf(vi a) { return (vf){ _mm256_cvtepi32_ps(a.lo), _mm256_cvtepi32_ps(a.hi) }; }
-/// table[index] per lane (index a small whole float; only its low 4 bits count).
-GS_TARGET static inline __m256 lookup16_half(vf table, __m256 index) {
-    __m256i i = _mm256_cvttps_epi32(index);
+/// A 16-float table: entries 0-7 and 8-15.
+typedef struct { __m256 lo, hi; } vtab;
+GS_TARGET static inline vtab vtab_load(const float *values) {
+    return (vtab){ _mm256_loadu_ps(values), _mm256_loadu_ps(values + 8) };
+}
+/// table[i] in 8 lanes: both halves permuted by i's low 3 bits, bit 3 picks.
+GS_TARGET static inline __m256 vtab_lookup_half(vtab table, __m256i i) {
     __m256 low = _mm256_permutevar8x32_ps(table.lo, i), high = _mm256_permutevar8x32_ps(table.hi, i);
-    __m256i upper = _mm256_cmpgt_epi32(_mm256_and_si256(i, _mm256_set1_epi32(8)), _mm256_setzero_si256());
+    __m256i upper = _mm256_slli_epi32(i, 28);
     return _mm256_blendv_ps(low, high, _mm256_castsi256_ps(upper));
 }
-GS_TARGET static inline vf vf_lookup16(vf table, vf index) {
-    return (vf){ lookup16_half(table, index.lo), lookup16_half(table, index.hi) };
+GS_TARGET static inline vf vtab_lookup(vtab table, vi index) {
+    return (vf){ vtab_lookup_half(table, index.lo), vtab_lookup_half(table, index.hi) };
 }
 
 #include "kquants_template.h"

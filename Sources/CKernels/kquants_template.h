@@ -1,25 +1,30 @@
-// The K-quant and IQ4 quantizers on 16 lanes, written once over a small set
-// of vector operations that kquants_avx2.c (two 8-lane registers) and
-// kquants_avx512.c (one 16-lane register) define before including this file.
+// The K-quant and IQ4 quantizers on GS_LANES lanes, written once over a
+// small set of vector operations that kquants_avx2.c (16 lanes: two 8-lane
+// registers) and kquants_avx512.c (32 lanes: two 16-lane registers) define
+// before including this file. Two registers per vector give every running
+// sum two independent dependency chains, so the adders stay busy.
 //
 // Each lane runs one of ggml's scale searches (make_qkx2_quants,
 // make_qx_quants, make_q3_quants, the IQ4 search of quantize_row_iq4_nl_impl)
 // on one sub-block, performing exactly the reference's float operations in
 // the reference's order: the sums over a sub-block stay sequential within
 // their lane, only independent sub-blocks (and blocks) run side by side.
-// What the reference does between sub-blocks (the block scales, packing)
+// What the reference does across a block's sub-blocks (the block scales)
 // stays scalar and in order. The Swift ports in Quantize+KQuants.swift,
 // Quantize+Importance.swift and Quantize+NonLinear.swift are the portable
 // path; the tests hold every level to their bytes and to ggml's.
 //
-// The includer defines: GS_TARGET (the function attribute), GS_ENTRY (the
-// name of the entry point), the types vf (16 floats), vi (16 int32) and vm
-// (16 lane flags), and these operations on them:
+// The includer defines GS_TARGET (the function attribute), GS_ENTRY (the
+// entry point's name), GS_LANES (16 or 32), the types vf (GS_LANES floats),
+// vi (GS_LANES int32), vm (GS_LANES lane flags) and vtab (a 16-float table),
+// and these operations:
 //   vf_set1 vf_load vf_store vf_add vf_sub vf_mul vf_div vf_sqrt vf_abs
 //   vf_neg vf_lt vf_gt vf_eq vf_le vf_ge vf_unordered vf_sel
-//   vm_and vm_or vm_andnot vm_any vm_none vm_all
-//   vi_set1 vi_sub vi_and vi_max vi_min vi_from_bits vi_to_vf vf_lookup16
-// vf_sel(m, a, b) is a where m is set, else b; vm_andnot(a, b) is a & !b.
+//   vm_and vm_or vm_andnot vm_none
+//   vi_set1 vi_add vi_sub vi_and vi_max vi_min vi_sel vi_from_bits vi_to_vf
+//   vtab_load vtab_lookup
+// vf_sel(m, a, b) is a where m is set, else b; vm_andnot(a, b) is a & !b;
+// vtab_lookup(t, i) is t[i] in each lane (0 <= i < 16).
 
 #include <math.h>
 #include <string.h>
@@ -35,12 +40,8 @@ GS_TARGET static inline int nearest_int_1(float x) {
     return (bits & 0x007fffff) - 0x00400000;
 }
 
-GS_TARGET static inline uint16_t half_bits(float x) {
-    return (uint16_t)_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), 0);
-}
-
 GS_TARGET static inline void store_half(uint8_t *y, float x) {
-    uint16_t bits = half_bits(x);
+    uint16_t bits = (uint16_t)_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), 0);
     memcpy(y, &bits, 2);
 }
 
@@ -48,11 +49,6 @@ GS_TARGET static inline float load_half(const uint8_t *y) {
     uint16_t bits;
     memcpy(&bits, y, 2);
     return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits)));
-}
-
-/// `x` rounded to half and back, as the reference reads a stored scale.
-GS_TARGET static inline float through_half(float x) {
-    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtps_ph(_mm_set_ss(x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
 }
 
 // MARK: Lane helpers
@@ -68,22 +64,22 @@ GS_TARGET static inline vf nearest_clamped(vf x, int lo, int hi) {
     return vi_to_vf(vi_max(vi_set1(lo), vi_min(vi_set1(hi), nearest(x))));
 }
 
-/// Lays out 16 consecutive sub-blocks of `n` floats as lanes: xt[i] holds
-/// element i of each.
+/// Lays out GS_LANES consecutive sub-blocks of `n` floats as lanes: xt[i]
+/// holds element i of each.
 GS_TARGET static inline void to_lanes(const float *x, int n, vf *xt) {
-    float buffer[16] __attribute__((aligned(64)));
+    float buffer[GS_LANES] __attribute__((aligned(64)));
     for (int i = 0; i < n; i++) {
-        for (int j = 0; j < 16; j++) buffer[j] = x[n * j + i];
+        for (int j = 0; j < GS_LANES; j++) buffer[j] = x[n * j + i];
         xt[i] = vf_load(buffer);
     }
 }
 
-/// The reverse for quants: L[n * j + i] = lane j of lt[i].
+/// The reverse for quants (small whole floats): L[n * j + i] = lane j of lt[i].
 GS_TARGET static inline void from_lanes(const vf *lt, int n, uint8_t *L) {
-    float buffer[16] __attribute__((aligned(64)));
+    float buffer[GS_LANES] __attribute__((aligned(64)));
     for (int i = 0; i < n; i++) {
         vf_store(buffer, lt[i]);
-        for (int j = 0; j < 16; j++) L[n * j + i] = (uint8_t)(int)buffer[j];
+        for (int j = 0; j < GS_LANES; j++) L[n * j + i] = (uint8_t)(int)buffer[j];
     }
 }
 
@@ -101,6 +97,33 @@ GS_TARGET static inline void signed_absolute_maximum(const vf *x, int n, vf *ama
     *max = m;
 }
 
+/// The importance weights qw * sqrt(sigma2 + x*x) of each lane, and their
+/// sums in order.
+GS_TARGET static inline vf importance_weights(const vf *xt, const float *qw, int n, vf sigma2, vf *wt) {
+    vf q[32], sums = vf_set1(0);
+    to_lanes(qw, n, q);
+    for (int i = 0; i < n; i++) {
+        wt[i] = vf_mul(q[i], vf_sqrt(vf_add(sigma2, vf_mul(xt[i], xt[i]))));
+        sums = vf_add(sums, wt[i]);
+    }
+    return sums;
+}
+
+/// sigma2 of the _impl quantizers for every lane: the sum of squares of its
+/// block of `size` (in order) times `factor` / `size` (scale 2 for Q3_K ...
+/// IQ4, 1 for Q2_K), the same in each of a block's `perBlock` lanes.
+GS_TARGET static inline vf block_sigma2(const float *x, int size, int perBlock, float factor, int iq4) {
+    float sigma2[GS_LANES] __attribute__((aligned(64)));
+    for (int b = 0; b < GS_LANES / perBlock; b++) {
+        float sum = 0;
+        for (int j = 0; j < size; j++) sum += x[size * b + j] * x[size * b + j];
+        // IQ4 scales the sum by (2 / size); the K-quants compute factor * sum / size.
+        float value = iq4 ? sum * (factor / size) : factor * sum / size;
+        for (int j = 0; j < perBlock; j++) sigma2[perBlock * b + j] = value;
+    }
+    return vf_load(sigma2);
+}
+
 // MARK: make_qkx2_quants
 
 /// make_qkx2_quants(n, nmax, x, w, L, &the_min, Laux, rmin, rdelta, nstep,
@@ -108,8 +131,8 @@ GS_TARGET static inline void signed_absolute_maximum(const vf *x, int n, vf *ama
 /// returns the scale, and the_min in `theMin`. With rmin -0.9, rdelta 0.05,
 /// nstep 36 and weights it is also make_qkx3_quants (whose `max <= min` is
 /// `max == min` here, as min <= 0 <= ... <= max).
-GS_TARGET static vf qkx2_lanes(int n, int nmax, const vf *x, const vf *w, vf *L,
-                               float rmin, float rdelta, int nstep, int mad, vf *theMin) {
+GS_TARGET static inline vf qkx2_lanes(int n, int nmax, const vf *x, const vf *w, vf *L,
+                                      float rmin, float rdelta, int nstep, int mad, vf *theMin) {
     vf Laux[32], shifted[32];
     vf min = x[0], max = x[0], sumW = w[0], sumX = vf_mul(w[0], x[0]);
     for (int i = 1; i < n; i++) {
@@ -127,11 +150,13 @@ GS_TARGET static vf qkx2_lanes(int n, int nmax, const vf *x, const vf *w, vf *L,
     for (int i = 0; i < n; i++) {
         shifted[i] = vf_sub(x[i], min);
         vf l = nearest_clamped(vf_mul(iscale, shifted[i]), 0, nmax);
-        L[i] = l;
         vf diff = vf_sub(vf_add(vf_mul(scale, l), min), x[i]);
         vf error = mad ? vf_abs(diff) : vf_mul(diff, diff);
         best = vf_add(best, vf_mul(w[i], error));
     }
+    // The quants of the best step are computed again at the end from the
+    // scale and min that step used: the same operations, the same values.
+    vf bestIscale = iscale, bestShift = min;
     for (int step = 0; step <= nstep; step++) {
         iscale = vf_div(vf_set1(rmin + rdelta * (float)step + (float)nmax), vf_sub(max, min));
         vf sumL = zero, sumL2 = zero, sumXL = zero;
@@ -158,13 +183,16 @@ GS_TARGET static vf qkx2_lanes(int n, int nmax, const vf *x, const vf *w, vf *L,
         }
         vm better = vm_andnot(vm_and(solvable, vf_lt(error, best)), flat);
         if (vm_none(better)) continue;
-        for (int i = 0; i < n; i++) L[i] = vf_sel(better, Laux[i], L[i]);
+        bestIscale = vf_sel(better, iscale, bestIscale);
+        bestShift = vf_sel(better, min, bestShift);
         best = vf_sel(better, error, best);
         scale = vf_sel(better, thisScale, scale);
         min = vf_sel(better, thisMin, min);
         for (int i = 0; i < n; i++) shifted[i] = vf_sub(x[i], min);
     }
-    for (int i = 0; i < n; i++) L[i] = vf_sel(flat, zero, L[i]);
+    for (int i = 0; i < n; i++) {
+        L[i] = vf_sel(flat, zero, nearest_clamped(vf_mul(bestIscale, vf_sub(x[i], bestShift)), 0, nmax));
+    }
     *theMin = vf_neg(min);
     return vf_sel(flat, zero, scale);
 }
@@ -172,41 +200,44 @@ GS_TARGET static vf qkx2_lanes(int n, int nmax, const vf *x, const vf *w, vf *L,
 // MARK: make_qx_quants
 
 /// make_qx_quants(n, nmax, x, L, rmse_type 1, qw) in every lane, weights `w`
-/// (x*x when the reference's qw is NULL). `L` gets l + nmax as floats.
-GS_TARGET static vf qx_lanes(int n, int nmax, const vf *x, const vf *w, vf *L) {
-    vf wx[32], Laux[32];
+/// (x*x where the reference's qw is NULL). `L` gets l + nmax as floats.
+GS_TARGET static inline vf qx_lanes(int n, int nmax, const vf *x, const vf *w, vf *L) {
+    vf wx[32];
     vf amax, max;
     signed_absolute_maximum(x, n, &amax, &max);
     vm allZero = vf_lt(amax, vf_set1(GS_GROUP_MAX_EPS));
-    const vf zero = vf_set1(0), offset = vf_set1((float)nmax);
+    const vf zero = vf_set1(0);
     vf iscale = vf_div(vf_set1((float)-nmax), max);
     vf sumlx = zero, suml2 = zero;
     for (int i = 0; i < n; i++) {
         wx[i] = vf_mul(w[i], x[i]);
         vf l = nearest_clamped(vf_mul(iscale, x[i]), -nmax, nmax - 1);
-        L[i] = vf_add(l, offset);
         sumlx = vf_add(sumlx, vf_mul(wx[i], l));
         suml2 = vf_add(suml2, vf_mul(vf_mul(w[i], l), l));
     }
     vf scale = vf_sel(vf_eq(suml2, zero), zero, vf_div(sumlx, suml2));
     vf best = vf_mul(scale, sumlx);
+    // As in qkx2_lanes, the quants come from the best iscale at the end.
+    vf bestIscale = iscale;
     for (int step = -9; step <= 9; step++) {
         if (step == 0) continue;
         iscale = vf_div(vf_set1(-((float)nmax + 0.1f * (float)step)), max);
         sumlx = suml2 = zero;
         for (int i = 0; i < n; i++) {
             vf l = nearest_clamped(vf_mul(iscale, x[i]), -nmax, nmax - 1);
-            Laux[i] = l;
             sumlx = vf_add(sumlx, vf_mul(wx[i], l));
             suml2 = vf_add(suml2, vf_mul(vf_mul(w[i], l), l));
         }
         vm better = vm_andnot(vm_and(vf_gt(suml2, zero), vf_gt(vf_mul(sumlx, sumlx), vf_mul(best, suml2))), allZero);
         if (vm_none(better)) continue;
-        for (int i = 0; i < n; i++) L[i] = vf_sel(better, vf_add(Laux[i], offset), L[i]);
+        bestIscale = vf_sel(better, iscale, bestIscale);
         scale = vf_sel(better, vf_div(sumlx, suml2), scale);
         best = vf_sel(better, vf_mul(scale, sumlx), best);
     }
-    for (int i = 0; i < n; i++) L[i] = vf_sel(allZero, zero, L[i]);
+    const vf offset = vf_set1((float)nmax);
+    for (int i = 0; i < n; i++) {
+        L[i] = vf_sel(allZero, zero, vf_add(nearest_clamped(vf_mul(bestIscale, x[i]), -nmax, nmax - 1), offset));
+    }
     return vf_sel(allZero, zero, scale);
 }
 
@@ -216,7 +247,7 @@ GS_TARGET static vf qx_lanes(int n, int nmax, const vf *x, const vf *w, vf *L) {
 /// scale refined by moving single quants, weights x*x. Each lane stops
 /// after the first of its five rounds that changes nothing, as the
 /// reference's loop does. `L` gets l + nmax as floats.
-GS_TARGET static vf q3_lanes(int n, int nmax, const vf *x, vf *L) {
+GS_TARGET static inline vf q3_lanes(int n, int nmax, const vf *x, vf *L) {
     vf w[16], wx[16];
     vf amax, max;
     signed_absolute_maximum(x, n, &amax, &max);
@@ -233,7 +264,7 @@ GS_TARGET static vf q3_lanes(int n, int nmax, const vf *x, vf *L) {
         suml2 = vf_add(suml2, vf_mul(vf_mul(w[i], l), l));
     }
     vm active = vm_andnot(vf_eq(zero, zero), allZero);
-    for (int round = 0; round < 5 && vm_any(active); round++) {
+    for (int round = 0; round < 5 && !vm_none(active); round++) {
         vm changed = vm_andnot(active, active);
         for (int i = 0; i < n; i++) {
             vf slx = vf_sub(sumlx, vf_mul(wx[i], L[i]));
@@ -377,21 +408,18 @@ GS_TARGET static float make_qx_quants_1(int n, int nmax, const float *x, int8_t 
 
 // MARK: Requantizing from the stored scales
 
-/// L[i] = MAX(lo, MIN(hi, nearest_int((x[i] + m) / d))) + offset for 16
-/// elements (offset: Q3_K and Q6_K store l + 4 / l + 32).
-GS_TARGET static inline void requantize16(const float *x, float m, float d, int lo, int hi, int offset, uint8_t *L) {
-    float buffer[16] __attribute__((aligned(64)));
-    vf l = nearest_clamped(vf_div(vf_add(vf_load(x), vf_set1(m)), vf_set1(d)), lo, hi);
-    vf_store(buffer, vf_add(l, vf_set1((float)offset)));
-    for (int j = 0; j < 16; j++) L[j] = (uint8_t)(int)buffer[j];
-}
-
-/// The same without the added `m` (Q3_K and Q6_K divide x alone).
-GS_TARGET static inline void requantize16_symmetric(const float *x, float d, int lo, int hi, int offset, uint8_t *L) {
-    float buffer[16] __attribute__((aligned(64)));
-    vf l = nearest_clamped(vf_div(vf_load(x), vf_set1(d)), lo, hi);
-    vf_store(buffer, vf_add(l, vf_set1((float)offset)));
-    for (int j = 0; j < 16; j++) L[j] = (uint8_t)(int)buffer[j];
+/// The last step of the K-quants in every lane: the quants computed again
+/// from the stored sub-block scale `d` (and offset `m`: x + m) of each lane,
+/// MAX(lo, MIN(hi, nearest_int((x + m) / d))) + offset, except in lanes
+/// whose d is zero, which keep the search's quants.
+GS_TARGET static inline void requantize(const vf *xt, int n, const float *d, const float *m, int lo, int hi, int offset, vf *L) {
+    const vf dv = vf_load(d), zero = vf_set1(0), shift = vf_set1((float)offset);
+    const vf mv = m ? vf_load(m) : zero;
+    vm keep = vf_eq(dv, zero);
+    for (int i = 0; i < n; i++) {
+        vf scaled = m ? vf_div(vf_add(xt[i], mv), dv) : vf_div(xt[i], dv);
+        L[i] = vf_sel(keep, L[i], vf_add(nearest_clamped(scaled, lo, hi), shift));
+    }
 }
 
 /// Byte j/4 + l of each 128-quant half holds quants l, l+32, l+64, l+96.
@@ -403,111 +431,79 @@ GS_TARGET static inline void pack_two_bit(const uint8_t *L, uint8_t *qs) {
     }
 }
 
-// MARK: Q2_K
+// MARK: Q2_K (blocks: scales[16] | qs[64] | d | dmin)
 
-/// The end of both Q2_K quantizers for one block (y: scales[16] | qs[64] | d | dmin).
-GS_TARGET static void finish_q2_k(const float *x, uint8_t *y, uint8_t *L) {
-    float dAll = load_half(y + 80), dminAll = load_half(y + 82);
-    for (int j = 0; j < 16; j++) {
-        float d = dAll * (float)(y[j] & 0xF);
-        if (d == 0) continue;
-        float dm = dminAll * (float)(y[j] >> 4);
-        requantize16(x + 16 * j, dm, d, 0, 3, 0, L + 16 * j);
-    }
-    pack_two_bit(L, y + 16);
-}
-
-/// quantize_row_q2_K_ref, one block (16 sub-blocks of 16 in the 16 lanes),
-/// or quantize_row_q2_K_impl with importance `qw`.
-GS_TARGET static void q2_k_block(const float *x, const float *qw, uint8_t *y) {
-    vf xt[16], wt[16], Lt[16], theMin;
-    float scales[16] __attribute__((aligned(64))), mins[16] __attribute__((aligned(64)));
-    uint8_t L[256];
+/// quantize_row_q2_K_ref for GS_LANES / 16 blocks (16 sub-blocks of 16
+/// each, one per lane), or quantize_row_q2_K_impl with importance `qw`.
+GS_TARGET static void q2_k_blocks(const float *x, const float *qw, uint8_t *y) {
+    enum { blocks = GS_LANES / 16 };
+    vf xt[16], wt[16], Lt[16], theMin, scale;
+    float scales[GS_LANES] __attribute__((aligned(64))), mins[GS_LANES] __attribute__((aligned(64)));
+    float d[GS_LANES] __attribute__((aligned(64))), m[GS_LANES] __attribute__((aligned(64)));
+    uint8_t L[256 * blocks];
     to_lanes(x, 16, xt);
-    vf scale;
     if (qw) {
-        float sumx2 = 0;
-        for (int j = 0; j < 256; j++) sumx2 += x[j] * x[j];
-        vf sigma2 = vf_set1(sumx2 / 256);
-        vf q[16], sums = vf_set1(0);
-        to_lanes(qw, 16, q);
-        for (int i = 0; i < 16; i++) {
-            wt[i] = vf_mul(q[i], vf_sqrt(vf_add(sigma2, vf_mul(xt[i], xt[i]))));
-            sums = vf_add(sums, wt[i]);
-        }
+        float sw[GS_LANES] __attribute__((aligned(64)));
+        vf_store(sw, importance_weights(xt, qw, 16, block_sigma2(x, 256, 16, 1, 0), wt));
         scale = qkx2_lanes(16, 3, xt, wt, Lt, -0.9f, 0.05f, 36, 0, &theMin);
-        float sw[16] __attribute__((aligned(64)));
-        uint8_t Ls[16], Lm[16];
-        vf_store(sw, sums);
         vf_store(scales, scale);
         vf_store(mins, theMin);
-        float dm = make_qp_quants(16, 15, scales, Ls, sw);
-        float mm = make_qp_quants(16, 15, mins, Lm, sw);
-        store_half(y + 80, dm);
-        store_half(y + 82, mm);
-        for (int j = 0; j < 16; j++) y[j] = (uint8_t)(Ls[j] | (Lm[j] << 4));
+        for (int b = 0; b < blocks; b++) {
+            uint8_t *block = y + 84 * b, Ls[16], Lm[16];
+            store_half(block + 80, make_qp_quants(16, 15, scales + 16 * b, Ls, sw + 16 * b));
+            store_half(block + 82, make_qp_quants(16, 15, mins + 16 * b, Lm, sw + 16 * b));
+            for (int j = 0; j < 16; j++) block[j] = (uint8_t)(Ls[j] | (Lm[j] << 4));
+        }
     } else {
         for (int i = 0; i < 16; i++) wt[i] = vf_abs(xt[i]);
         scale = qkx2_lanes(16, 3, xt, wt, Lt, -0.5f, 0.1f, 15, 1, &theMin);
         vf_store(scales, scale);
         vf_store(mins, theMin);
-        float maxScale = 0, maxMin = 0;
-        for (int j = 0; j < 16; j++) {
-            if (scales[j] > maxScale) maxScale = scales[j];
-            if (mins[j] > maxMin) maxMin = mins[j];
-        }
-        const float q4scale = 15.f;
-        if (maxScale > 0) {
-            float iscale = q4scale / maxScale;
-            for (int j = 0; j < 16; j++) y[j] = (uint8_t)nearest_int_1(iscale * scales[j]);
-            store_half(y + 80, maxScale / q4scale);
-        } else {
-            for (int j = 0; j < 16; j++) y[j] = 0;
-            store_half(y + 80, 0.f);
-        }
-        if (maxMin > 0) {
-            float iscale = q4scale / maxMin;
-            for (int j = 0; j < 16; j++) y[j] |= (uint8_t)(nearest_int_1(iscale * mins[j]) << 4);
-            store_half(y + 82, maxMin / q4scale);
-        } else {
-            store_half(y + 82, 0.f);
+        for (int b = 0; b < blocks; b++) {
+            uint8_t *block = y + 84 * b;
+            const float *s = scales + 16 * b, *mn = mins + 16 * b;
+            float maxScale = 0, maxMin = 0;
+            for (int j = 0; j < 16; j++) {
+                if (s[j] > maxScale) maxScale = s[j];
+                if (mn[j] > maxMin) maxMin = mn[j];
+            }
+            const float q4scale = 15.f;
+            if (maxScale > 0) {
+                float iscale = q4scale / maxScale;
+                for (int j = 0; j < 16; j++) block[j] = (uint8_t)nearest_int_1(iscale * s[j]);
+                store_half(block + 80, maxScale / q4scale);
+            } else {
+                for (int j = 0; j < 16; j++) block[j] = 0;
+                store_half(block + 80, 0.f);
+            }
+            if (maxMin > 0) {
+                float iscale = q4scale / maxMin;
+                for (int j = 0; j < 16; j++) block[j] |= (uint8_t)(nearest_int_1(iscale * mn[j]) << 4);
+                store_half(block + 82, maxMin / q4scale);
+            } else {
+                store_half(block + 82, 0.f);
+            }
         }
     }
+    for (int b = 0; b < blocks; b++) {
+        const uint8_t *block = y + 84 * b;
+        float dAll = load_half(block + 80), dminAll = load_half(block + 82);
+        for (int j = 0; j < 16; j++) {
+            d[16 * b + j] = dAll * (float)(block[j] & 0xF);
+            m[16 * b + j] = dminAll * (float)(block[j] >> 4);
+        }
+    }
+    requantize(xt, 16, d, m, 0, 3, 0, Lt);
     from_lanes(Lt, 16, L);
-    finish_q2_k(x, y, L);
+    for (int b = 0; b < blocks; b++) pack_two_bit(L + 256 * b, y + 84 * b + 16);
 }
 
-// MARK: Q3_K
+// MARK: Q3_K (blocks: hmask[32] | qs[64] | scales[12] | d)
 
 /// The scale of sub-block j from a Q3_K block's 12 scale bytes, as stored (-32...31).
 GS_TARGET static inline int q3_k_scale(const uint8_t *sc, int j) {
     int low = j < 8 ? sc[j] & 0xF : sc[j - 8] >> 4;
     return (int8_t)(low | (((sc[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
-}
-
-/// The end of both Q3_K quantizers (y: hmask[32] | qs[64] | scales[12] | d).
-GS_TARGET static void finish_q3_k(const float *x, uint8_t *y, uint8_t *L) {
-    float dAll = load_half(y + 108);
-    for (int j = 0; j < 16; j++) {
-        float d = dAll * (float)q3_k_scale(y + 96, j);
-        if (d == 0) continue;
-        requantize16_symmetric(x + 16 * j, d, -4, 3, 4, L + 16 * j);
-    }
-    uint8_t *hmask = y;
-    memset(hmask, 0, 32);
-    int m = 0;
-    uint8_t hm = 1;
-    for (int j = 0; j < 256; j++) {
-        if (L[j] > 3) {
-            hmask[m] |= hm;
-            L[j] -= 4;
-        }
-        if (++m == 32) {
-            m = 0;
-            hm <<= 1;
-        }
-    }
-    pack_two_bit(L, y + 32);
 }
 
 /// The 16 six-bit scales `l` (0...63, the stored form) into scales[12].
@@ -525,80 +521,100 @@ GS_TARGET static inline void pack_q3_k_scales(const int *l, uint8_t *sc) {
     }
 }
 
-/// quantize_row_q3_K_ref, one block, or quantize_row_q3_K_impl with `qw`.
-GS_TARGET static void q3_k_block(const float *x, const float *qw, uint8_t *y) {
+/// quantize_row_q3_K_ref for GS_LANES / 16 blocks, or quantize_row_q3_K_impl with `qw`.
+GS_TARGET static void q3_k_blocks(const float *x, const float *qw, uint8_t *y) {
+    enum { blocks = GS_LANES / 16 };
     vf xt[16], Lt[16];
-    float scales[16] __attribute__((aligned(64)));
-    uint8_t L[256];
-    int levels[16];
+    float scales[GS_LANES] __attribute__((aligned(64))), d[GS_LANES] __attribute__((aligned(64)));
+    uint8_t L[256 * blocks];
     to_lanes(x, 16, xt);
     if (qw) {
-        float sumx2 = 0;
-        for (int j = 0; j < 256; j++) sumx2 += x[j] * x[j];
-        vf sigma2 = vf_set1(2 * sumx2 / 256);
-        vf q[16], wt[16], sums = vf_set1(0);
-        to_lanes(qw, 16, q);
-        for (int i = 0; i < 16; i++) {
-            wt[i] = vf_mul(q[i], vf_sqrt(vf_add(sigma2, vf_mul(xt[i], xt[i]))));
-            sums = vf_add(sums, wt[i]);
-        }
+        vf wt[16];
+        float sw[GS_LANES] __attribute__((aligned(64)));
+        vf_store(sw, importance_weights(xt, qw, 16, block_sigma2(x, 256, 16, 2, 0), wt));
         vf_store(scales, qx_lanes(16, 4, xt, wt, Lt));
-        float sw[16];
-        int8_t Ls[16];
-        vf_store(sw, sums);
-        float dBlock = make_qx_quants_1(16, 32, scales, Ls, sw);
-        for (int j = 0; j < 16; j++) levels[j] = Ls[j];
-        pack_q3_k_scales(levels, y + 96);
-        store_half(y + 108, dBlock);
+        for (int b = 0; b < blocks; b++) {
+            uint8_t *block = y + 110 * b;
+            int8_t Ls[16];
+            int levels[16];
+            float dBlock = make_qx_quants_1(16, 32, scales + 16 * b, Ls, sw + 16 * b);
+            for (int j = 0; j < 16; j++) levels[j] = Ls[j];
+            pack_q3_k_scales(levels, block + 96);
+            store_half(block + 108, dBlock);
+        }
     } else {
         vf_store(scales, q3_lanes(16, 4, xt, Lt));
-        float maxScale = 0, amax = 0;
-        for (int j = 0; j < 16; j++) {
-            float scale = fabsf(scales[j]);
-            if (scale > amax) {
-                amax = scale;
-                maxScale = scales[j];
-            }
-        }
-        if (maxScale != 0) {
-            float iscale = -32.f / maxScale;
+        for (int b = 0; b < blocks; b++) {
+            uint8_t *block = y + 110 * b;
+            const float *s = scales + 16 * b;
+            float maxScale = 0, amax = 0;
             for (int j = 0; j < 16; j++) {
-                int8_t l = (int8_t)nearest_int_1(iscale * scales[j]);
-                levels[j] = (l < -32 ? -32 : (l > 31 ? 31 : l)) + 32;
+                float scale = fabsf(s[j]);
+                if (scale > amax) {
+                    amax = scale;
+                    maxScale = s[j];
+                }
             }
-            pack_q3_k_scales(levels, y + 96);
-            store_half(y + 108, 1 / iscale);
-        } else {
-            memset(y + 96, 0, 12);
-            store_half(y + 108, 0.f);
+            if (maxScale != 0) {
+                float iscale = -32.f / maxScale;
+                int levels[16];
+                for (int j = 0; j < 16; j++) {
+                    int8_t l = (int8_t)nearest_int_1(iscale * s[j]);
+                    levels[j] = (l < -32 ? -32 : (l > 31 ? 31 : l)) + 32;
+                }
+                pack_q3_k_scales(levels, block + 96);
+                store_half(block + 108, 1 / iscale);
+            } else {
+                memset(block + 96, 0, 12);
+                store_half(block + 108, 0.f);
+            }
         }
     }
+    for (int b = 0; b < blocks; b++) {
+        const uint8_t *block = y + 110 * b;
+        float dAll = load_half(block + 108);
+        for (int j = 0; j < 16; j++) d[16 * b + j] = dAll * (float)q3_k_scale(block + 96, j);
+    }
+    requantize(xt, 16, d, NULL, -4, 3, 4, Lt);
     from_lanes(Lt, 16, L);
-    finish_q3_k(x, y, L);
+    for (int b = 0; b < blocks; b++) {
+        uint8_t *block = y + 110 * b, *Lb = L + 256 * b;
+        memset(block, 0, 32);
+        int m = 0;
+        uint8_t hm = 1;
+        for (int j = 0; j < 256; j++) {
+            if (Lb[j] > 3) {
+                block[m] |= hm;
+                Lb[j] -= 4;
+            }
+            if (++m == 32) {
+                m = 0;
+                hm <<= 1;
+            }
+        }
+        pack_two_bit(Lb, block + 32);
+    }
 }
 
-// MARK: Q4_K and Q5_K
+// MARK: Q4_K and Q5_K (blocks: d | dmin | scales[12] | (qh[32] |) qs)
 
-/// The end of both Q4_K/Q5_K quantizers for one block (y: d | dmin |
-/// scales[12] | (qh[32] |) qs).
-GS_TARGET static void finish_q4_k_or_q5_k(const float *x, uint8_t *y, uint8_t *L, int nmax) {
-    const uint8_t *sc = y + 4;
-    float dAll = load_half(y), dminAll = load_half(y + 2);
+/// The 6-bit scales and mins of 8 sub-blocks into scales[12].
+GS_TARGET static inline void pack_k4_scales(const uint8_t *ls, const uint8_t *lm, uint8_t *sc) {
     for (int j = 0; j < 8; j++) {
-        int scale, min;
         if (j < 4) {
-            scale = sc[j] & 63;
-            min = sc[j + 4] & 63;
+            sc[j] = ls[j];
+            sc[j + 4] = lm[j];
         } else {
-            scale = (sc[j + 4] & 0xF) | ((sc[j - 4] >> 6) << 4);
-            min = (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4);
+            sc[j + 4] = (uint8_t)((ls[j] & 0xF) | ((lm[j] & 0xF) << 4));
+            sc[j - 4] |= (uint8_t)((ls[j] >> 4) << 6);
+            sc[j] |= (uint8_t)((lm[j] >> 4) << 6);
         }
-        float d = dAll * (float)scale;
-        if (d == 0) continue;
-        float dm = dminAll * (float)min;
-        requantize16(x + 32 * j, dm, d, 0, nmax, 0, L + 32 * j);
-        requantize16(x + 32 * j + 16, dm, d, 0, nmax, 0, L + 32 * j + 16);
     }
+}
+
+/// The quants of one block into its bytes: Q4_K nibbles, or Q5_K's low
+/// nibbles and high bits.
+GS_TARGET static inline void pack_q4_k_or_q5_k(const uint8_t *L, uint8_t *y, int nmax) {
     if (nmax == 15) {
         uint8_t *q = y + 16;
         for (int j = 0; j < 256; j += 64) {
@@ -628,49 +644,24 @@ GS_TARGET static void finish_q4_k_or_q5_k(const float *x, uint8_t *y, uint8_t *L
     }
 }
 
-/// The 6-bit scales and mins of 8 sub-blocks into scales[12].
-GS_TARGET static inline void pack_k4_scales(const uint8_t *ls, const uint8_t *lm, uint8_t *sc) {
-    for (int j = 0; j < 8; j++) {
-        if (j < 4) {
-            sc[j] = ls[j];
-            sc[j + 4] = lm[j];
-        } else {
-            sc[j + 4] = (uint8_t)((ls[j] & 0xF) | ((lm[j] & 0xF) << 4));
-            sc[j - 4] |= (uint8_t)((ls[j] >> 4) << 6);
-            sc[j] |= (uint8_t)((lm[j] >> 4) << 6);
-        }
-    }
-}
-
-/// quantize_row_q4_K_ref / quantize_row_q5_K_ref (nmax 15 / 31) for two
-/// blocks (8 sub-blocks of 32 each, in the 16 lanes), or the _impl
-/// quantizers with importance `qw` (the two blocks' columns, consecutive).
+/// quantize_row_q4_K_ref / quantize_row_q5_K_ref (nmax 15 / 31) for
+/// GS_LANES / 8 blocks (8 sub-blocks of 32 each, one per lane), or the
+/// _impl quantizers with importance `qw` (the blocks' columns, consecutive).
 GS_TARGET static void q4_k_or_q5_k_blocks(const float *x, const float *qw, uint8_t *y, int nmax, size_t blockBytes) {
+    enum { blocks = GS_LANES / 8 };
     vf xt[32], wt[32], Lt[32], theMin, scale;
-    float scales[16] __attribute__((aligned(64))), mins[16] __attribute__((aligned(64)));
-    uint8_t L[512];
+    float scales[GS_LANES] __attribute__((aligned(64))), mins[GS_LANES] __attribute__((aligned(64)));
+    float d[GS_LANES] __attribute__((aligned(64))), m[GS_LANES] __attribute__((aligned(64)));
+    uint8_t L[256 * blocks];
     to_lanes(x, 32, xt);
     if (qw) {
-        float sigma2[16] __attribute__((aligned(64)));
-        for (int b = 0; b < 2; b++) {
-            float sumx2 = 0;
-            for (int l = 0; l < 256; l++) sumx2 += x[256 * b + l] * x[256 * b + l];
-            for (int j = 0; j < 8; j++) sigma2[8 * b + j] = 2 * sumx2 / 256;
-        }
-        vf s2 = vf_load(sigma2), q[32], sums = vf_set1(0);
-        to_lanes(qw, 32, q);
-        for (int i = 0; i < 32; i++) {
-            wt[i] = vf_mul(q[i], vf_sqrt(vf_add(s2, vf_mul(xt[i], xt[i]))));
-            sums = vf_add(sums, wt[i]);
-        }
+        float sw[GS_LANES] __attribute__((aligned(64)));
+        vf_store(sw, importance_weights(xt, qw, 32, block_sigma2(x, 256, 8, 2, 0), wt));
         scale = qkx2_lanes(32, nmax, xt, wt, Lt, -0.9f, 0.05f, 36, 0, &theMin);
-        float sw[16] __attribute__((aligned(64)));
-        vf_store(sw, sums);
         vf_store(scales, scale);
         vf_store(mins, theMin);
-        for (int b = 0; b < 2; b++) {
-            uint8_t *block = y + blockBytes * b;
-            uint8_t Ls[8], Lm[8];
+        for (int b = 0; b < blocks; b++) {
+            uint8_t *block = y + blockBytes * b, Ls[8], Lm[8];
             float dBlock = make_qp_quants(8, 63, scales + 8 * b, Ls, sw + 8 * b);
             float mBlock = make_qp_quants(8, 63, mins + 8 * b, Lm, sw + 8 * b);
             if (nmax == 31) {
@@ -689,25 +680,27 @@ GS_TARGET static void q4_k_or_q5_k_blocks(const float *x, const float *qw, uint8
         for (int l = 0; l < 32; l++) sumX2 = vf_add(sumX2, vf_mul(xt[l], xt[l]));
         vf averageX = vf_sqrt(vf_div(sumX2, vf_set1(32)));
         for (int l = 0; l < 32; l++) wt[l] = vf_add(averageX, vf_abs(xt[l]));
-        float rmin = nmax == 15 ? -1.f : -0.5f;
-        int nstep = nmax == 15 ? 20 : 15;
-        scale = qkx2_lanes(32, nmax, xt, wt, Lt, rmin, 0.1f, nstep, 0, &theMin);
+        if (nmax == 15) {
+            scale = qkx2_lanes(32, 15, xt, wt, Lt, -1.f, 0.1f, 20, 0, &theMin);
+        } else {
+            scale = qkx2_lanes(32, 31, xt, wt, Lt, -0.5f, 0.1f, 15, 0, &theMin);
+        }
         vf_store(scales, scale);
         vf_store(mins, theMin);
-        for (int b = 0; b < 2; b++) {
+        for (int b = 0; b < blocks; b++) {
             uint8_t *block = y + blockBytes * b;
-            const float *s = scales + 8 * b, *m = mins + 8 * b;
+            const float *s = scales + 8 * b, *mn = mins + 8 * b;
             float maxScale = 0, maxMin = 0;
             for (int j = 0; j < 8; j++) {
                 if (s[j] > maxScale) maxScale = s[j];
-                if (m[j] > maxMin) maxMin = m[j];
+                if (mn[j] > maxMin) maxMin = mn[j];
             }
             float inverseScale = maxScale > 0 ? 63.f / maxScale : 0.f;
             float inverseMin = maxMin > 0 ? 63.f / maxMin : 0.f;
             uint8_t ls[8], lm[8];
             for (int j = 0; j < 8; j++) {
                 uint8_t a = (uint8_t)nearest_int_1(inverseScale * s[j]);
-                uint8_t c = (uint8_t)nearest_int_1(inverseMin * m[j]);
+                uint8_t c = (uint8_t)nearest_int_1(inverseMin * mn[j]);
                 ls[j] = a < 63 ? a : 63;
                 lm[j] = c < 63 ? c : 63;
             }
@@ -716,19 +709,37 @@ GS_TARGET static void q4_k_or_q5_k_blocks(const float *x, const float *qw, uint8
             store_half(block + 2, maxMin / 63.f);
         }
     }
+    for (int b = 0; b < blocks; b++) {
+        const uint8_t *block = y + blockBytes * b, *sc = block + 4;
+        float dAll = load_half(block), dminAll = load_half(block + 2);
+        for (int j = 0; j < 8; j++) {
+            int s, mn;
+            if (j < 4) {
+                s = sc[j] & 63;
+                mn = sc[j + 4] & 63;
+            } else {
+                s = (sc[j + 4] & 0xF) | ((sc[j - 4] >> 6) << 4);
+                mn = (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4);
+            }
+            d[8 * b + j] = dAll * (float)s;
+            m[8 * b + j] = dminAll * (float)mn;
+        }
+    }
+    requantize(xt, 32, d, m, 0, nmax, 0, Lt);
     from_lanes(Lt, 32, L);
-    finish_q4_k_or_q5_k(x, y, L, nmax);
-    finish_q4_k_or_q5_k(x + 256, y + blockBytes, L + 256, nmax);
+    for (int b = 0; b < blocks; b++) pack_q4_k_or_q5_k(L + 256 * b, y + blockBytes * b, nmax);
 }
 
-// MARK: Q6_K
+// MARK: Q6_K (blocks: ql[128] | qh[64] | scales[16] | d)
 
-/// quantize_row_q6_K_ref, one block (16 sub-blocks of 16), or
-/// quantize_row_q6_K_impl, whose searches weigh by `qw` itself.
-GS_TARGET static void q6_k_block(const float *x, const float *qw, uint8_t *y) {
+/// quantize_row_q6_K_ref for GS_LANES / 16 blocks (16 sub-blocks of 16
+/// each), or quantize_row_q6_K_impl, whose searches weigh by `qw` itself.
+GS_TARGET static void q6_k_blocks(const float *x, const float *qw, uint8_t *y) {
+    enum { blocks = GS_LANES / 16 };
     vf xt[16], wt[16], Lt[16];
-    float scales[16] __attribute__((aligned(64)));
-    uint8_t L[256];
+    float scales[GS_LANES] __attribute__((aligned(64))), d[GS_LANES] __attribute__((aligned(64)));
+    uint8_t L[256 * blocks];
+    int zero[blocks];
     to_lanes(x, 16, xt);
     if (qw) {
         to_lanes(qw, 16, wt);
@@ -736,40 +747,49 @@ GS_TARGET static void q6_k_block(const float *x, const float *qw, uint8_t *y) {
         for (int i = 0; i < 16; i++) wt[i] = vf_mul(xt[i], xt[i]);
     }
     vf_store(scales, qx_lanes(16, 32, xt, wt, Lt));
-    from_lanes(Lt, 16, L);
-    float maxScale = 0, maxAbsScale = 0;
-    for (int ib = 0; ib < 16; ib++) {
-        float absScale = fabsf(scales[ib]);
-        if (absScale > maxAbsScale) {
-            maxAbsScale = absScale;
-            maxScale = scales[ib];
+    for (int b = 0; b < blocks; b++) {
+        uint8_t *block = y + 210 * b;
+        const float *s = scales + 16 * b;
+        float maxScale = 0, maxAbsScale = 0;
+        for (int ib = 0; ib < 16; ib++) {
+            float absScale = fabsf(s[ib]);
+            if (absScale > maxAbsScale) {
+                maxAbsScale = absScale;
+                maxScale = s[ib];
+            }
         }
+        zero[b] = maxAbsScale < GS_GROUP_MAX_EPS;
+        if (zero[b]) {
+            for (int j = 0; j < 16; j++) d[16 * b + j] = 0;
+            continue;
+        }
+        float iscale = -128.f / maxScale;
+        store_half(block + 208, 1 / iscale);
+        int8_t *sc = (int8_t *)(block + 192);
+        for (int ib = 0; ib < 16; ib++) {
+            int l = nearest_int_1(iscale * s[ib]);
+            sc[ib] = (int8_t)(l < 127 ? l : 127);
+        }
+        float dAll = load_half(block + 208);
+        for (int j = 0; j < 16; j++) d[16 * b + j] = dAll * (float)sc[j];
     }
-    if (maxAbsScale < GS_GROUP_MAX_EPS) {
-        memset(y, 0, 210);
-        return;
-    }
-    float iscale = -128.f / maxScale;
-    store_half(y + 208, 1 / iscale);
-    int8_t *sc = (int8_t *)(y + 192);
-    for (int ib = 0; ib < 16; ib++) {
-        int l = nearest_int_1(iscale * scales[ib]);
-        sc[ib] = (int8_t)(l < 127 ? l : 127);
-    }
-    float dAll = load_half(y + 208);
-    for (int j = 0; j < 16; j++) {
-        float d = dAll * (float)sc[j];
-        if (d == 0) continue;
-        requantize16_symmetric(x + 16 * j, d, -32, 31, 32, L + 16 * j);
-    }
-    for (int half = 0; half < 2; half++) {
-        const uint8_t *Lh = L + 128 * half;
-        uint8_t *ql = y + 64 * half, *qh = y + 128 + 32 * half;
-        for (int l = 0; l < 32; l++) {
-            uint8_t a = Lh[l], b = Lh[l + 32], c = Lh[l + 64], e = Lh[l + 96];
-            ql[l] = (uint8_t)((a & 0xF) | ((c & 0xF) << 4));
-            ql[l + 32] = (uint8_t)((b & 0xF) | ((e & 0xF) << 4));
-            qh[l] = (uint8_t)((a >> 4) | ((b >> 4) << 2) | ((c >> 4) << 4) | ((e >> 4) << 6));
+    requantize(xt, 16, d, NULL, -32, 31, 32, Lt);
+    from_lanes(Lt, 16, L);
+    for (int b = 0; b < blocks; b++) {
+        uint8_t *block = y + 210 * b;
+        if (zero[b]) {
+            memset(block, 0, 210);
+            continue;
+        }
+        for (int half = 0; half < 2; half++) {
+            const uint8_t *Lh = L + 256 * b + 128 * half;
+            uint8_t *ql = block + 64 * half, *qh = block + 128 + 32 * half;
+            for (int l = 0; l < 32; l++) {
+                uint8_t a = Lh[l], c2 = Lh[l + 32], c = Lh[l + 64], e = Lh[l + 96];
+                ql[l] = (uint8_t)((a & 0xF) | ((c & 0xF) << 4));
+                ql[l + 32] = (uint8_t)((c2 & 0xF) | ((e & 0xF) << 4));
+                qh[l] = (uint8_t)((a >> 4) | ((c2 >> 4) << 2) | ((c >> 4) << 4) | ((e >> 4) << 6));
+            }
         }
     }
 }
@@ -779,37 +799,34 @@ GS_TARGET static void q6_k_block(const float *x, const float *qw, uint8_t *y) {
 static const float iq4_values[16] __attribute__((aligned(64))) = {
     -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
-/// best_index_int8(16, kvalues_iq4nl, v) in each lane, as a float index,
-/// and the table value at it: below the first value 0, from the last 15
-/// (NaN too, as the reference's bisection ends there), otherwise the
-/// bisection's pair values[k] <= v < values[k + 1] and the nearer of the
-/// two, the upper one on ties.
-GS_TARGET static inline vf iq4_index(vf v, const vf table, vf *value) {
-    vf k = vf_set1(0);
+/// best_index_int8(16, kvalues_iq4nl, v) in each lane, and the table value
+/// at it: 0 at or below the first value, 15 at or above the last (NaN too:
+/// the reference's bisection ends there), otherwise the bisection's pair
+/// values[k] <= v < values[k + 1] and the nearer of the two, the upper one
+/// on ties (`v - values[k] < values[k + 1] - v ? k : k + 1`).
+GS_TARGET static inline vi iq4_index(vf v, vtab table, vf *value) {
+    vi k = vi_set1(0);
     for (int step = 8; step >= 1; step >>= 1) {
-        vf candidate = vf_add(k, vf_set1((float)step));
-        k = vf_sel(vf_le(vf_lookup16(table, candidate), v), candidate, k);
+        vi candidate = vi_add(k, vi_set1(step));
+        k = vi_sel(vf_le(vtab_lookup(table, candidate), v), candidate, k);
     }
-    vf upper = vf_add(k, vf_set1(1));
-    vf low = vf_lookup16(table, k), high = vf_lookup16(table, upper);
+    vi upper = vi_add(k, vi_set1(1));
+    vf low = vtab_lookup(table, k), high = vtab_lookup(table, upper);
     vm lower = vf_lt(vf_sub(v, low), vf_sub(high, v));
-    vf index = vf_sel(lower, k, upper);
-    vf found = vf_sel(lower, low, high);
     vm below = vf_le(v, vf_set1(iq4_values[0]));
     vm above = vm_or(vf_ge(v, vf_set1(iq4_values[15])), vf_unordered(v, v));
-    index = vf_sel(below, vf_set1(0), vf_sel(above, vf_set1(15), index));
-    *value = vf_sel(below, vf_set1(iq4_values[0]), vf_sel(above, vf_set1(iq4_values[15]), found));
-    return index;
+    *value = vf_sel(below, vf_set1(iq4_values[0]), vf_sel(above, vf_set1(iq4_values[15]), vf_sel(lower, low, high)));
+    return vi_sel(below, vi_set1(0), vi_sel(above, vi_set1(15), vi_sel(lower, k, upper)));
 }
 
 /// The loop body over sub-blocks of quantize_row_iq4_nl_impl with ntry 7,
 /// in every lane: the sub-block's scale (0 for an all-zero one).
-GS_TARGET static vf iq4_scale_lanes(const vf *x, const vf *w) {
-    const vf table = vf_load(iq4_values), zero = vf_set1(0);
+GS_TARGET static inline vf iq4_scale_lanes(const vf *x, const vf *w) {
+    const vtab table = vtab_load(iq4_values);
+    const vf zero = vf_set1(0);
     vf amax, max, q;
     signed_absolute_maximum(x, 32, &amax, &max);
     vm allZero = vf_lt(amax, vf_set1(GS_GROUP_MAX_EPS));
-    vf wx[32];
     vf d = vf_div(vf_neg(max), vf_set1(iq4_values[0]));
     vf id = vf_div(vf_set1(1), d);
     vf sumqx = zero, sumq2 = zero;
@@ -821,7 +838,6 @@ GS_TARGET static vf iq4_scale_lanes(const vf *x, const vf *w) {
     }
     d = vf_sel(vf_gt(sumq2, zero), vf_div(sumqx, sumq2), zero);
     vf best = vf_mul(d, sumqx);
-    (void)wx;
     for (int itry = -7; itry <= 7; itry++) {
         id = vf_div(vf_set1((float)(itry + (int)iq4_values[0])), max);
         sumqx = sumq2 = zero;
@@ -838,68 +854,60 @@ GS_TARGET static vf iq4_scale_lanes(const vf *x, const vf *w) {
     return vf_sel(allZero, zero, d);
 }
 
-/// Indices of 32 values scaled by `id`, packed two to a byte as IQ4 stores them.
-GS_TARGET static inline void iq4_pack(const float *x, float id, uint8_t *q) {
-    const vf table = vf_load(iq4_values);
-    float low[16] __attribute__((aligned(64))), high[16] __attribute__((aligned(64)));
-    vf value;
-    vf_store(low, iq4_index(vf_mul(vf_set1(id), vf_load(x)), table, &value));
-    vf_store(high, iq4_index(vf_mul(vf_set1(id), vf_load(x + 16)), table, &value));
-    for (int j = 0; j < 16; j++) q[j] = (uint8_t)((int)low[j] | ((int)high[j] << 4));
+/// The table indices of every lane's 32 values scaled by its `id`, in
+/// sub-block order (L[32 * lane + j]).
+GS_TARGET static inline void iq4_indices(const vf *xt, const float *id, uint8_t *L) {
+    const vtab table = vtab_load(iq4_values);
+    const vf scale = vf_load(id);
+    vf indices[32], value;
+    for (int j = 0; j < 32; j++) indices[j] = vi_to_vf(iq4_index(vf_mul(scale, xt[j]), table, &value));
+    from_lanes(indices, 32, L);
+}
+
+/// 32 indices packed two to a byte as IQ4 stores them.
+GS_TARGET static inline void iq4_pack(const uint8_t *L, uint8_t *q) {
+    for (int j = 0; j < 16; j++) q[j] = (uint8_t)(L[j] | (L[j + 16] << 4));
 }
 
 /// Sub-block weights: x*x, or qw * sqrt(sigma2 + x*x) with importance.
-GS_TARGET static inline void iq4_weights(const vf *xt, const float *qw, vf sigma2, vf *wt) {
+GS_TARGET static inline void iq4_weights(const vf *xt, const float *qw, const float *x, int size, int perBlock, vf *wt) {
     if (qw) {
-        vf q[32];
-        to_lanes(qw, 32, q);
-        for (int i = 0; i < 32; i++) wt[i] = vf_mul(q[i], vf_sqrt(vf_add(sigma2, vf_mul(xt[i], xt[i]))));
+        (void)importance_weights(xt, qw, 32, block_sigma2(x, size, perBlock, 2, 1), wt);
     } else {
         for (int i = 0; i < 32; i++) wt[i] = vf_mul(xt[i], xt[i]);
     }
 }
 
-/// quantize_iq4_nl for 16 blocks of 32 (one per lane), with or without
-/// importance (each block's sigma2: twice its own mean square).
+/// quantize_iq4_nl for GS_LANES blocks of 32 (one per lane), with or
+/// without importance (each block's sigma2: twice its own mean square).
 GS_TARGET static void iq4_nl_blocks(const float *x, const float *qw, uint8_t *y) {
     vf xt[32], wt[32];
-    float scales[16] __attribute__((aligned(64))), sigma2[16] __attribute__((aligned(64)));
+    float scales[GS_LANES] __attribute__((aligned(64))), id[GS_LANES] __attribute__((aligned(64)));
+    uint8_t L[32 * GS_LANES];
     to_lanes(x, 32, xt);
-    if (qw) {
-        for (int b = 0; b < 16; b++) {
-            float s = 0;
-            for (int j = 0; j < 32; j++) s += x[32 * b + j] * x[32 * b + j];
-            sigma2[b] = s * (2.f / 32);
-        }
-    }
-    iq4_weights(xt, qw, qw ? vf_load(sigma2) : vf_set1(0), wt);
+    iq4_weights(xt, qw, x, 32, 1, wt);
     vf_store(scales, iq4_scale_lanes(xt, wt));
-    for (int b = 0; b < 16; b++) {
-        uint8_t *block = y + 18 * b;
-        store_half(block, scales[b]);
-        float id = scales[b] != 0 ? 1 / scales[b] : 0.f;
-        iq4_pack(x + 32 * b, id, block + 2);
+    for (int b = 0; b < GS_LANES; b++) id[b] = scales[b] != 0 ? 1 / scales[b] : 0.f;
+    iq4_indices(xt, id, L);
+    for (int b = 0; b < GS_LANES; b++) {
+        store_half(y + 18 * b, scales[b]);
+        iq4_pack(L + 32 * b, y + 18 * b + 2);
     }
 }
 
-/// quantize_iq4_xs for two blocks of 256 (8 sub-blocks each in the lanes),
-/// with or without importance (sigma2: twice the block's mean square).
+/// quantize_iq4_xs for GS_LANES / 8 blocks of 256 (8 sub-blocks each in
+/// the lanes), with or without importance (sigma2: twice the block's mean square).
 GS_TARGET static void iq4_xs_blocks(const float *x, const float *qw, uint8_t *y) {
+    enum { blocks = GS_LANES / 8 };
     vf xt[32], wt[32];
-    float scales[16] __attribute__((aligned(64))), sigma2[16] __attribute__((aligned(64)));
+    float scales[GS_LANES] __attribute__((aligned(64))), idl[GS_LANES] __attribute__((aligned(64)));
+    uint8_t L[32 * GS_LANES];
     to_lanes(x, 32, xt);
-    if (qw) {
-        for (int b = 0; b < 2; b++) {
-            float s = 0;
-            for (int j = 0; j < 256; j++) s += x[256 * b + j] * x[256 * b + j];
-            for (int j = 0; j < 8; j++) sigma2[8 * b + j] = s * (2.f / 256);
-        }
-    }
-    iq4_weights(xt, qw, qw ? vf_load(sigma2) : vf_set1(0), wt);
+    iq4_weights(xt, qw, x, 256, 8, wt);
     vf_store(scales, iq4_scale_lanes(xt, wt));
-    for (int b = 0; b < 2; b++) {
+    for (int b = 0; b < blocks; b++) {
         uint8_t *block = y + 136 * b;
-        const float *s = scales + 8 * b, *xb = x + 256 * b;
+        const float *s = scales + 8 * b;
         float maxScale = 0, amaxScale = 0;
         for (int ib = 0; ib < 8; ib++) {
             if (fabsf(s[ib]) > amaxScale) {
@@ -916,8 +924,7 @@ GS_TARGET static void iq4_xs_blocks(const float *x, const float *qw, uint8_t *y)
             int l = nearest_int_1(id * s[ib]);
             l = l < -32 ? -32 : (l > 31 ? 31 : l);
             float dl = d * (float)l;
-            float idl = dl != 0 ? 1 / dl : 0.f;
-            iq4_pack(xb + 32 * ib, idl, block + 8 + 16 * ib);
+            idl[8 * b + ib] = dl != 0 ? 1 / dl : 0.f;
             uint8_t ls = (uint8_t)(l + 32);
             scalesLow[ib / 2] |= (uint8_t)((ls & 0xF) << (4 * (ib % 2)));
             scalesHigh |= (uint16_t)((ls >> 4) << (2 * ib));
@@ -925,22 +932,23 @@ GS_TARGET static void iq4_xs_blocks(const float *x, const float *qw, uint8_t *y)
         memcpy(block + 2, &scalesHigh, 2);
         memcpy(block + 4, scalesLow, 4);
     }
+    iq4_indices(xt, idl, L);
+    for (int b = 0; b < blocks; b++) {
+        for (int ib = 0; ib < 8; ib++) iq4_pack(L + 256 * b + 32 * ib, y + 136 * b + 8 + 16 * ib);
+    }
 }
 
 // MARK: Entry
 
 /// Whether all `count` values are finite.
 GS_TARGET static int all_finite(const float *x, size_t count) {
-    const vf infinity = vf_set1(INFINITY);
-    size_t i = 0;
-    for (; i + 16 <= count; i += 16) {
-        vf v = vf_abs(vf_load(x + i));
-        if (!vm_all(vf_lt(v, infinity))) return 0;
+    uint32_t bad = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t bits;
+        memcpy(&bits, x + i, 4);
+        bad |= (bits & 0x7FFFFFFF) >= 0x7F800000;
     }
-    for (; i < count; i++) {
-        if (!(fabsf(x[i]) < INFINITY)) return 0;
-    }
-    return 1;
+    return !bad;
 }
 
 /// Quantizes up to `blocks` blocks of `type` (GS_Q2_K ... GS_IQ4_XS) from
@@ -952,15 +960,20 @@ GS_TARGET size_t GS_ENTRY(int type, const float *x, const float *qw, void *desti
     uint8_t *y = destination;
     size_t size, bytes, group;
     switch (type) {
-    case GS_Q2_K: size = 256; bytes = 84; group = 1; break;
-    case GS_Q3_K: size = 256; bytes = 110; group = 1; break;
-    case GS_Q4_K: size = 256; bytes = 144; group = 2; break;
-    case GS_Q5_K: size = 256; bytes = 176; group = 2; break;
-    case GS_Q6_K: size = 256; bytes = 210; group = 1; break;
-    case GS_IQ4_NL: size = 32; bytes = 18; group = 16; break;
-    case GS_IQ4_XS: size = 256; bytes = 136; group = 2; break;
+    case GS_Q2_K: size = 256; bytes = 84; group = GS_LANES / 16; break;
+    case GS_Q3_K: size = 256; bytes = 110; group = GS_LANES / 16; break;
+    case GS_Q4_K: size = 256; bytes = 144; group = GS_LANES / 8; break;
+    case GS_Q5_K: size = 256; bytes = 176; group = GS_LANES / 8; break;
+    case GS_Q6_K: size = 256; bytes = 210; group = GS_LANES / 16; break;
+    case GS_IQ4_NL: size = 32; bytes = 18; group = GS_LANES; break;
+    case GS_IQ4_XS: size = 256; bytes = 136; group = GS_LANES / 8; break;
     default: return 0;
     }
+    // A group holds the lanes' sub-blocks: at most 32 * GS_LANES floats and
+    // GS_LANES / 8 blocks of at most 210 bytes (IQ4_NL: GS_LANES of 18).
+    float paddedX[32 * GS_LANES] __attribute__((aligned(64)));
+    float paddedW[32 * GS_LANES] __attribute__((aligned(64)));
+    uint8_t paddedY[GS_LANES / 8 * 210 > 18 * GS_LANES ? GS_LANES / 8 * 210 : 18 * GS_LANES];
     size_t done = 0;
     while (done < blocks) {
         size_t count = blocks - done < group ? blocks - done : group;
@@ -971,9 +984,6 @@ GS_TARGET size_t GS_ENTRY(int type, const float *x, const float *qw, void *desti
         while (finite < count && all_finite(xs + finite * size, size)) finite++;
         if (finite == 0) return done;
         // A short group runs padded with copies of its last block.
-        float paddedX[16 * 32 > 2 * 256 ? 16 * 32 : 2 * 256] __attribute__((aligned(64)));
-        float paddedW[16 * 32 > 2 * 256 ? 16 * 32 : 2 * 256] __attribute__((aligned(64)));
-        uint8_t paddedY[16 * 18 > 2 * 176 ? 16 * 18 : 2 * 176];
         int padded = finite < group;
         if (padded) {
             for (size_t b = 0; b < group; b++) {
@@ -986,11 +996,11 @@ GS_TARGET size_t GS_ENTRY(int type, const float *x, const float *qw, void *desti
         }
         uint8_t *ys = padded ? paddedY : y + done * bytes;
         switch (type) {
-        case GS_Q2_K: q2_k_block(xs, ws, ys); break;
-        case GS_Q3_K: q3_k_block(xs, ws, ys); break;
+        case GS_Q2_K: q2_k_blocks(xs, ws, ys); break;
+        case GS_Q3_K: q3_k_blocks(xs, ws, ys); break;
         case GS_Q4_K: q4_k_or_q5_k_blocks(xs, ws, ys, 15, bytes); break;
         case GS_Q5_K: q4_k_or_q5_k_blocks(xs, ws, ys, 31, bytes); break;
-        case GS_Q6_K: q6_k_block(xs, ws, ys); break;
+        case GS_Q6_K: q6_k_blocks(xs, ws, ys); break;
         case GS_IQ4_NL: iq4_nl_blocks(xs, ws, ys); break;
         case GS_IQ4_XS: iq4_xs_blocks(xs, ws, ys); break;
         }

@@ -169,6 +169,21 @@ struct Benchmark: ParsableCommand {
     }
 }
 
+/// A file of /proc, read to its end (its size reads as 0, so it cannot be mapped).
+func readProcFile(_ path: String) -> String {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return "" }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { break }
+        bytes += chunk[0..<n]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
 /// Wall seconds and peak resident memory of one child process.
 struct Measurement {
     var seconds: Double
@@ -284,7 +299,7 @@ struct BenchmarkRun {
 
     /// The CPU, the features the kernels look for, and the level they run at.
     func printMachine() {
-        let cpuinfo = (try? Paths.readFile("/proc/cpuinfo")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let cpuinfo = readProcFile("/proc/cpuinfo")
         let name = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
             .map { String($0.drop { $0 != ":" }.dropFirst()).trimmingSpaces } ?? "unknown CPU"
         print("CPU: \(name), \(Parallel.coreCount) cores")
@@ -415,7 +430,7 @@ struct BenchmarkRun {
         let levels = options.kernels.map { [$0] } ?? VectorKernels.available
         Parallel.limitWorkers(to: 1)
         defer { Parallel.limitWorkers(to: options.threads) }
-        print("kernels: in process, 1 thread, \(count) F32 values (\(count * 4 >> 20) MiB) per run, CPU seconds (median of 3)")
+        print("kernels: in process, 1 thread, \(count) F32 values (\((count * 4) >> 20) MiB) per run, CPU seconds (median of 3)")
         for type in options.kernelTypes {
             for weighted in [false, true] where !weighted || supportsImportance(type) {
                 var line = "  \(type.name)\(weighted ? " with importance" : "")".padding(to: 26)
@@ -448,7 +463,7 @@ struct BenchmarkRun {
                     guard times.count == 3 else { continue }
                     let time = times.sorted()[1]
                     let rate = Double(count * 4) / 1e6 / time
-                    line += " \(level) \((time * 1000).rounded() / 1000) s (\(Int(rate.rounded())) MB/s"
+                    line += " \(level) \((time * 10000).rounded() / 10000) s (\(Int(rate.rounded())) MB/s"
                     if let first { line += ", \((first / time * 10).rounded() / 10)x" } else { first = time }
                     line += ")"
                     if let reference, reference != output { line += " BYTES DIFFER" }

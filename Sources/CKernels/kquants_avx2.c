@@ -71,14 +71,10 @@ typedef struct { __m256 lo, hi; } vtab;
 GS_TARGET static inline vtab vtab_load(const float *values) {
     return (vtab){ _mm256_loadu_ps(values), _mm256_loadu_ps(values + 8) };
 }
-/// table[i] in 8 lanes: both halves permuted by i's low 3 bits, bit 3 picks.
-GS_TARGET static inline __m256 vtab_lookup_half(vtab table, __m256i i) {
-    __m256 low = _mm256_permutevar8x32_ps(table.lo, i), high = _mm256_permutevar8x32_ps(table.hi, i);
-    __m256i upper = _mm256_slli_epi32(i, 28);
-    return _mm256_blendv_ps(low, high, _mm256_castsi256_ps(upper));
-}
-GS_TARGET static inline vf vtab_lookup(vtab table, vi index) {
-    return (vf){ vtab_lookup_half(table, index.lo), vtab_lookup_half(table, index.hi) };
+/// table[i] in each lane: both halves permuted by i's low 3 bits, `upper` picks.
+GS_TARGET static inline vf vtab_lookup(vtab table, vi i, vm upper) {
+    return (vf){ _mm256_blendv_ps(_mm256_permutevar8x32_ps(table.lo, i.lo), _mm256_permutevar8x32_ps(table.hi, i.lo), upper.lo),
+                 _mm256_blendv_ps(_mm256_permutevar8x32_ps(table.lo, i.hi), _mm256_permutevar8x32_ps(table.hi, i.hi), upper.hi) };
 }
 
 #include "kquants_template.h"

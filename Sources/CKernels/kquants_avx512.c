@@ -66,8 +66,9 @@ GS_TARGET static inline vi vi_sel(vm m, vi a, vi b) {
 GS_TARGET static inline vi vi_from_bits(vf a) { return (vi){ _mm512_castps_si512(a.lo), _mm512_castps_si512(a.hi) }; }
 GS_TARGET static inline vf vi_to_vf(vi a) { return (vf){ _mm512_cvtepi32_ps(a.lo), _mm512_cvtepi32_ps(a.hi) }; }
 GS_TARGET static inline vtab vtab_load(const float *values) { return _mm512_loadu_ps(values); }
-/// table[i] in each lane (only i's low 4 bits count).
-GS_TARGET static inline vf vtab_lookup(vtab table, vi index) {
+/// table[i] in each lane (only i's low 4 bits count; one permutation reaches all 16).
+GS_TARGET static inline vf vtab_lookup(vtab table, vi index, vm upper) {
+    (void)upper;
     return (vf){ _mm512_permutexvar_ps(index.lo, table), _mm512_permutexvar_ps(index.hi, table) };
 }
 

@@ -24,7 +24,8 @@
 //   vi_set1 vi_add vi_sub vi_and vi_max vi_min vi_sel vi_from_bits vi_to_vf
 //   vtab_load vtab_lookup
 // vf_sel(m, a, b) is a where m is set, else b; vm_andnot(a, b) is a & !b;
-// vtab_lookup(t, i) is t[i] in each lane (0 <= i < 16).
+// vtab_lookup(t, i, upper) is t[i] in each lane (0 <= i < 16), where
+// `upper` flags the lanes whose i is 8 or more.
 
 #include <math.h>
 #include <string.h>
@@ -798,31 +799,41 @@ GS_TARGET static void q6_k_blocks(const float *x, const float *qw, uint8_t *y) {
 
 static const float iq4_values[16] __attribute__((aligned(64))) = {
     -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+/// iq4_values[k + 1] at k (the last repeated).
+static const float iq4_next_values[16] __attribute__((aligned(64))) = {
+    -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113, 113};
 
 /// best_index_int8(16, kvalues_iq4nl, v) in each lane, and the table value
-/// at it: 0 at or below the first value, 15 at or above the last (NaN too:
-/// the reference's bisection ends there), otherwise the bisection's pair
-/// values[k] <= v < values[k + 1] and the nearer of the two, the upper one
-/// on ties (`v - values[k] < values[k + 1] - v ? k : k + 1`).
-GS_TARGET static inline vi iq4_index(vf v, vtab table, vf *value) {
-    vi k = vi_set1(0);
-    for (int step = 8; step >= 1; step >>= 1) {
+/// at it. The reference returns 0 at or below the first value, 15 at or
+/// above the last, otherwise the pair its bisection finds, values[k] <= v <
+/// values[k + 1], and the nearer of the two, the upper one on ties
+/// (`v - values[k] < values[k + 1] - v ? k : k + 1`); NaN ends at 15. Here
+/// k is the largest index in 0...14 with values[k] <= v (0 if none): that
+/// pair and that tie rule then give 0 and 15 at the ends too. `next` holds
+/// values[k + 1] at k. After the first halving every lookup stays in the
+/// lane's half of the table (`upperHalf`), which AVX2 needs to know.
+GS_TARGET static inline vi iq4_index(vf v, vtab table, vtab next, vf *value) {
+    // The first two halvings compare with constants (values[8], then values[4] or values[12]).
+    vm upperHalf = vf_ge(v, vf_set1(iq4_values[8]));
+    vi k = vi_sel(upperHalf, vi_set1(8), vi_set1(0));
+    vf quarter = vf_sel(upperHalf, vf_set1(iq4_values[12]), vf_set1(iq4_values[4]));
+    k = vi_sel(vf_le(quarter, v), vi_add(k, vi_set1(4)), k);
+    for (int step = 2; step >= 1; step >>= 1) {
         vi candidate = vi_add(k, vi_set1(step));
-        k = vi_sel(vf_le(vtab_lookup(table, candidate), v), candidate, k);
+        k = vi_sel(vf_le(vtab_lookup(table, candidate, upperHalf), v), candidate, k);
     }
-    vi upper = vi_add(k, vi_set1(1));
-    vf low = vtab_lookup(table, k), high = vtab_lookup(table, upper);
+    k = vi_min(k, vi_set1(14));
+    vf low = vtab_lookup(table, k, upperHalf), high = vtab_lookup(next, k, upperHalf);
     vm lower = vf_lt(vf_sub(v, low), vf_sub(high, v));
-    vm below = vf_le(v, vf_set1(iq4_values[0]));
-    vm above = vm_or(vf_ge(v, vf_set1(iq4_values[15])), vf_unordered(v, v));
-    *value = vf_sel(below, vf_set1(iq4_values[0]), vf_sel(above, vf_set1(iq4_values[15]), vf_sel(lower, low, high)));
-    return vi_sel(below, vi_set1(0), vi_sel(above, vi_set1(15), vi_sel(lower, k, upper)));
+    vm nan = vf_unordered(v, v);
+    *value = vf_sel(nan, vf_set1(iq4_values[15]), vf_sel(lower, low, high));
+    return vi_sel(nan, vi_set1(15), vi_sel(lower, k, vi_add(k, vi_set1(1))));
 }
 
 /// The loop body over sub-blocks of quantize_row_iq4_nl_impl with ntry 7,
 /// in every lane: the sub-block's scale (0 for an all-zero one).
 GS_TARGET static inline vf iq4_scale_lanes(const vf *x, const vf *w) {
-    const vtab table = vtab_load(iq4_values);
+    const vtab table = vtab_load(iq4_values), next = vtab_load(iq4_next_values);
     const vf zero = vf_set1(0);
     vf amax, max, q;
     signed_absolute_maximum(x, 32, &amax, &max);
@@ -831,7 +842,7 @@ GS_TARGET static inline vf iq4_scale_lanes(const vf *x, const vf *w) {
     vf id = vf_div(vf_set1(1), d);
     vf sumqx = zero, sumq2 = zero;
     for (int j = 0; j < 32; j++) {
-        (void)iq4_index(vf_mul(id, x[j]), table, &q);
+        (void)iq4_index(vf_mul(id, x[j]), table, next, &q);
         vf wq = vf_mul(w[j], q);
         sumqx = vf_add(sumqx, vf_mul(wq, x[j]));
         sumq2 = vf_add(sumq2, vf_mul(wq, q));
@@ -842,7 +853,7 @@ GS_TARGET static inline vf iq4_scale_lanes(const vf *x, const vf *w) {
         id = vf_div(vf_set1((float)(itry + (int)iq4_values[0])), max);
         sumqx = sumq2 = zero;
         for (int j = 0; j < 32; j++) {
-            (void)iq4_index(vf_mul(id, x[j]), table, &q);
+            (void)iq4_index(vf_mul(id, x[j]), table, next, &q);
             vf wq = vf_mul(w[j], q);
             sumqx = vf_add(sumqx, vf_mul(wq, x[j]));
             sumq2 = vf_add(sumq2, vf_mul(wq, q));
@@ -857,10 +868,10 @@ GS_TARGET static inline vf iq4_scale_lanes(const vf *x, const vf *w) {
 /// The table indices of every lane's 32 values scaled by its `id`, in
 /// sub-block order (L[32 * lane + j]).
 GS_TARGET static inline void iq4_indices(const vf *xt, const float *id, uint8_t *L) {
-    const vtab table = vtab_load(iq4_values);
+    const vtab table = vtab_load(iq4_values), next = vtab_load(iq4_next_values);
     const vf scale = vf_load(id);
     vf indices[32], value;
-    for (int j = 0; j < 32; j++) indices[j] = vi_to_vf(iq4_index(vf_mul(scale, xt[j]), table, &value));
+    for (int j = 0; j < 32; j++) indices[j] = vi_to_vf(iq4_index(vf_mul(scale, xt[j]), table, next, &value));
     from_lanes(indices, 32, L);
 }
 

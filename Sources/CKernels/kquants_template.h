@@ -132,7 +132,7 @@ GS_TARGET static inline vf block_sigma2(const float *x, int size, int perBlock, 
 /// returns the scale, and the_min in `theMin`. With rmin -0.9, rdelta 0.05,
 /// nstep 36 and weights it is also make_qkx3_quants (whose `max <= min` is
 /// `max == min` here, as min <= 0 <= ... <= max).
-GS_TARGET static inline vf qkx2_lanes(int n, int nmax, const vf *x, const vf *w, vf *L,
+GS_TARGET __attribute__((always_inline)) static inline vf qkx2_lanes(int n, int nmax, const vf *x, const vf *w, vf *L,
                                       float rmin, float rdelta, int nstep, int mad, vf *theMin) {
     vf Laux[32], shifted[32];
     vf min = x[0], max = x[0], sumW = w[0], sumX = vf_mul(w[0], x[0]);
@@ -202,7 +202,7 @@ GS_TARGET static inline vf qkx2_lanes(int n, int nmax, const vf *x, const vf *w,
 
 /// make_qx_quants(n, nmax, x, L, rmse_type 1, qw) in every lane, weights `w`
 /// (x*x where the reference's qw is NULL). `L` gets l + nmax as floats.
-GS_TARGET static inline vf qx_lanes(int n, int nmax, const vf *x, const vf *w, vf *L) {
+GS_TARGET __attribute__((always_inline)) static inline vf qx_lanes(int n, int nmax, const vf *x, const vf *w, vf *L) {
     vf wx[32];
     vf amax, max;
     signed_absolute_maximum(x, n, &amax, &max);

@@ -29,7 +29,7 @@ struct VectorKernelLevelTests {
 
     /// Rows that exercise the searches: several scales and distributions,
     /// sub-blocks of zeros, constant and one-signed rows, huge values whose
-    /// squares overflow, tiny ones, ties of magnitude, values on rounding
+    /// squares overflow, tiny and subnormal ones, ties of magnitude, values on rounding
     /// boundaries, and rows holding NaN and infinities (which the vector
     /// kernels hand back to the scalar ones).
     static func inputs() -> [Float] {
@@ -37,7 +37,7 @@ struct VectorKernelLevelTests {
         func uniform() -> Float { Float(random.next() >> 40) / Float(1 << 24) - 0.5 }
         func normal() -> Float { (0..<4).reduce(Float(0)) { sum, _ in sum + uniform() } }
         var rows: [[Float]] = []
-        for scale: Float in [1, 1, 1, 1, 0.02, 0.02, 30, 1e-8, 3e18, 1e30] {
+        for scale: Float in [1, 1, 1, 1, 0.02, 0.02, 30, 1e-8, 1e-20, 1e-39, 3e18, 1e30] {
             rows.append((0..<rowLength).map { _ in normal() * scale })
         }
         for _ in 0..<2 {

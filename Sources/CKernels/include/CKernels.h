@@ -1,5 +1,5 @@
 // CKernels: the vector kernels of gatesurgeon's hot loops (16-bit float casts,
-// the forward pass's matrix products), in C for one reason: per-function
+// ggml's quantizers, the forward pass's matrix products), in C for one reason: per-function
 // instruction sets. Swift has no per-function target attribute and SwiftPM
 // builds without -march, so Swift's SIMD types compile to the x86-64 baseline
 // (SSE2) whatever the CPU. Here each kernel exists for AVX2+FMA+F16C and for
@@ -7,7 +7,8 @@
 // CPU supports is chosen at run time (__builtin_cpu_supports). Where neither
 // is available (another architecture, an old CPU) gs_cpu_level() returns 0 and
 // the callers use their portable Swift kernels, which the tests also compare
-// these against byte for byte (casts) or to rounding (products).
+// these against byte for byte (casts, quantizers) or to rounding (products).
+// Callers pass the level, so one CPU runs and compares every level it has.
 //
 // No kernel allocates, locks or starts a thread: Swift's Parallel splits the
 // work and calls them on disjoint parts of the output.

@@ -171,7 +171,6 @@ enum BlockQuantization {
         }
         @inline(__always)
         func runRows(_ kernel: (UnsafePointer<Float>, UnsafeMutableRawPointer, UnsafePointer<Float>, Float) -> Void) {
-            let bytes = dtype.blockBytes
             ParallelChunks.forEach(count: rows, grain: max(1, (1 << 16) / rowLength), elementsPerItem: rowLength &* 8) { range in
                 for row in range {
                     let x = source + row &* rowLength

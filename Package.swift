@@ -49,7 +49,11 @@ let package = Package(
         ),
         .executableTarget(name: "gatesurgeon", dependencies: ["GateSurgeonCommands", "GateSurgeon", "Platform"]),
         // Release-mode benchmark against the peer tools; not a test.
-        .executableTarget(name: "gatesurgeon-bench", dependencies: ["GateSurgeon", "JSON", "Platform"], path: "Sources/GateSurgeonBenchmarks"),
+        .executableTarget(
+            name: "gatesurgeon-bench",
+            dependencies: ["GateSurgeon", "JSON", "Platform", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/GateSurgeonBenchmarks"
+        ),
         .testTarget(
             name: "GateSurgeonTests",
             dependencies: ["GateSurgeon", "GateSurgeonCommands", "JSON", "Platform", "CKernels"]

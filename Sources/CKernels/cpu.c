@@ -23,3 +23,21 @@ int gs_cpu_level(void) {
     }
     return level;
 }
+
+unsigned gs_cpu_features(void) {
+    unsigned features = 0;
+#if GS_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("sse4.2")) features |= GS_CPU_SSE42;
+    if (__builtin_cpu_supports("avx")) features |= GS_CPU_AVX;
+    if (__builtin_cpu_supports("avx2")) features |= GS_CPU_AVX2;
+    if (__builtin_cpu_supports("fma")) features |= GS_CPU_FMA;
+    if (__builtin_cpu_supports("f16c")) features |= GS_CPU_F16C;
+    if (__builtin_cpu_supports("avx512f")) features |= GS_CPU_AVX512F;
+    if (__builtin_cpu_supports("avx512bw")) features |= GS_CPU_AVX512BW;
+    if (__builtin_cpu_supports("avx512vl")) features |= GS_CPU_AVX512VL;
+    if (__builtin_cpu_supports("avx512vnni")) features |= GS_CPU_AVX512VNNI;
+    if (__builtin_cpu_supports("avx512bf16")) features |= GS_CPU_AVX512BF16;
+#endif
+    return features;
+}

@@ -134,11 +134,14 @@ enum BlockQuantization {
         default: break
         }
         let blocks = rows &* (rowLength / dtype.blockSize)
+        // Read on this thread: the workers below are handed it.
+        let level = VectorKernels.best
         guard let qw = importance else {
-            quantize(source, as: dtype, into: destination, blocks: blocks)
+            quantize(source, as: dtype, into: destination, blocks: blocks, level: level)
             return
         }
         let size = dtype.blockSize
+        let bytes = dtype.blockBytes
         let blocksPerRow = rowLength / size
         @inline(__always)
         func run(_ kernel: (UnsafePointer<Float>, UnsafeMutableRawPointer, UnsafePointer<Float>) -> Void) {
@@ -147,9 +150,27 @@ enum BlockQuantization {
                 kernel(x, y, qw + (block % blocksPerRow) &* size)
             }
         }
+        /// The vector kernel of `level`, one call per stretch of a row (the
+        /// importance runs along the row), the scalar kernel for the blocks
+        /// it leaves (non-finite values): the same bytes.
+        @inline(__always)
+        func runVector(_ type: Int32, _ kernel: (UnsafePointer<Float>, UnsafeMutableRawPointer, UnsafePointer<Float>) -> Void) {
+            guard level > .portable else { return run(kernel) }
+            ParallelChunks.forEach(count: blocks, grain: grain(dtype), elementsPerItem: size &* 8) { range in
+                var block = range.lowerBound
+                while block < range.upperBound {
+                    let column = block % blocksPerRow
+                    let end = Swift.min(range.upperBound, block &- column &+ blocksPerRow)
+                    block += gs_quantize_blocks(
+                        level.rawValue, type, source + block &* size, qw + column &* size, destination + block &* bytes, end &- block)
+                    guard block < end else { continue }
+                    kernel(source + block &* size, destination + block &* bytes, qw + (block % blocksPerRow) &* size)
+                    block &+= 1
+                }
+            }
+        }
         @inline(__always)
         func runRows(_ kernel: (UnsafePointer<Float>, UnsafeMutableRawPointer, UnsafePointer<Float>, Float) -> Void) {
-            let bytes = dtype.blockBytes
             ParallelChunks.forEach(count: rows, grain: max(1, (1 << 16) / rowLength), elementsPerItem: rowLength &* 8) { range in
                 for row in range {
                     let x = source + row &* rowLength
@@ -162,18 +183,18 @@ enum BlockQuantization {
             }
         }
         switch dtype {
-        case .q8_0, .tq1_0, .tq2_0, .mxfp4: quantize(source, as: dtype, into: destination, blocks: blocks)
+        case .q8_0, .tq1_0, .tq2_0, .mxfp4: quantize(source, as: dtype, into: destination, blocks: blocks, level: level)
         case .q4_0: runRows { Quantize.q4_0($0, $1, importance: $2, rowSigma2: $3) }
         case .q5_0: runRows { Quantize.q5_0($0, $1, importance: $2, rowSigma2: $3) }
         case .q4_1: runRows { Quantize.q4_1OrQ5_1($0, $1, importance: $2, rowSigma2: $3, nmax: 15) }
         case .q5_1: runRows { Quantize.q4_1OrQ5_1($0, $1, importance: $2, rowSigma2: $3, nmax: 31) }
-        case .q2_K: run { Quantize.q2_K($0, $1, importance: $2) }
-        case .q3_K: run { Quantize.q3_K($0, $1, importance: $2) }
-        case .q4_K: run { Quantize.q4KOrQ5K($0, $1, importance: $2, nmax: 15) }
-        case .q5_K: run { Quantize.q4KOrQ5K($0, $1, importance: $2, nmax: 31) }
-        case .q6_K: run { Quantize.q6_K($0, $1, importance: $2) }
-        case .iq4_NL: run { Quantize.iq4_NL($0, $1, importance: $2) }
-        case .iq4_XS: run { Quantize.iq4_XS($0, $1, importance: $2) }
+        case .q2_K: runVector(Int32(GS_Q2_K)) { Quantize.q2_K($0, $1, importance: $2) }
+        case .q3_K: runVector(Int32(GS_Q3_K)) { Quantize.q3_K($0, $1, importance: $2) }
+        case .q4_K: runVector(Int32(GS_Q4_K)) { Quantize.q4KOrQ5K($0, $1, importance: $2, nmax: 15) }
+        case .q5_K: runVector(Int32(GS_Q5_K)) { Quantize.q4KOrQ5K($0, $1, importance: $2, nmax: 31) }
+        case .q6_K: runVector(Int32(GS_Q6_K)) { Quantize.q6_K($0, $1, importance: $2) }
+        case .iq4_NL: runVector(Int32(GS_IQ4_NL)) { Quantize.iq4_NL($0, $1, importance: $2) }
+        case .iq4_XS: runVector(Int32(GS_IQ4_XS)) { Quantize.iq4_XS($0, $1, importance: $2) }
         case .iq2_XXS: run { Quantize.iq2_XXS($0, $1, importance: $2) }
         case .iq2_XS: run { Quantize.iq2_XS($0, $1, importance: $2) }
         case .iq2_S: run { Quantize.iq2_S($0, $1, importance: $2) }
@@ -220,15 +241,17 @@ enum BlockQuantization {
                 }
             }
         }
-        /// The AVX-512 kernel where there is one, the scalar kernel for the
-        /// blocks it leaves (non-finite values, zero extremes): the same bytes.
+        /// The vector kernel of `level` (AVX2 or AVX-512), the scalar kernel
+        /// for the blocks it leaves (non-finite values; zero extremes of
+        /// Q4_1 and Q5_1): the same bytes.
         @inline(__always)
         func runVector(_ type: Int32, _ kernel: (UnsafePointer<Float>, UnsafeMutableRawPointer) -> Void) {
-            guard level >= .avx512 else { return run(kernel) }
+            guard level > .portable else { return run(kernel) }
             ParallelChunks.forEach(count: blocks, grain: grain(dtype), elementsPerItem: size * 8) { range in
                 var block = range.lowerBound
                 while block < range.upperBound {
-                    block += gs_quantize_blocks(level.rawValue, type, source + block &* size, destination + block &* bytes, range.upperBound - block)
+                    block += gs_quantize_blocks(
+                        level.rawValue, type, source + block &* size, nil, destination + block &* bytes, range.upperBound &- block)
                     guard block < range.upperBound else { break }
                     kernel(source + block &* size, destination + block &* bytes)
                     block += 1
@@ -241,13 +264,13 @@ enum BlockQuantization {
         case .q5_0: runVector(Int32(GS_Q5_0), Quantize.q5_0)
         case .q5_1: runVector(Int32(GS_Q5_1), Quantize.q5_1)
         case .q8_0: runVector(Int32(GS_Q8_0), Quantize.q8_0)
-        case .q2_K: run(Quantize.q2_K)
-        case .q3_K: run(Quantize.q3_K)
-        case .q4_K: run(Quantize.q4_K)
-        case .q5_K: run(Quantize.q5_K)
-        case .q6_K: run(Quantize.q6_K)
-        case .iq4_NL: run(Quantize.iq4_NL)
-        case .iq4_XS: run(Quantize.iq4_XS)
+        case .q2_K: runVector(Int32(GS_Q2_K), Quantize.q2_K)
+        case .q3_K: runVector(Int32(GS_Q3_K), Quantize.q3_K)
+        case .q4_K: runVector(Int32(GS_Q4_K), Quantize.q4_K)
+        case .q5_K: runVector(Int32(GS_Q5_K), Quantize.q5_K)
+        case .q6_K: runVector(Int32(GS_Q6_K), Quantize.q6_K)
+        case .iq4_NL: runVector(Int32(GS_IQ4_NL), Quantize.iq4_NL)
+        case .iq4_XS: runVector(Int32(GS_IQ4_XS), Quantize.iq4_XS)
         case .tq1_0: run(Quantize.tq1_0)
         case .tq2_0: run(Quantize.tq2_0)
         case .mxfp4: run(Quantize.mxfp4)

@@ -13,6 +13,12 @@
 /// (`quantize_row_*_impl` with `quant_weights`) in `Quantize+Importance.swift`;
 /// the lattice types in `Quantize+IQ1.swift`, `Quantize+IQ2.swift` and
 /// `Quantize+IQ3.swift`.
+///
+/// These Swift kernels are the portable path. Where the CPU has AVX2 or
+/// AVX-512, `BlockQuantization` runs the C kernels instead (module CKernels:
+/// `quantize.c` for the 32-element types, `kquants_template.h` for Q2_K to
+/// Q6_K, IQ4_NL and IQ4_XS), which write the same bytes and hand blocks with
+/// NaN or infinities back to these.
 enum Quantize {
     @inline(__always)
     static func store(_ value: UInt8, _ y: UnsafeMutableRawPointer, _ offset: Int) {

@@ -203,54 +203,20 @@ struct QuantizationTests {
     static let dequantizedTypes: [DType] = quantizedTypes
 
     /// Quantizing the fixture's source gives ggml_quantize_chunk's bytes
-    /// exactly (tolerance: none; the reference quantizers are deterministic).
-    @Test(arguments: quantizedTypes)
-    func quantizeMatchesGGML(_ dtype: DType) throws {
+    /// exactly (tolerance: none; the reference quantizers are deterministic),
+    /// at every kernel level this CPU runs.
+    @Test(arguments: quantizedTypes, VectorKernels.available)
+    func quantizeMatchesGGML(_ dtype: DType, level: VectorKernels.Level) throws {
         let file = try Fixtures.quant.get()
         let source = try file.floats(of: "source")
         let expected = try file.bytes(of: "\(dtype.name.lowercased()).bytes").bytes
-        let actual = try encoded(source, as: dtype, rowLength: 512).bytes
+        let actual = try VectorKernels.withLevel(level) { try encoded(source, as: dtype, rowLength: 512).bytes }
         try #require(actual.count == expected.count)
         let differing = (0..<(expected.count / dtype.blockBytes)).filter { block in
             let range = (block * dtype.blockBytes)..<((block + 1) * dtype.blockBytes)
             return actual[range] != expected[range]
         }
         #expect(differing.isEmpty, "\(differing.count) of \(expected.count / dtype.blockBytes) blocks differ: \(differing.prefix(10))")
-    }
-
-    /// The AVX-512 quantizers write the scalar ports' bytes (so ggml's) on
-    /// random blocks and on the blocks they hand back to the scalar kernels:
-    /// NaN, infinities, zero minima or maxima of either sign, all zeros, ties
-    /// of magnitude, values on rounding boundaries.
-    @Test(arguments: [DType.q8_0, .q4_0, .q4_1, .q5_0, .q5_1])
-    func vectorQuantizersMatchScalar(_ dtype: DType) throws {
-        guard VectorKernels.best >= .avx512 else { return }
-        var state: UInt64 = 5
-        func uniform() -> Float {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Float(state >> 40) / Float(1 << 24) - 0.5
-        }
-        var values: [Float] = (0..<(32 * 4096)).map { _ in uniform() }
-        let special: [[Float]] = [
-            [.nan] + Array(repeating: 1, count: 31), [.infinity] + Array(repeating: -1, count: 31),
-            Array(repeating: 0, count: 32), Array(repeating: -0.0, count: 32),
-            [0, -0.0] + (0..<30).map { Float($0 + 1) }, [-0.0, 0] + (0..<30).map { -Float($0 + 1) },
-            (0..<32).map { $0 % 2 == 0 ? 3 : -3 }, (0..<32).map { Float($0) / 2 - 8 },
-            (0..<32).map { Float($0) * 127 / 31 },
-        ]
-        for block in special { values += block }
-        for block in special.reversed() { values += block }
-        let blocks = values.count / 32
-        var scalar = [UInt8](repeating: 0, count: blocks * dtype.blockBytes), vector = [UInt8](repeating: 1, count: blocks * dtype.blockBytes)
-        values.withUnsafeBufferPointer { source in
-            scalar.withUnsafeMutableBytes { BlockQuantization.quantize(source.baseAddress!, as: dtype, into: $0.baseAddress!, blocks: blocks, level: .portable) }
-            vector.withUnsafeMutableBytes { BlockQuantization.quantize(source.baseAddress!, as: dtype, into: $0.baseAddress!, blocks: blocks, level: .avx512) }
-        }
-        let differing = (0..<blocks).filter { block in
-            let range = (block * dtype.blockBytes)..<((block + 1) * dtype.blockBytes)
-            return scalar[range] != vector[range]
-        }
-        #expect(differing.isEmpty, "\(differing.count) of \(blocks) blocks differ: \(differing.prefix(10))")
     }
 
     /// Dequantizing ggml's bytes gives gguf-py's floats bit for bit

@@ -32,11 +32,12 @@ struct QuantizationDigestTests {
     #endif
 
     /// Quantizing the model's tensors with the rules and the kernels gives
-    /// llama-quantize's types and bytes (SHA-256, no tolerance). Runs that
+    /// llama-quantize's types and bytes (SHA-256, no tolerance), at every
+    /// kernel level this CPU runs. Runs that
     /// llama-quantize refused (a preset that needs an importance matrix,
     /// without one) are refused by the rules too.
-    @Test(arguments: runs)
-    func quantizedTensorsMatchLlamaQuantize(_ run: Run) throws {
+    @Test(arguments: runs, VectorKernels.available)
+    func quantizedTensorsMatchLlamaQuantize(_ run: Run, level: VectorKernels.Level) throws {
         let json = try Fixtures.json("reference/presets/digests.json")
         let reference = try #require(json["runs"]?.arrayValue?[run.index])
         let digestRows = Int(json["digest_rows"]?.intValue ?? 0)
@@ -79,7 +80,7 @@ struct QuantizationDigestTests {
                 }
                 let weights = try importance?.importance(forTensor: stored.name, columns: rowLength, experts: 1)
                 if choices[index].requiresImportance { try #require(weights != nil, "\(stored.name) needs importance") }
-                bytes = try encoded(values, as: type, rowLength: rowLength, importance: weights)
+                bytes = try VectorKernels.withLevel(level) { try encoded(values, as: type, rowLength: rowLength, importance: weights) }
             }
             let digest = SHA256.hexDigest(bytes)
             let reference = entry[Self.wholeTensors ? 1 : 2].stringValue

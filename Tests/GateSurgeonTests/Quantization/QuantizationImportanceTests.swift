@@ -38,14 +38,15 @@ struct QuantizationImportanceTests {
     static let latticeTypesWithoutImportance: [DType] = [.iq2_S, .iq3_XXS, .iq3_S, .iq1_M]
 
     /// With the fixture's importance vector every type gives
-    /// `ggml_quantize_chunk`'s bytes exactly (tolerance: none).
-    @Test(arguments: allTypes)
-    func importanceQuantizationMatchesGGML(_ dtype: DType) throws {
+    /// `ggml_quantize_chunk`'s bytes exactly (tolerance: none), at every
+    /// kernel level this CPU runs.
+    @Test(arguments: allTypes, VectorKernels.available)
+    func importanceQuantizationMatchesGGML(_ dtype: DType, level: VectorKernels.Level) throws {
         let file = try Fixtures.quantImportance.get()
         let source = try file.floats(of: "source")
         let importance = try file.floats(of: "imatrix")
         let expected = try file.bytes(of: "\(dtype.name.lowercased()).imatrix.bytes").bytes
-        let actual = try encoded(source, as: dtype, rowLength: 512, importance: importance)
+        let actual = try VectorKernels.withLevel(level) { try encoded(source, as: dtype, rowLength: 512, importance: importance) }
         try #require(actual.count == expected.count)
         let differing = differingBlocks(actual, expected, blockBytes: dtype.blockBytes)
         #expect(differing.isEmpty, "\(differing.count) of \(expected.count / dtype.blockBytes) blocks differ: \(differing.prefix(10))")

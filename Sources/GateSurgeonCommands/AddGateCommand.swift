@@ -114,7 +114,7 @@ struct AddGateCommand: ConsoleCommand {
         let inputPlan = try ModelWriter.plan(graph, format: format, policy: policy)
         let addedBytes = plan.reduce(0) { $0 + $1.byteCount } - inputPlan.reduce(0) { $0 + $1.byteCount }
         let layerText = PlanReport.describeLayers(summary.gatedLayers)
-        if !report.json {
+        if report.showsPlan {
             console.print("add-gate: \(graph.config.family.rawValue), \(graph.config.layerCount) layers, \(graph.config.headCount) heads x \(graph.config.headDim), layout \(chosenLayout.rawValue), \(granularity.rawValue), init \(initialization.rawValue)")
             console.print("  gating layers \(layerText); \(summary.tensorsAdded.count) tensors added, \(summary.tensorsChanged.count) rewritten, +\(InspectReport.formatCount(summary.parametersAdded)) parameters, +\(InspectReport.formatBytes(addedBytes))")
         }

@@ -71,8 +71,16 @@ struct ConvertCommand: ConsoleCommand {
         let transaction = OutputTransaction(inputs: graph.inputPaths + outputOptions.inputs, replacing: outputOptions.force)
         try transaction.check(target)
         let policy = try outputOptions.policy()
-        let plan = try ModelWriter.plan(graph, format: target.checkpointFormat, policy: policy)
-        if !report.json {
+        let plan: [PlannedTensor]
+        do {
+            plan = try ModelWriter.plan(graph, format: target.checkpointFormat, policy: policy)
+        } catch let error as ModelError
+            where target.checkpointFormat == .gguf && graph.config.gate.map({ $0.layout != .separate }) == true
+            && !graph.config.architecture.gatedByDefault
+        {
+            throw HintedError(error: error, hint: ErrorMessages.fusedGateToGGUFHint)
+        }
+        if report.showsPlan {
             console.print("convert: \(checkpoint.format.rawValue) -> \(target.checkpointFormat.rawValue), \(graph.config.family.rawValue), \(graph.config.layerCount) layers, \(plan.count) tensors")
         }
         let writing = ModelWriting(console: console, report: report, document: [
@@ -90,7 +98,7 @@ struct ConvertCommand: ConsoleCommand {
         try transaction.check(target)
         let policy = try outputOptions.policy()
         let conversion = try TensorConversion(checkpoint: checkpoint, configPath: config, format: target.checkpointFormat, policy: policy)
-        if !report.json {
+        if report.showsPlan {
             console.print("convert: \(checkpoint.format.rawValue) -> \(target.checkpointFormat.rawValue), architecture not modelled: tensors converted one by one, names and metadata kept, \(conversion.plan.count) tensors")
         }
         let writing = ModelWriting(console: console, report: report, document: [

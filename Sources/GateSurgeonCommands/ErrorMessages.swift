@@ -8,6 +8,10 @@ enum ErrorMessages {
         oneLine(hinted(error))
     }
 
+    /// What `convert` adds when a model whose gate is fused into q_proj is
+    /// asked for as GGUF: the library says why it cannot be, this what to run.
+    static let fusedGateToGGUFHint = "add the gate to the ungated model with add-gate --layout separate instead"
+
     private static func hinted(_ error: any Error) -> String {
         switch error {
         case let error as OutputError:
@@ -69,4 +73,13 @@ enum ErrorMessages {
         }
         return result
     }
+}
+
+/// A library error with the hint that gets around it, for the cases only the
+/// command can tell apart (the library's error does not say which command ran).
+struct HintedError: Error, CustomStringConvertible {
+    var error: any Error
+    var hint: String
+
+    var description: String { "\(error); \(hint)" }
 }

@@ -41,7 +41,7 @@ struct ModelWriting {
         document["output"] = .string(target.path)
         document["format"] = .string(target.checkpointFormat.rawValue)
         document["plan"] = PlanReport.json(plan)
-        if !report.json {
+        if report.showsPlan {
             for line in PlanReport.lines(plan) { console.print(line) }
         }
         for pattern in policy.keep where !plan.contains(where: { policy.keepMatches(pattern, $0) }) {

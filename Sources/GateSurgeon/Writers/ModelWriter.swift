@@ -118,7 +118,7 @@ public enum ModelWriter {
             // file would not load (and the Llama row permutation needs heads of even size).
             throw ModelError.unsupportedModel(
                 path: graph.sourcePath,
-                problem: "its \(gate.layout.rawValue) gate is fused into q_proj, which a \(graph.config.family.rawValue) GGUF cannot carry; GGUF carries the gate as blk.N.attn_gate (add-gate --layout separate on the ungated model)")
+                problem: "its \(gate.layout.rawValue) gate is fused into q_proj, which a \(graph.config.family.rawValue) GGUF cannot carry; GGUF carries a gate only as its own tensor, blk.N.attn_gate (the separate layout)")
         }
         let asLlamaQuantize = format == .gguf && graph.sourceFormat == .gguf
         var pendingExperts: [String: [Int: GraphTensor]] = [:]

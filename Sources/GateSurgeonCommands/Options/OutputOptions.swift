@@ -117,8 +117,11 @@ struct ReportOptions: ParsableArguments {
     @Flag(help: "Print one JSON document on standard output instead of text (progress and warnings stay on standard error).")
     var json = false
 
-    @Flag(help: "No progress on standard error.")
+    @Flag(help: "Print no progress and no plan of what a write will do: only results (tables, summaries), warnings and errors.")
     var quiet = false
+
+    /// Whether the plan of a write (the lines before the heavy work) is printed.
+    var showsPlan: Bool { !json && !quiet }
 }
 
 /// Limits on the logit comparison of `verify` and of `--verify`.

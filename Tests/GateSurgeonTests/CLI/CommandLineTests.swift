@@ -183,6 +183,21 @@ import Testing
         #expect(plan.lowerBound < summary.lowerBound)
     }
 
+    /// `--quiet` silences what its help says, progress and the plan, and
+    /// nothing else: the summary still prints.
+    @Test func quietLeavesOnlyTheSummary() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let loud = try CLI.succeed(["add-gate", Self.qwen2, Paths.join(directory, "loud/")])
+        #expect(loud.output.contains("add-gate: qwen2") && loud.output.contains("self_attn.q_proj.weight"), "\(loud.output)")
+        let quiet = try CLI.succeed(["add-gate", Self.qwen2, Paths.join(directory, "quiet/"), "--quiet"])
+        #expect(quiet.errorOutput.isEmpty, "\(quiet.errorOutput)")
+        #expect(quiet.output.hasPrefix("wrote "), "\(quiet.output)")
+        #expect(!quiet.output.contains("add-gate:") && !quiet.output.contains("q_proj"), "\(quiet.output)")
+        let help = try CLI.succeed(["add-gate", "--help"]).output.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(help.contains("--quiet Print no progress and no plan of what a write will do"), "\(help)")
+    }
+
     /// A dtype cast needs no architecture: an architecture gatesurgeon
     /// does not model converts tensor by tensor, names and metadata kept.
     @Test func castsWorkForAnyArchitecture() throws {

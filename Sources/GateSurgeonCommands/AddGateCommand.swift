@@ -51,10 +51,10 @@ struct AddGateCommand: ConsoleCommand {
     @Option(name: .customLong("init"), help: "Gate initialization: zero (function-preserving) or normal.")
     var initialization: InitializationKind = .zero
 
-    @Option(help: "Standard deviation for --init normal (default: the config's initializer_range, else 0.02).")
+    @Option(parsing: .unconditional, help: "Standard deviation for --init normal (default: the config's initializer_range, else 0.02).")
     var std: Float?
 
-    @Option(help: "Seed for --init normal.")
+    @Option(parsing: .unconditional, help: "Seed for --init normal.")
     var seed: UInt64 = 0
 
     @Flag(help: "With --init normal, do not double o_proj.")

@@ -31,6 +31,10 @@ public struct GateSurgeonCommand: ParsableCommand {
     /// returns its exit status; every message goes to `console`, errors as
     /// one `error: ...` line. The executable and the tests both call this.
     public static func execute(_ arguments: [String], console: Console = .standard) -> Int32 {
+        if let problem = commandProblem(in: arguments) {
+            console.printError("error: \(problem); run 'gatesurgeon --help' to see the commands")
+            return ExitStatus.badInput
+        }
         do {
             var command = try parseAsRoot(arguments)
             if let consoleCommand = command as? any ConsoleCommand {
@@ -53,15 +57,45 @@ public struct GateSurgeonCommand: ParsableCommand {
                 return ExitStatus.success
             }
             if code == .validationFailure {
-                // ArgumentParser's usage errors: its message, then the usage.
-                var text = fullMessage(for: error)
-                if text.hasPrefix("Error: ") { text = "error: " + text.dropFirst("Error: ".count) }
-                console.printError(text)
+                console.printError("error: " + usageMessage(for: error, arguments: arguments))
                 return ExitStatus.badInput
             }
             console.printError("error: " + ErrorMessages.describe(error))
             return ExitStatus.badInput
         }
+    }
+}
+
+extension GateSurgeonCommand {
+    static var subcommandNames: [String] { configuration.subcommands.compactMap { $0.configuration.commandName } }
+
+    /// Why `arguments` name no command to run, if they do not: nothing given,
+    /// a word that is no command, or `help` for one that does not exist.
+    /// ArgumentParser prints the overview and succeeds in these cases, which
+    /// would let a typo in a script pass.
+    static func commandProblem(in arguments: [String]) -> String? {
+        guard let first = arguments.first else { return "no command given" }
+        if first == "help" {
+            guard arguments.count > 1, !subcommandNames.contains(arguments[1]) else { return nil }
+            return "'\(ErrorMessages.oneLine(arguments[1]))' is not a command"
+        }
+        if first.hasPrefix("-") || subcommandNames.contains(first) { return nil }
+        return "'\(ErrorMessages.oneLine(first))' is not a command"
+    }
+
+    /// ArgumentParser's message for a usage error as one line that names the
+    /// subcommand and where its options are explained:
+    /// `gatesurgeon inspect: missing expected argument '<path>'; run 'gatesurgeon inspect --help' for its options`.
+    static func usageMessage(for error: any Error, arguments: [String]) -> String {
+        let command = arguments.first.map { subcommandNames.contains($0) ? "gatesurgeon \($0)" : "gatesurgeon" } ?? "gatesurgeon"
+        var text = message(for: error).split(whereSeparator: \.isNewline).map { $0.drop(while: \.isWhitespace) }.joined(separator: " ")
+        if text.hasSuffix(".") { text.removeLast() }
+        // ArgumentParser's sentences start upper case ("Missing expected argument"); ours are
+        // clauses after a colon.
+        if let first = text.first, first.isUppercase, text.dropFirst().first?.isLowercase == true {
+            text = first.lowercased() + text.dropFirst()
+        }
+        return ErrorMessages.oneLine("\(command): \(text); run '\(command) --help' for its options")
     }
 }
 

@@ -39,10 +39,10 @@ struct ImatrixCommand: ConsoleCommand {
     @Option(name: [.customShort("o"), .long], help: ArgumentHelp("The importance matrix to write (.gguf).", valueName: "path"))
     var out: String
 
-    @Option(name: [.customShort("c"), .long], help: ArgumentHelp("Tokens per chunk (llama-imatrix -c).", valueName: "n"))
+    @Option(name: [.customShort("c"), .long], parsing: .unconditional, help: ArgumentHelp("Tokens per chunk (llama-imatrix -c).", valueName: "n"))
     var context = 512
 
-    @Option(help: ArgumentHelp("Use at most this many chunks (default: every whole chunk of the text).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Use at most this many chunks (default: every whole chunk of the text).", valueName: "n"))
     var chunks: Int?
 
     @Option(help: ArgumentHelp("config.json of a single .safetensors model (default: its own metadata, NAME.config.json, then config.json beside it).", valueName: "path"))

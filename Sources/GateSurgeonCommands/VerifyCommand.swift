@@ -39,10 +39,10 @@ struct VerifyCommand: ConsoleCommand {
 
     @OptionGroup(title: "Input") var input: PromptOptions
 
-    @Option(help: ArgumentHelp("Use this many random token ids (default 32 when --tokens is not given).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Use this many random token ids (default 32 when --tokens is not given).", valueName: "n"))
     var randomTokens: Int?
 
-    @Option(help: ArgumentHelp("Seed of --random-tokens.", valueName: "s"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seed of --random-tokens.", valueName: "s"))
     var seed: UInt64 = 0
 
     @OptionGroup(title: "Reporting") var report: ReportOptions

@@ -126,16 +126,16 @@ struct ReportOptions: ParsableArguments {
 
 /// Limits on the logit comparison of `verify` and of `--verify`.
 struct ThresholdOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Fail when max |a - b| of the logits exceeds this.", valueName: "t"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Fail when max |a - b| of the logits exceeds this.", valueName: "t"))
     var maxAbs: Float?
 
-    @Option(help: ArgumentHelp("Fail when the NMSE of the logits exceeds this.", valueName: "t"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Fail when the NMSE of the logits exceeds this.", valueName: "t"))
     var maxNmse: Double?
 
-    @Option(help: ArgumentHelp("Fail when the fraction of tokens whose top-1 agrees is below this (0...1).", valueName: "f"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Fail when the fraction of tokens whose top-1 agrees is below this (0...1).", valueName: "f"))
     var minTop1: Double?
 
-    @Option(help: ArgumentHelp("Fail when the mean KL divergence exceeds this.", valueName: "t"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Fail when the mean KL divergence exceeds this.", valueName: "t"))
     var maxKld: Double?
 
     func validate() throws {

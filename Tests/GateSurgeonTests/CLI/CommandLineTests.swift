@@ -112,6 +112,34 @@ import Testing
         }
     }
 
+    /// A usage error is one line that names the subcommand and where its
+    /// options are explained; a command line that names no command (nothing,
+    /// a typo, `help` of a command that does not exist) is one too, not the
+    /// overview with exit status 0.
+    @Test(arguments: [
+        (["inspect"], "error: gatesurgeon inspect: missing expected argument '<path>'; run 'gatesurgeon inspect --help' for its options"),
+        (["convert", "in/"], "error: gatesurgeon convert: missing expected argument '<output>'; run 'gatesurgeon convert --help' for its options"),
+        (["inspect", "a", "b"], "error: gatesurgeon inspect: unexpected argument 'b'; run 'gatesurgeon inspect --help' for its options"),
+        (["add-gate", "a", "b", "--std", "1"], "error: gatesurgeon add-gate: --std only applies to --init normal; run 'gatesurgeon add-gate --help' for its options"),
+        (["verify", "a", "b", "--random-tokens", "-3"], "error: gatesurgeon verify: --random-tokens must be between 1 and 1048576; run"),
+        ([], "error: no command given; run 'gatesurgeon --help' to see the commands"),
+        (["help", "bogus"], "error: 'bogus' is not a command; run 'gatesurgeon --help' to see the commands"),
+        (["frobnicate"], "error: 'frobnicate' is not a command; run 'gatesurgeon --help' to see the commands"),
+    ])
+    func usageErrorsAreOneLineNamingTheCommand(arguments: [String], message: String) throws {
+        let outcome = CLI.run(arguments)
+        #expect(outcome.status == 2)
+        #expect(outcome.errorOutput.hasPrefix(message), "\(outcome.errorOutput)")
+        #expect(outcome.errorOutput.hasSuffix("\n") && !outcome.errorOutput.dropLast().contains("\n"), "one line: \(outcome.errorOutput)")
+        #expect(outcome.output.isEmpty, "\(outcome.output)")
+    }
+
+    /// Asking for help is not an error.
+    @Test func helpOfAKnownCommandSucceeds() throws {
+        #expect(try CLI.succeed(["help"]).output.contains("SUBCOMMANDS:"))
+        #expect(try CLI.succeed(["help", "convert"]).output.contains("USAGE: gatesurgeon convert"))
+    }
+
     /// The same message on every run, in a stable order.
     @Test func messagesAreDeterministic() throws {
         let directory = Fixtures.temporaryDirectory()

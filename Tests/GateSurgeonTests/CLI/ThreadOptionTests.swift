@@ -14,12 +14,15 @@ import Testing
     ]
 
     /// Every command takes the option and refuses a count below one with a
-    /// usage error before reading anything.
-    @Test(arguments: commands, ["0", "-2", "two"])
-    func threadCountsBelowOneAreUsageErrors(command: [String], value: String) throws {
-        let outcome = CLI.run(command + ["--threads", value])
+    /// usage error before reading anything, saying why (a negative count is
+    /// a count, not a missing value).
+    @Test(arguments: commands, [("0", "at least 1, not 0"), ("-1", "at least 1, not -1"), ("two", "'two' is invalid for '--threads <n>'")])
+    func threadCountsBelowOneAreUsageErrors(command: [String], value: (String, String)) throws {
+        let outcome = CLI.run(command + ["--threads", value.0])
         #expect(outcome.status == 2)
-        #expect(outcome.errorOutput.hasPrefix("error: ") && outcome.errorOutput.contains("--threads"), "\(outcome.errorOutput)")
+        #expect(outcome.errorOutput.hasPrefix("error: gatesurgeon \(command[0]): --threads") || outcome.errorOutput.hasPrefix("error: gatesurgeon \(command[0]): the value"),
+                "\(outcome.errorOutput)")
+        #expect(outcome.errorOutput.contains(value.1), "\(outcome.errorOutput)")
         #expect(outcome.output.isEmpty)
     }
 

@@ -22,10 +22,16 @@ struct VerificationReport {
     var failures: [ThresholdFailure] { thresholds.failures(of: result.comparison) }
     var passed: Bool { failures.isEmpty }
 
+    /// `pass` or `fail` against the thresholds given; `compared` when none
+    /// was given, since nothing was then judged (two unrelated models
+    /// "pass" an empty list).
+    var outcome: String { thresholds.isEmpty ? "compared" : passed ? "pass" : "fail" }
+
     /// `{"a", "b", "prompt", "tokens", "pieces", "max_abs_diff", "nmse", "mean_kl_divergence",
     /// "top1_agreement", "thresholds", "failures": [{"metric", "value", "limit"}],
-    /// "passed", "next_tokens": {"a": [...], "b": [...]}, "layers": [{"layer", "a": {...}, "b": {...}}]}`
-    /// (`prompt`, `pieces` and the next tokens' `piece` are null without a tokenizer).
+    /// "result", "passed", "next_tokens": {"a": [...], "b": [...]}, "layers": [{"layer", "a": {...}, "b": {...}}]}`
+    /// (`prompt`, `pieces` and the next tokens' `piece` are null without a tokenizer;
+    /// `result` is `pass`, `fail` or `compared`, and `passed` null when no threshold was given).
     func json() -> JSONValue {
         let c = result.comparison
         var limits = JSONObject()
@@ -55,7 +61,8 @@ struct VerificationReport {
                     "limit": .double(failure.limit),
                 ])
             }),
-            "passed": .bool(passed),
+            "result": .string(outcome),
+            "passed": thresholds.isEmpty ? .null : .bool(passed),
             "next_tokens": .object(["a": ForwardReport.json(result.nextTokensA, prompt: prompt),
                                     "b": ForwardReport.json(result.nextTokensB, prompt: prompt)]),
             "layers": .array(layers),
@@ -63,8 +70,8 @@ struct VerificationReport {
     }
 
     /// The metrics, one per line (`name  value`), the per-layer table of both
-    /// models, then `result: pass` or `result: fail` and one `FAIL` line per
-    /// broken threshold.
+    /// models, then `result: pass`, `result: fail` (one `FAIL` line per
+    /// broken threshold follows) or `result: compared` when no threshold was given.
     func text() -> String {
         let c = result.comparison
         var lines: [String] = []
@@ -98,7 +105,7 @@ struct VerificationReport {
         }
         lines += TextTable.lines(rows, rightAligned: Set(0..<7))
         lines.append("")
-        lines.append("result: " + (passed ? "pass" : "fail") + (thresholds.isEmpty ? " (no thresholds given)" : ""))
+        lines.append("result: " + outcome + (thresholds.isEmpty ? " (no thresholds given: --max-abs, --max-nmse, --min-top1 or --max-kld judge the comparison)" : ""))
         for failure in failures { lines.append("FAIL " + Self.describe(failure)) }
         return lines.joined(separator: "\n") + "\n"
     }

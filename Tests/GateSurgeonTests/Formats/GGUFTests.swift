@@ -66,14 +66,14 @@ import Testing
         ("gguf-ggml-type-4.gguf", "Q4_2"),
         ("gguf-ggml-type-99.gguf", "unknown ggml type id 99"),
         ("gguf-array-length-huge.gguf", "array length"),
-        ("gguf-offset-past-eof.gguf", "past the end"),
+        ("gguf-offset-past-eof.gguf", "tensor 'b': its data (bytes 4288 to 4304) runs past the end of the file: truncated (expected 4304 bytes, found 240)"),
         ("gguf-offset-misaligned.gguf", "not a multiple of the alignment"),
         ("gguf-5-dims.gguf", "5 dimensions"),
         ("gguf-dim-overflow.gguf", "overflow"),
         ("gguf-duplicate-tensor.gguf", "named twice"),
         ("gguf-alignment-0.gguf", "power of two"),
         ("gguf-alignment-3.gguf", "power of two"),
-        ("gguf-truncated-data.gguf", "past the end"),
+        ("gguf-truncated-data.gguf", "tensor 'b': its data (bytes 224 to 240) runs past the end of the file: truncated (expected 240 bytes, found 230)"),
     ])
     func malformedInputIsRefusedClearly(file: String, problem: String) throws {
         let path = Fixtures.path("bad/\(file)")

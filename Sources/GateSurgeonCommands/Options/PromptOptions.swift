@@ -72,6 +72,16 @@ struct Prompt {
     func text(of id: Int) -> String {
         tokenizer?.decode([id]) ?? "#\(id)"
     }
+
+    /// How text reports show `id`: the text it decodes to, except that a
+    /// SentencePiece piece keeps its word-boundary mark (`▁the`): decoded
+    /// alone it loses its leading space and would look like `the`.
+    /// (Byte-level vocabularies spell a space `Ġ` and decode it to a visible
+    /// ` `; no byte-level piece holds a literal `▁`.)
+    func shown(_ id: Int) -> String {
+        if let piece = tokenizer?.tokenPiece(id), piece.unicodeScalars.contains("\u{2581}") { return piece }
+        return text(of: id)
+    }
 }
 
 /// Text files the user names (prompts, importance-matrix texts).

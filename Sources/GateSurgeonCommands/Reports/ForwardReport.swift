@@ -50,14 +50,14 @@ struct ForwardReport {
     /// `tokens  4: 1 <s>, 504 ▁The, ...` (ids with their pieces when a
     /// tokenizer made them; at most `limit` shown).
     static func tokenLine(_ ids: [Int], prompt: Prompt, limit: Int = 32) -> String {
-        let shown = ids.prefix(limit).map { id in prompt.tokenizer == nil ? String(id) : "\(id) \(quoted(prompt.text(of: id)))" }
+        let shown = ids.prefix(limit).map { id in prompt.tokenizer == nil ? String(id) : "\(id) \(quoted(prompt.shown(id)))" }
         return "tokens \(ids.count): " + shown.joined(separator: ", ") + (ids.count > limit ? ", ..." : "")
     }
 
     /// Lines `  1. 12345 "piece"  p 0.8312  logit 21.30`.
     static func nextTokenLines(_ ranked: [RankedToken], prompt: Prompt) -> [String] {
         TextTable.lines(ranked.enumerated().map { rank, token in
-            ["  \(rank + 1).", String(token.id), prompt.tokenizer == nil ? "" : quoted(prompt.text(of: token.id)),
+            ["  \(rank + 1).", String(token.id), prompt.tokenizer == nil ? "" : quoted(prompt.shown(token.id)),
              "p " + formatFixed(token.probability, digits: 4), "logit " + short(token.logit)]
         }, rightAligned: [0, 1])
     }

@@ -76,6 +76,21 @@ import Testing
         #expect(differing.isEmpty, "\(name): corpus strings tokenized differently after the round trip: \(differing)")
     }
 
+    /// Token displays keep word boundaries visible: a SentencePiece piece
+    /// with its `▁` (decoded alone, `▁tensor` would read `tensor`), a
+    /// byte-level one as the text it decodes to (` world`, not `Ġworld`).
+    @Test func tokenDisplaysShowWordBoundaries() throws {
+        for model in [Fixtures.path("models/llama"), Fixtures.path("gguf/llama-f32.gguf")] {
+            let text = try CLI.succeed(["forward", model, "--prompt", "the tensor files"]).output
+            #expect(text.contains(#"tokens 4: 1 "<s>", 6 "▁the", 67 "▁tensor", 66 "▁files""#), "\(text)")
+        }
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let gpt2 = try Self.modelWithTokenizer("gpt2", in: directory)
+        let text = try CLI.succeed(["forward", gpt2, "--prompt", "hello world"]).output
+        #expect(text.contains(#""hello", "#) && text.contains(#"" world""#) && !text.contains("Ġ"), "\(text)")
+    }
+
     /// GGUF to a single .safetensors file: no place for the tokenizer, and the summary says so.
     @Test func singleFileOutputWarnsThatTheTokenizerIsLeftBehind() throws {
         let directory = Fixtures.temporaryDirectory()

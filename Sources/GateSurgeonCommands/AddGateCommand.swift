@@ -130,7 +130,7 @@ struct AddGateCommand: ConsoleCommand {
         ]
         let writing = ModelWriting(console: console, report: report, document: [
             "command": .string("add-gate"), "input": .string(input), "architecture": .string(graph.config.family.rawValue), "gate": .object(gate),
-        ])
+        ], explicitTypeFallbacks: outputOptions.explicitTypeFallbacks(in: plan))
         try writing.write(gated, plan: plan, to: target, options: outputOptions.writeOptions(policy), transaction: transaction,
                           verifyingAgainst: verify ? graph : nil,
                           thresholds: thresholds.overriding(PostWriteVerification.defaultThresholds(for: plan, initialization: initial)))

@@ -1,4 +1,5 @@
 import GateSurgeon
+import JSON
 import Platform
 
 /// Where a command writes. Results (tables, JSON) go to standard output;
@@ -56,4 +57,22 @@ public final class Console: Sendable {
 
     /// A warning line: `warning: ...` on standard error.
     func warn(_ message: String) { printError("warning: " + ErrorMessages.oneLine(message)) }
+}
+
+/// The warnings a command prints on standard error, kept for its `--json`
+/// document: a machine reading standard output learns what a person
+/// reading standard error does.
+struct Warnings {
+    let console: Console
+    private(set) var messages: [String] = []
+
+    init(console: Console) { self.console = console }
+
+    /// Prints `warning: message` and keeps it.
+    mutating func warn(_ message: String) {
+        console.warn(message)
+        messages.append(ErrorMessages.oneLine(message))
+    }
+
+    var json: JSONValue { .array(messages.map { .string($0) }) }
 }

@@ -85,7 +85,7 @@ struct ConvertCommand: ConsoleCommand {
         }
         let writing = ModelWriting(console: console, report: report, document: [
             "command": .string("convert"), "input": .string(input), "architecture": .string(graph.config.family.rawValue),
-        ])
+        ], explicitTypeFallbacks: outputOptions.explicitTypeFallbacks(in: plan))
         try writing.write(graph, plan: plan, to: target, options: outputOptions.writeOptions(policy), transaction: transaction,
                           verifyingAgainst: verify ? graph : nil,
                           thresholds: thresholds.overriding(PostWriteVerification.defaultThresholds(for: plan)))
@@ -103,7 +103,7 @@ struct ConvertCommand: ConsoleCommand {
         }
         let writing = ModelWriting(console: console, report: report, document: [
             "command": .string("convert"), "input": .string(input), "architecture": .null,
-        ])
+        ], explicitTypeFallbacks: outputOptions.explicitTypeFallbacks(in: conversion.plan))
         try writing.write(conversion, to: target, options: outputOptions.writeOptions(policy), transaction: transaction)
     }
 }

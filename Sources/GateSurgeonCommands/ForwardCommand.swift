@@ -64,6 +64,8 @@ struct ForwardCommand: ConsoleCommand {
         let transaction = OutputTransaction(inputs: graph.inputPaths + input.inputs, replacing: force)
         let logitsPath = try logitsTarget.map { try transaction.stage($0) }
         let reportPath = try reportTarget.map { try transaction.stage($0) }
+        var warnings = Warnings(console: console)
+        for path in transaction.removedStalePartials { warnings.warn("removed \(path), left by an interrupted run") }
 
         let progress = ProgressReporter(console: console, label: "forward", total: graph.layers.count, steps: graph.layers.count,
                                         measure: .steps, quiet: reporting.quiet, delay: .seconds(1))
@@ -87,7 +89,7 @@ struct ForwardCommand: ConsoleCommand {
         }
         try transaction.commit()
         if reporting.json {
-            console.print(forwardReport.json().serialized(.indented))
+            console.print(forwardReport.json(warnings: warnings.json).serialized(.indented))
         } else {
             console.writeOutput(forwardReport.text())
         }

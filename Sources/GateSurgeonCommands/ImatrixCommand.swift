@@ -71,6 +71,8 @@ struct ImatrixCommand: ConsoleCommand {
         let graph = try ModelGraph(checkpoint: Checkpoint(path: model), configPath: config)
         let transaction = OutputTransaction(inputs: graph.inputPaths + [text], replacing: force)
         let outputPath = try transaction.stage(target)
+        var warnings = Warnings(console: console)
+        for path in transaction.removedStalePartials { warnings.warn("removed \(path), left by an interrupted run") }
         guard let tokenizer = try Tokenizer(model: graph) else { throw TokenizerError.noTokenizer(model: model) }
         let tokens = try tokenizer.encode(try TextFile.read(text), addSpecialTokens: true)
         let usable = tokens.count / context
@@ -93,6 +95,7 @@ struct ImatrixCommand: ConsoleCommand {
             "chunks": .int(Int64(chunkCount)),
             "chunk_size": .int(Int64(context)),
             "entries": .int(Int64(matrix.entries.count)),
+            "warnings": warnings.json,
         ])
         if reporting.json {
             console.print(summary.serialized(.indented))

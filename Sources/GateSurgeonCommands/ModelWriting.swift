@@ -9,6 +9,8 @@ struct ModelWriting {
     var report: ReportOptions
     /// Command-specific facts that lead the JSON document (command, input, gate...).
     var document: JSONObject
+    /// Warnings the command found before writing (explicit types that fell back).
+    var explicitTypeFallbacks: [String] = []
 
     /// Writes a model graph; with `input`, verifies the output against it.
     /// - Parameter thresholds: the limits `--verify` holds the output to;
@@ -44,9 +46,11 @@ struct ModelWriting {
         if report.showsPlan {
             for line in PlanReport.lines(plan) { console.print(line) }
         }
+        var warnings = Warnings(console: console)
         for pattern in policy.keep where !plan.contains(where: { policy.keepMatches(pattern, $0) }) {
-            console.warn("--keep '\(pattern)' matches no tensor")
+            warnings.warn("--keep '\(pattern)' matches no tensor")
         }
+        for warning in explicitTypeFallbacks { warnings.warn(warning) }
         let totalBytes = plan.reduce(0) { $0 + $1.byteCount }
         let offsets = plan.reduce(into: [0]) { $0.append($0.last! + $1.byteCount) }
         let progress = ProgressReporter(console: console, label: "write", total: totalBytes, steps: plan.count, measure: .bytes, quiet: report.quiet)
@@ -55,12 +59,12 @@ struct ModelWriting {
         }
         try transaction.commit()
         progress.finish()
-        for path in transaction.removedStalePartials { console.warn("removed \(path), left by an interrupted run") }
-        document["summary"] = WriteReport.json(summary)
+        for path in transaction.removedStalePartials { warnings.warn("removed \(path), left by an interrupted run") }
         if !report.json {
             for line in WriteReport.lines(summary) { console.print(line) }
         }
-        for warning in WriteReport.warnings(summary) { console.warn(warning) }
+        for warning in WriteReport.warnings(summary) { warnings.warn(warning) }
+        document["summary"] = WriteReport.json(summary, warnings: warnings.json)
 
         var failed = false
         if let input {

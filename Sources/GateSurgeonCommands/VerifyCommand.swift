@@ -74,11 +74,12 @@ struct VerifyCommand: ConsoleCommand {
         let prompt = try input.resolve(for: graphA)
             ?? Prompt(ids: Verification.randomTokens(count: randomTokens ?? Self.defaultRandomTokens, vocabSize: graphA.config.vocabSize, seed: seed),
                       text: nil, tokenizer: nil)
+        var warnings = Warnings(console: console)
         if let text = prompt.text, let tokenizerB = try Tokenizer(model: graphB) {
             let idsB = try tokenizerB.encode(text, addSpecialTokens: !input.noSpecialTokens)
             if idsB != prompt.ids {
                 let first = zip(prompt.ids, idsB).enumerated().first { $1.0 != $1.1 }?.offset ?? min(prompt.ids.count, idsB.count)
-                console.warn("B's tokenizer makes \(idsB.count) tokens of the prompt where A's makes \(prompt.ids.count) (first difference at token \(first)); both run A's")
+                warnings.warn("B's tokenizer makes \(idsB.count) tokens of the prompt where A's makes \(prompt.ids.count) (first difference at token \(first)); both run A's")
             }
         }
         let ids = prompt.ids
@@ -91,7 +92,7 @@ struct VerifyCommand: ConsoleCommand {
         }
         progress.finish()
         let verificationReport = VerificationReport(result: result, pathA: a, pathB: b, thresholds: limits.overriding(nil) ?? VerificationThresholds(),
-                                                    prompt: prompt)
+                                                    prompt: prompt, warnings: warnings.messages)
         if report.json {
             console.print(verificationReport.json().serialized(.indented))
         } else {

@@ -110,6 +110,29 @@ struct OutputOptions: ParsableArguments {
 
     /// Files read besides the model, which outputs may not overlap.
     var inputs: [String] { [tokenizerFrom, imatrix].compactMap { $0 } }
+
+    /// One warning per tensor whose rows are not whole blocks of the type
+    /// --output-type or --embedding-type named, and that got the type a
+    /// preset falls back to instead (llama-quantize stops on such a tensor).
+    func explicitTypeFallbacks(in plan: [PlannedTensor]) -> [String] {
+        func named(_ name: String) -> PlannedTensor? { plan.first { $0.ggufName == name } }
+        // The tensors each option types: --output-type also the token embedding
+        // when it is tied (no output.weight) and --embedding-type is not given.
+        var targets: [(flag: String, type: DType, item: PlannedTensor)] = []
+        if let embeddingType, let item = named("token_embd.weight") { targets.append(("--embedding-type", embeddingType.dtype, item)) }
+        if let outputType {
+            if let item = named("output.weight") {
+                targets.append(("--output-type", outputType.dtype, item))
+            } else if embeddingType == nil, let item = named("token_embd.weight") {
+                targets.append(("--output-type", outputType.dtype, item))
+            }
+        }
+        return targets.compactMap { flag, type, item in
+            let rowLength = item.tensor.shape.last ?? 1
+            guard item.dtype != type, let fallback = QuantizationFallback(for: type, rowLength: rowLength), fallback.type == item.dtype else { return nil }
+            return "\(flag) \(type.name.lowercased()): \(item.outputName) has rows of \(rowLength), not whole \(type.name) blocks of \(type.blockSize); it is written as \(item.dtype.name), the type llama.cpp falls back to (llama-quantize stops here)"
+        }
+    }
 }
 
 /// How a command reports: a JSON document for machines, or text; progress or none.

@@ -22,9 +22,10 @@ struct ForwardReport {
     /// `{"model", "prompt", "tokens", "pieces", "vocab_size", "next_tokens": [{"id", "piece", "text",
     /// "logit", "probability"}], "layers": [{"layer", "first_token_attention", "max_activation",
     /// "mean_gate_score"}]}`; `prompt` and `pieces` are null without a tokenizer, unmeasured or
-    /// non-finite values are null.
-    func json() -> JSONValue {
-        .object([
+    /// non-finite values are null. With `warnings` (the `--json` document, not
+    /// the `--report` file) also `"warnings": [...]`, what standard error said.
+    func json(warnings: JSONValue? = nil) -> JSONValue {
+        var document: JSONObject = [
             "model": .string(modelPath),
             "prompt": prompt.text.map { .string($0) } ?? .null,
             "tokens": .array(result.tokens.map { .int(Int64($0)) }),
@@ -32,7 +33,9 @@ struct ForwardReport {
             "vocab_size": .int(Int64(result.vocabSize)),
             "next_tokens": Self.json(result.nextTokens(count: Self.nextTokenCount), prompt: prompt),
             "layers": .array(result.layers.map { ForwardReport.json($0) }),
-        ])
+        ]
+        if let warnings { document["warnings"] = warnings }
+        return .object(document)
     }
 
     static func json(_ ranked: [RankedToken], prompt: Prompt) -> JSONValue {

@@ -10,13 +10,17 @@ struct VerificationReport {
     let thresholds: VerificationThresholds
     /// Where the tokens came from (ids only, or text and A's tokenizer).
     let prompt: Prompt
+    /// What the command warned about on standard error.
+    let warnings: [String]
 
-    init(result: VerificationResult, pathA: String, pathB: String, thresholds: VerificationThresholds, prompt: Prompt? = nil) {
+    init(result: VerificationResult, pathA: String, pathB: String, thresholds: VerificationThresholds, prompt: Prompt? = nil,
+         warnings: [String] = []) {
         self.result = result
         self.pathA = pathA
         self.pathB = pathB
         self.thresholds = thresholds
         self.prompt = prompt ?? Prompt(ids: result.tokens, text: nil, tokenizer: nil)
+        self.warnings = warnings
     }
 
     var failures: [ThresholdFailure] { thresholds.failures(of: result.comparison) }
@@ -29,7 +33,7 @@ struct VerificationReport {
 
     /// `{"a", "b", "prompt", "tokens", "pieces", "max_abs_diff", "nmse", "mean_kl_divergence",
     /// "top1_agreement", "thresholds", "failures": [{"metric", "value", "limit"}],
-    /// "result", "passed", "next_tokens": {"a": [...], "b": [...]}, "layers": [{"layer", "a": {...}, "b": {...}}]}`
+    /// "result", "passed", "warnings", "next_tokens": {"a": [...], "b": [...]}, "layers": [{"layer", "a": {...}, "b": {...}}]}`
     /// (`prompt`, `pieces` and the next tokens' `piece` are null without a tokenizer;
     /// `result` is `pass`, `fail` or `compared`, and `passed` null when no threshold was given).
     func json() -> JSONValue {
@@ -63,6 +67,7 @@ struct VerificationReport {
             }),
             "result": .string(outcome),
             "passed": thresholds.isEmpty ? .null : .bool(passed),
+            "warnings": .array(warnings.map { .string($0) }),
             "next_tokens": .object(["a": ForwardReport.json(result.nextTokensA, prompt: prompt),
                                     "b": ForwardReport.json(result.nextTokensB, prompt: prompt)]),
             "layers": .array(layers),

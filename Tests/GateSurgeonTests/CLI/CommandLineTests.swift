@@ -83,6 +83,25 @@ import Testing
         #expect(!outcome.errorOutput.contains("'*norm*'"))
     }
 
+    /// `--json` carries every warning standard error shows: each command's
+    /// document has them, in the order printed.
+    @Test func jsonDocumentsCarryTheWarnings() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let stale = Paths.join(directory, ".out.gguf.gatesurgeon-partial-2147483646-1")
+        try Paths.writeText("partial", to: stale)
+        let convert = try CLI.succeed(["convert", Self.qwen2, Paths.join(directory, "out.gguf"), "--quant", "q8_0", "--keep", "*.nothing.*", "--json"])
+        let printed = convert.errorOutput.split(separator: "\n").filter { $0.hasPrefix("warning: ") }.map { String($0.dropFirst("warning: ".count)) }
+        #expect(printed.count == 2 && printed[0] == "--keep '*.nothing.*' matches no tensor" && printed[1].hasSuffix(", left by an interrupted run"), "\(printed)")
+        let document = try JSONValue.parse(Array(convert.output.utf8))
+        #expect(document["summary"]?["warnings"] == .array(printed.map { .string($0) }))
+        // forward and imatrix say so too, and verify its tokenizer warning (TokenizerCommandTests).
+        try Paths.writeText("partial", to: Paths.join(directory, ".logits.safetensors.gatesurgeon-partial-2147483646-1"))
+        let forward = try CLI.succeed(["forward", Self.qwen2, "--tokens", "1,2", "--out", Paths.join(directory, "logits.safetensors"), "--json"])
+        let forwardWarnings = try #require(try JSONValue.parse(Array(forward.output.utf8))["warnings"]?.arrayValue)
+        #expect(forwardWarnings.count == 1 && forward.errorOutput.contains("left by an interrupted run"), "\(forward.errorOutput)")
+    }
+
     /// Help lists, per option, only what that option takes.
     @Test func helpListsEachOptionsOwnValues() throws {
         // Help wraps lines: compare with the whitespace collapsed.
@@ -270,18 +289,31 @@ import Testing
     /// The 2-layer model with rows of 256 the preset references use.
     static let model = Fixtures.path("gguf/presets-llama.gguf")
 
-    /// An explicit type whose blocks do not fit a tensor's rows is refused
-    /// before the plan is shown, naming the output (llama-quantize aborts in
-    /// ggml_row_size on it: explicit output and embedding types get no fallback).
-    @Test func explicitTypesMustFitTheRows() throws {
+    /// An explicit type whose blocks do not fit a tensor's rows gets the
+    /// type a preset's choice falls back to (llama-quantize aborts in
+    /// ggml_row_size instead: explicit output and embedding types get no
+    /// fallback there), and a warning says so, in the JSON document too.
+    /// The README's example runs on the bundled models.
+    @Test func explicitTypesThatDoNotFitFallBack() throws {
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
         let output = Paths.join(directory, "out.gguf")
-        let outcome = CLI.run(["convert", Fixtures.path("models/llama"), output, "--quant", "q4_k", "--output-type", "q6_k"])
-        #expect(outcome.status == 2)
-        #expect(outcome.errorOutput.contains("\(output): tensor 'output.weight': row of 32 elements is not a whole number of Q6_K blocks of 256"), "\(outcome.errorOutput)")
-        #expect(!outcome.output.contains("output.weight"), "refused before the plan")
-        #expect(Paths.entries(of: directory).isEmpty)
+        let outcome = try CLI.succeed(["convert", Fixtures.path("models/llama"), output, "--quant", "q4_k", "--embedding-type", "q8_0", "--output-type", "q6_k"])
+        let file = try GGUFFile(path: output)
+        #expect(file.tensors.first { $0.name == "output.weight" }?.dtype == .q8_0)
+        #expect(file.tensors.first { $0.name == "token_embd.weight" }?.dtype == .q8_0)
+        #expect(outcome.output.contains("lm_head.weight") && outcome.output.contains("F32 -> Q8_0  [rows of 32 are not a multiple of Q6_K's block of 256"), "\(outcome.output)")
+        let warning = "--output-type q6_k: output.weight has rows of 32, not whole Q6_K blocks of 256; it is written as Q8_0, the type llama.cpp falls back to (llama-quantize stops here)"
+        #expect(outcome.errorOutput.contains("warning: " + warning), "\(outcome.errorOutput)")
+        #expect(!outcome.errorOutput.contains("--embedding-type"), "q8_0 fits: \(outcome.errorOutput)")
+        // Tied embeddings (Qwen2): the embedding is the output; --embedding-type names it too.
+        let tied = try CLI.succeed(["convert", Fixtures.path("models/qwen2"), Paths.join(directory, "tied.gguf"), "--quant", "q4_k",
+                                    "--embedding-type", "q6_k", "--json"])
+        let document = try JSONValue.parse(Array(tied.output.utf8))
+        let warnings = try #require(document["summary"]?["warnings"]?.arrayValue).compactMap(\.stringValue)
+        #expect(warnings == ["--embedding-type q6_k: token_embd.weight has rows of 32, not whole Q6_K blocks of 256; it is written as Q8_0, the type llama.cpp falls back to (llama-quantize stops here)"],
+                "\(warnings)")
+        #expect(try GGUFFile(path: Paths.join(directory, "tied.gguf")).tensors.first { $0.name == "token_embd.weight" }?.dtype == .q8_0)
     }
 
     /// A preset that needs an importance matrix is refused without one,

@@ -163,6 +163,10 @@ import Testing
         #expect(same.output.contains("next token, a:") && same.output.contains("next token, b:"))
         let other = try CLI.succeed(["verify", Fixtures.path("models/llama"), Fixtures.path("gguf/llama-f32.gguf"), "--prompt", disagreeing, "--quiet"])
         #expect(other.errorOutput.contains("B's tokenizer makes"))
+        // --json carries the warning
+        let json = try CLI.succeed(["verify", Fixtures.path("models/llama"), Fixtures.path("gguf/llama-f32.gguf"), "--prompt", disagreeing, "--json"])
+        let warnings = try #require(try JSONValue.parse(Array(json.output.utf8))["warnings"]?.arrayValue).compactMap(\.stringValue)
+        #expect(warnings.count == 1 && warnings[0].hasPrefix("B's tokenizer makes") && json.errorOutput.contains("warning: " + warnings[0]), "\(warnings)")
     }
 
     /// inspect's special tokens are the file's control tokens (token type 3).

@@ -29,7 +29,7 @@ struct InspectCommand: ConsoleCommand {
     @Flag(help: "Add min, max, mean, std and NaN/Inf counts per tensor (reads all data).")
     var stats = false
 
-    @Option(help: "Only tensors whose name matches this shell glob, e.g. 'blk.0.*'.")
+    @Option(help: "Only tensors whose name, in either naming (model.layers.0.self_attn.* or blk.0.attn_*), matches this shell glob.")
     var filter: String?
 
     @OptionGroup var report: ReportOptions
@@ -51,7 +51,8 @@ struct InspectCommand: ConsoleCommand {
             }
             progress.finish()
         }
-        var inspectReport = InspectReport(checkpoint: checkpoint, tensors: tensors, statistics: statistics)
+        if let filter, tensors.isEmpty { console.warn("--filter '\(filter)' matches no tensor of \(path) (by either naming)") }
+        var inspectReport = InspectReport(checkpoint: checkpoint, tensors: tensors, statistics: statistics, filter: filter)
         inspectReport.tokenizer = InspectReport.TokenizerInspection(of: checkpoint)
         if report.json {
             console.print(inspectReport.json().serialized(.indented))

@@ -85,13 +85,12 @@ struct ForwardCommand: ConsoleCommand {
                 metadata: metadata, to: logitsPath)
         }
         if let reportPath {
-            try Paths.writeText(forwardReport.json().serialized(.indented) + "\n", to: reportPath)
+            try Paths.writeText(try forwardReport.json().serialized(.indented) + "\n", to: reportPath)
         }
+        // Rendered before the commit: a tokenizer that fails to decode a token fails the run
+        // with nothing written.
+        let rendered = reporting.json ? try forwardReport.json(warnings: warnings.json).serialized(.indented) + "\n" : try forwardReport.text()
         try transaction.commit()
-        if reporting.json {
-            console.print(forwardReport.json(warnings: warnings.json).serialized(.indented))
-        } else {
-            console.writeOutput(forwardReport.text())
-        }
+        console.writeOutput(rendered)
     }
 }

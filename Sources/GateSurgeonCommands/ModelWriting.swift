@@ -126,7 +126,7 @@ enum PostWriteVerification {
         progress.finish()
         let c = result.comparison
         let metrics = "max |diff| \(VerificationReport.formatMetric(Double(c.maxAbsDifference))), NMSE \(VerificationReport.formatMetric(c.normalizedMeanSquaredError)), mean KL \(VerificationReport.formatMetric(c.meanKLDivergence)), top-1 \(VerificationReport.formatPercent(c.top1Agreement)) over \(tokens.count) tokens"
-        let json = VerificationReport(result: result, pathA: input.sourcePath, pathB: output, thresholds: thresholds ?? VerificationThresholds()).json()
+        let json = try VerificationReport(result: result, pathA: input.sourcePath, pathB: output, thresholds: thresholds ?? VerificationThresholds()).json()
         guard let thresholds else {
             return Outcome(passed: true, lines: ["verify: \(metrics) (no thresholds: a random gate init changes the outputs by design)"], json: json)
         }

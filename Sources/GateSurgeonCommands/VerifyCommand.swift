@@ -94,9 +94,9 @@ struct VerifyCommand: ConsoleCommand {
         let verificationReport = VerificationReport(result: result, pathA: a, pathB: b, thresholds: limits.overriding(nil) ?? VerificationThresholds(),
                                                     prompt: prompt, warnings: warnings.messages)
         if report.json {
-            console.print(verificationReport.json().serialized(.indented))
+            console.print(try verificationReport.json().serialized(.indented))
         } else {
-            console.writeOutput(verificationReport.text())
+            console.writeOutput(try verificationReport.text())
         }
         if !verificationReport.passed { throw VerificationFailed() }
     }

@@ -36,7 +36,7 @@ struct VerificationReport {
     /// "result", "passed", "warnings", "next_tokens": {"a": [...], "b": [...]}, "layers": [{"layer", "a": {...}, "b": {...}}]}`
     /// (`prompt`, `pieces` and the next tokens' `piece` are null without a tokenizer;
     /// `result` is `pass`, `fail` or `compared`, and `passed` null when no threshold was given).
-    func json() -> JSONValue {
+    func json() throws(TokenizerError) -> JSONValue {
         let c = result.comparison
         var limits = JSONObject()
         if let value = thresholds.maxAbsDifference { limits["max_abs"] = .double(Double(value)) }
@@ -68,8 +68,8 @@ struct VerificationReport {
             "result": .string(outcome),
             "passed": thresholds.isEmpty ? .null : .bool(passed),
             "warnings": .array(warnings.map { .string($0) }),
-            "next_tokens": .object(["a": ForwardReport.json(result.nextTokensA, prompt: prompt),
-                                    "b": ForwardReport.json(result.nextTokensB, prompt: prompt)]),
+            "next_tokens": .object(["a": try ForwardReport.json(result.nextTokensA, prompt: prompt),
+                                    "b": try ForwardReport.json(result.nextTokensB, prompt: prompt)]),
             "layers": .array(layers),
         ])
     }
@@ -77,7 +77,7 @@ struct VerificationReport {
     /// The metrics, one per line (`name  value`), the per-layer table of both
     /// models, then `result: pass`, `result: fail` (one `FAIL` line per
     /// broken threshold follows) or `result: compared` when no threshold was given.
-    func text() -> String {
+    func text() throws(TokenizerError) -> String {
         let c = result.comparison
         var lines: [String] = []
         lines.append("a: \(pathA)")
@@ -90,12 +90,12 @@ struct VerificationReport {
             ["mean kl", formatScientific(Float(c.meanKLDivergence))],
             ["top-1 agreement", formatFixed(c.top1Agreement, digits: 4) + " (\(c.top1Matches)/\(c.tokenCount))"],
         ], rightAligned: [])
-        if prompt.tokenizer != nil { lines.append(ForwardReport.tokenLine(result.tokens, prompt: prompt)) }
+        if prompt.tokenizer != nil { lines.append(try ForwardReport.tokenLine(result.tokens, prompt: prompt)) }
         lines.append("")
         lines.append("next token, a:")
-        lines += ForwardReport.nextTokenLines(result.nextTokensA, prompt: prompt)
+        lines += try ForwardReport.nextTokenLines(result.nextTokensA, prompt: prompt)
         lines.append("next token, b:")
-        lines += ForwardReport.nextTokenLines(result.nextTokensB, prompt: prompt)
+        lines += try ForwardReport.nextTokenLines(result.nextTokensB, prompt: prompt)
         lines.append("")
         var rows: [[String]] = [["layer", "first-token attn a", "b", "max |h| a", "b", "gate a", "b"]]
         for (a, b) in zip(result.layersA, result.layersB) {

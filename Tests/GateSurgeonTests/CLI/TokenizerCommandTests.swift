@@ -76,6 +76,23 @@ import Testing
         #expect(differing.isEmpty, "\(name): corpus strings tokenized differently after the round trip: \(differing)")
     }
 
+    /// A tokenizer.json whose Split regex backtracks without end (`(a+)+$` on forty a's and a
+    /// `!`, which HF tokenizers also fails) stops `forward --prompt` with one line naming the
+    /// pattern. It runs as a process, killed after a minute: a guard against a hang, not a timing.
+    @Test func backtrackingRegexEndsTheRunWithAnError() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let model = Paths.join(directory, "model")
+        mkdir(model, 0o755)
+        try SyntheticModels.writeLlama(to: model, vocab: 5, hidden: 8, intermediate: 8, layers: 1)
+        try Paths.copyFile(from: Fixtures.path("tokenizers/hostile/split-nested-plus/tokenizer.json"), to: Paths.join(model, "tokenizer.json"))
+        let (termination, errors) = try Executable.run(["forward", model, "--prompt", String(repeating: "a", count: 40) + "!"],
+                                                       scratch: directory, seconds: 60)
+        #expect(termination == .exited(2), "\(errors)")
+        #expect(errors == "error: \(model)/tokenizer.json: regex \"(a+)+$\" backtracks without end on a text of 41 characters (stopped after 1041000 steps); HF tokenizers' regex engine stops at its retry limit too\n")
+        try CLI.succeed(["forward", model, "--prompt", String(repeating: "a", count: 10) + "!"])
+    }
+
     /// Token displays keep word boundaries visible: a SentencePiece piece
     /// with its `▁` (decoded alone, `▁tensor` would read `tensor`), a
     /// byte-level one as the text it decodes to (` world`, not `Ġworld`).

@@ -16,9 +16,9 @@ import Testing
             let special = try tokenizer.encode(text, addSpecialTokens: true)
             let ids = TokenizerFixtures.ints(expected["ids"])
             let idsSpecial = TokenizerFixtures.ints(expected["ids_special"])
-            let decoded = tokenizer.decode(idsSpecial, skipSpecialTokens: false)
-            let decodedSkip = tokenizer.decode(idsSpecial, skipSpecialTokens: true)
-            let pieces = idsSpecial.map { tokenizer.decode([$0]) }
+            let decoded = try tokenizer.decode(idsSpecial, skipSpecialTokens: false)
+            let decodedSkip = try tokenizer.decode(idsSpecial, skipSpecialTokens: true)
+            let pieces = try idsSpecial.map { id throws(TokenizerError) in try tokenizer.decode([id]) }
             let expectedPieces = (expected["pieces"]?.arrayValue ?? []).map { $0.stringValue ?? "" }
             let ok = plain == ids && special == idsSpecial && decoded == expected["decoded"]?.stringValue
                 && decodedSkip == expected["decoded_skip_special"]?.stringValue && pieces == expectedPieces
@@ -145,9 +145,9 @@ import Testing
             let idsSpecial = try tokenizer.encode(text, addSpecialTokens: true)
             let unparsed = try tokenizer.encode(text, addSpecialTokens: false, recognizeSpecialTokens: false)
             let expectedSpecial = TokenizerFixtures.ints(reference["ids_special"])
-            let detokenized = tokenizer.decode(expectedSpecial, skipSpecialTokens: false)
+            let detokenized = try tokenizer.decode(expectedSpecial, skipSpecialTokens: false)
             let plain = tokenizer.llamaDetokenize(expectedSpecial, removeSpecial: true, unparseSpecial: false)
-            let pieces = expectedSpecial.map { tokenizer.decode([$0]) }
+            let pieces = try expectedSpecial.map { id throws(TokenizerError) in try tokenizer.decode([id]) }
             let expectedPieces = (reference["pieces"]?.arrayValue ?? []).map { $0.stringValue ?? "" }
             let ok = ids == TokenizerFixtures.ints(reference["ids"]) && idsSpecial == expectedSpecial && pieces == expectedPieces
                 && unparsed == TokenizerFixtures.ints(reference["ids_unparsed"])

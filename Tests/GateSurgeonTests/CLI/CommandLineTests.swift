@@ -1,4 +1,5 @@
 import GateSurgeon
+@testable import GateSurgeonCommands
 import JSON
 import Platform
 import Testing
@@ -243,6 +244,43 @@ import Testing
         #expect(!quiet.output.contains("add-gate:") && !quiet.output.contains("q_proj"), "\(quiet.output)")
         let help = try CLI.succeed(["add-gate", "--help"]).output.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         #expect(help.contains("--quiet Print no progress and no plan of what a write will do"), "\(help)")
+    }
+
+    /// On a terminal, progress is one line redrawn in place, never wider than
+    /// the terminal (wider lines wrap and leave a stale line per redraw): the
+    /// tensor name gives way first, with `…`.
+    @Test func progressFitsTheTerminal() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let outcome = CLI.run(["convert", Self.qwen2, Paths.join(directory, "a.gguf"), "--quant", "q8_0"], terminalColumns: 40)
+        #expect(outcome.status == 0, "\(outcome.errorOutput)")
+        #expect(!outcome.errorOutput.contains("\n") && outcome.errorOutput.hasSuffix("\r\u{1B}[2K"), "one line, cleared at the end")
+        let drawn = outcome.errorOutput.split(separator: "\r").map { $0.replacing("\u{1B}[2K", with: "") }.filter { !$0.isEmpty }
+        #expect(!drawn.isEmpty && drawn.allSatisfy { $0.count <= 39 }, "\(drawn)")
+        #expect(drawn[0].hasPrefix("write [ 1/26] 0%  ") && drawn[0].contains("…"), "\(drawn)")
+    }
+
+    /// A resize redraws the status line at the new width, through SIGWINCH
+    /// as on a real terminal.
+    @Test func progressIsRedrawnWhenTheTerminalIsResized() throws {
+        let console = Console.capture(terminalColumns: 100)
+        let progress = ProgressReporter(console: console, label: "write", total: 100, steps: 3, measure: .bytes, quiet: false)
+        progress.begin(step: 0, done: 0, item: "model.layers.0.self_attn.q_proj.weight -> Q4_K")
+        #expect(console.errorOutput == "\r\u{1B}[2Kwrite [1/3] 0%  model.layers.0.self_attn.q_proj.weight -> Q4_K")
+        console.simulateResize(to: 30)
+        #expect(console.errorOutput.hasSuffix("\r\u{1B}[2Kwrite [1/3] 0%  model.…> Q4_K"), "\(console.errorOutput)")
+        // The signal, sent to the process as a terminal sends it: libdispatch's handler,
+        // then the redraw on a queue. The source registers asynchronously, so the
+        // signal is sent until it is seen.
+        let before = console.errorOutput.count
+        let deadline = Executable.now() + 30
+        while console.errorOutput.count == before && Executable.now() < deadline {
+            kill(getpid(), SIGWINCH)
+            usleep(20_000)
+        }
+        #expect(console.errorOutput.count > before, "no redraw after SIGWINCH")
+        progress.finish()
+        #expect(console.errorOutput.hasSuffix("\r\u{1B}[2K"))
     }
 
     /// A dtype cast needs no architecture: an architecture gatesurgeon

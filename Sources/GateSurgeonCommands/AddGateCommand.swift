@@ -6,28 +6,26 @@ import JSON
 struct AddGateCommand: ConsoleCommand {
     static let configuration = CommandConfiguration(
         commandName: "add-gate",
-        abstract: "Insert freshly initialized attention output gates into an ungated checkpoint.",
+        abstract: "Insert freshly initialized attention output gates into a checkpoint.",
         discussion: """
-            Gated Attention (Qiu et al., Qwen 2025) multiplies each head's attention output,
-            before o_proj, by sigmoid(X W_gate), X being the normed hidden state that feeds
-            q/k/v. With the default --init zero, W_gate = 0 and o_proj is doubled, so the
-            gated model computes exactly what the input computed, and the gate still learns.
+            Gated Attention (Qiu et al., Qwen 2025) multiplies each head's attention output, before o_proj, by \
+            sigmoid(X W_gate), X being the normed hidden state that feeds q/k/v. With the default --init zero, \
+            W_gate = 0 and o_proj is doubled, so the gated model computes exactly what the input computed, and \
+            the gate still learns.
 
-            Layouts (see README, "Gate layouts"):
-              gated-attention  gate rows fused into q_proj per KV group, as the paper's code
-                               loads them (default for Qwen3 safetensors input)
-              qwen3-next       gate rows interleaved per head in q_proj; a Qwen3 input becomes
-                               a native Qwen3.5 checkpoint (Qwen3_5ForCausalLM)
-              separate         one new tensor per layer: self_attn.gate_proj / g_proj, or
-                               blk.N.attn_gate in GGUF (default otherwise; --layers works here)
+            Layouts (see the README, "Gate layouts"): gated-attention fuses the gate rows into q_proj per KV group, \
+            as the paper's code loads them (the default for Qwen3 safetensors input). qwen3-next interleaves them \
+            per head in q_proj; a Qwen3 input becomes a native Qwen3.5 checkpoint (Qwen3_5ForCausalLM). separate \
+            adds one tensor per layer: self_attn.gate_proj or g_proj, or blk.N.attn_gate in GGUF (the default \
+            otherwise, and the layout --layers works with).
 
-            OUT is a .safetensors file (its config travels in its metadata), a .gguf file, or a
-            model directory (ending in /) with config.json and the tokenizer files.
+            OUT is a .safetensors file (its config travels in its metadata), a .gguf file, or a model directory \
+            (ending in /) with config.json and the tokenizer files.
 
             Examples:
               gatesurgeon add-gate model.safetensors gated.safetensors --verify
               gatesurgeon add-gate qwen3/ qwen35-gated/ --layout qwen3-next --dtype bf16
-              gatesurgeon add-gate llama/ llama-gated/ --layers 0-11 --granularity headwise
+              gatesurgeon add-gate llama/ gated/ --layers 0-11 --granularity headwise
               gatesurgeon add-gate qwen3/ gated/ --init normal --std 0.02 --seed 7
               gatesurgeon add-gate model.Q8_0.gguf gated.gguf --json
             """
@@ -60,7 +58,7 @@ struct AddGateCommand: ConsoleCommand {
     @Flag(help: "With --init normal, do not double o_proj.")
     var noCompensate = false
 
-    @Option(help: ArgumentHelp("Gate only these layers, e.g. 0-11,20 (separate layout only).", valueName: "list"), transform: LayerList.parse)
+    @Option(help: ArgumentHelp("Layers to gate, e.g. 0-11,20 (separate layout only).", valueName: "list"), transform: LayerList.parse)
     var layers: Set<Int>?
 
     @Flag(help: "After writing, run input and output on the same tokens; fail unless they agree (exactly for --init zero; override the limits below).")

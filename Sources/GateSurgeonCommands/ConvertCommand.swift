@@ -6,24 +6,23 @@ import JSON
 struct ConvertCommand: ConsoleCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Convert dtypes, quantize to GGUF types, and convert between safetensors and GGUF.",
+        abstract: "Convert dtypes, quantize to GGUF types, convert safetensors and GGUF.",
         discussion: """
-            OUT picks the format: a path ending in .safetensors or .gguf is that file; a path
-            ending in /, an existing directory, or a path without extension is a safetensors
-            model directory (config.json, tokenizer files, shards with --max-shard-size).
-            A single .safetensors output carries its config.json in its own metadata.
+            OUT picks the format: a path ending in .safetensors or .gguf is that file; a path ending in /, an \
+            existing directory, or a path without extension is a safetensors model directory (config.json, \
+            tokenizer files, shards with --max-shard-size). A single .safetensors output carries its config.json \
+            in its own metadata.
 
-            Quantizing keeps 1-D tensors (norms, biases) in F32; rows that are not a whole
-            number of blocks fall back to a smaller block type the way llama-quantize does,
-            and the plan says so. safetensors -> GGUF uses llama.cpp's tensor names and
-            metadata, including the Q/K row permutation of Llama and Mistral; GGUF ->
-            safetensors undoes it and writes a config.json. A dtype cast that stays in its
-            format (--dtype to .safetensors, GGUF to GGUF) works for any architecture.
+            Quantizing keeps 1-D tensors (norms, biases) in F32; rows that are not a whole number of blocks fall \
+            back to a smaller block type the way llama-quantize does, and the plan says so. safetensors to GGUF \
+            uses llama.cpp's tensor names and metadata, including the Q/K row permutation of Llama and Mistral; \
+            GGUF to safetensors undoes it and writes a config.json. A dtype cast that stays in its format \
+            (--dtype to .safetensors, GGUF to GGUF) works for any architecture.
 
             Examples:
               gatesurgeon convert model/ model.bf16.safetensors --dtype bf16
               gatesurgeon convert model/ model.Q4_K.gguf --quant q4_k
-              gatesurgeon convert model/ model.Q4_K.gguf --quant q4_k --embedding-type q8_0 --output-type q6_k
+              gatesurgeon convert model/ m.gguf --quant q4_k --output-type q6_k
               gatesurgeon convert model.gguf model-dir/ --dtype f32
               gatesurgeon convert model/ sharded/ --dtype bf16 --max-shard-size 5GB
               gatesurgeon convert model/ model.Q8_0.gguf --quant q8_0 --verify --json
@@ -39,7 +38,7 @@ struct ConvertCommand: ConsoleCommand {
     @Option(help: ArgumentHelp("config.json of a single .safetensors input (default: its own metadata, NAME.config.json, then config.json beside it).", valueName: "path"))
     var config: String?
 
-    @Flag(help: "After writing, run input and output on the same tokens: exact for lossless conversions, per-type bounds otherwise (override them with the limits below).")
+    @Flag(help: "After writing, run input and output on the same tokens: exact for lossless conversions, per-type bounds otherwise (the limits below override them).")
     var verify = false
 
     @OptionGroup(title: "Output") var outputOptions: OutputOptions

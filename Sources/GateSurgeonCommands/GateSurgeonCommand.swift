@@ -5,21 +5,19 @@ import GateSurgeon
 public struct GateSurgeonCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "gatesurgeon",
-        abstract: "Inspect, convert, quantize and gate LLM checkpoints (safetensors and GGUF).",
+        abstract: "Inspect, convert, quantize and gate safetensors and GGUF checkpoints.",
         discussion: """
-            gatesurgeon reads safetensors files, sharded model directories and GGUF files into
-            one model graph. It inserts attention output gates (Gated Attention, Qwen 2025),
-            converts dtypes, quantizes to GGUF types, converts between the formats, and checks
-            what it wrote against a reference forward pass.
+            gatesurgeon reads safetensors files, sharded model directories and GGUF files into one model graph. It \
+            inserts attention output gates (Gated Attention, Qwen 2025), converts dtypes, quantizes to GGUF types, \
+            converts between the formats, and checks what it wrote against a reference forward pass.
 
-            Outputs: a path ending in .safetensors or .gguf is a file; a path ending in /, an
-            existing directory or a path without extension is a model directory. Outputs never
-            replace or lie inside an input; an existing output is replaced only with --force,
-            and then a directory is written into (files of the same names replaced, nothing
-            else removed). Everything appears at once when complete, or not at all.
+            Outputs: a path ending in .safetensors or .gguf is a file; a path ending in /, an existing directory or \
+            a path without extension is a model directory. Outputs never replace or lie inside an input. An \
+            existing output is replaced only with --force, and a directory is then written into: files of the \
+            same names are replaced, nothing else is removed. Everything appears at once when complete, or not at all.
 
-            Exit status: 0 success, 1 a verification threshold failed, 2 bad input or usage
-            (nothing written), 130 interrupted (unfinished outputs removed).
+            Exit status: 0 success, 1 a verification threshold failed, 2 bad input or usage (nothing written), \
+            130 interrupted (unfinished outputs removed).
             """,
         version: "0.2.0",
         subcommands: [InspectCommand.self, AddGateCommand.self, ConvertCommand.self, ForwardCommand.self, VerifyCommand.self, ImatrixCommand.self]

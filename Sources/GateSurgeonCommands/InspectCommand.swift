@@ -7,14 +7,16 @@ struct InspectCommand: ConsoleCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "List the tensors and metadata of a checkpoint.",
+        usage: "gatesurgeon inspect <path> [--stats] [--filter <glob>] [<options>]",
         discussion: """
-            PATH is a .safetensors file, a .gguf file or a model directory (sharded or not).
-            Shapes are printed outermost first in both formats, so one model lists the same
-            shapes whether it is stored as safetensors or GGUF. Tensors of a safetensors
-            checkpoint are listed by name in natural order (layer 2 before layer 10); a GGUF
-            file's in file order. The tokenizer (a GGUF's tokenizer.ggml.* keys, or tokenizer.json in
-            or beside a safetensors checkpoint) is summarized: model, pre-tokenizer, vocabulary size,
-            the tokens added around text and the special tokens.
+            PATH is a .safetensors file, a .gguf file or a model directory, sharded or not. Shapes are printed \
+            outermost first in both formats, so one model lists the same shapes whether it is stored as \
+            safetensors or GGUF. A safetensors checkpoint's tensors are listed by name in natural order (layer 2 \
+            before layer 10), a GGUF file's in file order.
+
+            The tokenizer (a GGUF's tokenizer.ggml.* keys, or tokenizer.json in or beside a safetensors \
+            checkpoint) is summarized: model, pre-tokenizer, vocabulary size, the tokens added around text and \
+            the special tokens.
 
             Examples:
               gatesurgeon inspect model.gguf
@@ -23,7 +25,7 @@ struct InspectCommand: ConsoleCommand {
             """
     )
 
-    @Argument(help: "A .safetensors file, a .gguf file or a model directory.")
+    @Argument(help: "A .safetensors file, .gguf file or model directory.")
     var path: String
 
     @Flag(help: "Add min, max, mean, std and NaN/Inf counts per tensor (reads all data).")

@@ -14,7 +14,7 @@ struct OutputOptions: ParsableArguments {
     @Flag(help: "With --quant: every weight gets the preset's type, without llama-quantize's per-tensor mix (its --pure).")
     var pure = false
 
-    @Option(help: ArgumentHelp("With --quant: an importance matrix (llama-imatrix's .gguf or legacy .dat, or gatesurgeon imatrix's output).", valueName: "file"))
+    @Option(help: ArgumentHelp("With --quant: an importance matrix, a .gguf or legacy .dat file from llama-imatrix or gatesurgeon imatrix.", valueName: "file"))
     var imatrix: String?
 
     @Option(name: .customLong("tensor-type"),
@@ -25,12 +25,12 @@ struct OutputOptions: ParsableArguments {
     var tensorTypes: [TensorTypeOverride] = []
 
     @Option(name: [.customLong("embedding-type"), .customLong("token-embedding-type")],
-            help: ArgumentHelp("With --quant: type of the token embedding (\(TensorType.valueList)).", valueName: "type"),
+            help: ArgumentHelp("With --quant: the token embedding's type: \(TensorType.valueList).", valueName: "type"),
             transform: TensorType.parse)
     var embeddingType: TensorType?
 
     @Option(name: [.customLong("output-type"), .customLong("output-tensor-type")],
-            help: ArgumentHelp("With --quant: type of lm_head / output.weight (\(TensorType.valueList)).", valueName: "type"),
+            help: ArgumentHelp("With --quant: the type of lm_head (output.weight): \(TensorType.valueList).", valueName: "type"),
             transform: TensorType.parse)
     var outputType: TensorType?
 
@@ -53,7 +53,7 @@ struct OutputOptions: ParsableArguments {
     @Option(help: ArgumentHelp("GGUF output: the llama.cpp pre-tokenizer (tokenizer.ggml.pre) for a byte-level BPE tokenizer whose hash llama.cpp's converter does not know (llama-bpe, qwen2, gpt-2, ...).", valueName: "name"))
     var tokenizerPre: String?
 
-    @Flag(help: "Replace an existing output file, or write into an existing directory (replacing files of the same names only).")
+    @Flag(help: "Replace an existing output file, or write into an existing directory, replacing only the files of the same names.")
     var force = false
 
     func validate() throws {
@@ -140,7 +140,7 @@ struct ReportOptions: ParsableArguments {
     @Flag(help: "Print one JSON document on standard output instead of text (progress and warnings stay on standard error).")
     var json = false
 
-    @Flag(help: "Print no progress and no plan of what a write will do: only results (tables, summaries), warnings and errors.")
+    @Flag(help: "Print no progress and no plan of what a write will do; results (tables, summaries), warnings and errors still print.")
     var quiet = false
 
     /// Whether the plan of a write (the lines before the heavy work) is printed.

@@ -18,8 +18,8 @@ import Testing
         var testDescription: String { "\(model) \(type)" }
     }
 
-    static let cases: [Case] = {
-        guard let summary = try? Fixtures.json("reference/compat/summary.json"), let models = summary["models"]?.objectValue else { return [] }
+    static let cases = FixtureArgument.list("fixtures/reference/compat/summary.json models", describe: \.testDescription) {
+        let models = try #require(try Fixtures.json("reference/compat/summary.json")["models"]?.objectValue)
         var cases: [Case] = []
         for (model, types) in models {
             for (type, entry) in types.objectValue ?? [:] {
@@ -29,15 +29,17 @@ import Testing
             }
         }
         return cases
-    }()
+    }
 
-    @Test func everyBundledModelWasChecked() {
-        #expect(Set(Self.cases.map(\.model)) == ["llama", "mistral", "qwen2", "qwen3", "qwen3-sharded", "qwen3_moe", "mixtral", "qwen2_moe"])
-        #expect(Self.cases.count == 8 * 10)
+    @Test func everyBundledModelWasChecked() throws {
+        let cases = try Self.cases.map { try $0.value() }
+        #expect(Set(cases.map(\.model)) == ["llama", "mistral", "qwen2", "qwen3", "qwen3-sharded", "qwen3_moe", "mixtral", "qwen2_moe"])
+        #expect(cases.count == 8 * 10)
     }
 
     @Test(arguments: cases)
-    func writesTheBytesLlamaCppRan(_ testCase: Case) throws {
+    func writesTheBytesLlamaCppRan(_ argument: FixtureArgument<Case>) throws {
+        let testCase = try argument.value()
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
         let output = Paths.join(directory, "\(testCase.model)-\(testCase.type).gguf")

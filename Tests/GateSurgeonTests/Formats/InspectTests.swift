@@ -7,7 +7,9 @@ import Testing
 /// report for every fixture (fixtures/reference/inspect, written by
 /// fixtures/gen with safe_open and GGUFReader).
 @Suite struct InspectTests {
-    static let references: [String] = Paths.entries(of: Fixtures.path("reference/inspect")).filter { $0.hasSuffix(".json") }
+    static let references = FixtureArgument.list("fixtures/reference/inspect/*.json") {
+        Paths.entries(of: Fixtures.path("reference/inspect")).filter { $0.hasSuffix(".json") }
+    }
 
     static func fixturePath(forReference name: String) -> String {
         let relative = String(name.dropLast(".json".count)).split(separator: "__", omittingEmptySubsequences: false).joined(separator: "/")
@@ -15,7 +17,8 @@ import Testing
     }
 
     @Test(arguments: references)
-    func agreesWithThePythonPackages(reference: String) throws {
+    func agreesWithThePythonPackages(argument: FixtureArgument<String>) throws {
+        let reference = try argument.value()
         let expected = try Fixtures.json("reference/inspect/\(reference)")
         let path = Self.fixturePath(forReference: reference)
         let checkpoint = try Checkpoint(path: path)

@@ -147,8 +147,9 @@ struct CastTests {
     /// plus every BF16/F16 pattern widened (NaNs, infinities, subnormals, the
     /// rounding boundaries), with lengths that leave vector tails. The
     /// overflow counts agree too.
-    @Test(arguments: VectorKernels.available.filter { $0 > .portable })
+    @Test(arguments: VectorKernels.Level.vector)
     func vectorCastsMatchPortable(level: VectorKernels.Level) throws {
+        try level.requireOnThisCPU()
         let file = try Fixtures.casts.get()
         var inputs = try file.floats(of: "f32").map(\.bitPattern)
         var state: UInt32 = 99
@@ -224,7 +225,7 @@ struct QuantizationTests {
     /// of magnitude, values on rounding boundaries.
     @Test(arguments: [DType.q8_0, .q4_0, .q4_1, .q5_0, .q5_1])
     func vectorQuantizersMatchScalar(_ dtype: DType) throws {
-        guard VectorKernels.best >= .avx512 else { return }
+        try VectorKernels.Level.avx512.requireOnThisCPU()
         var state: UInt64 = 5
         func uniform() -> Float {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407

@@ -15,12 +15,11 @@ struct QuantizationDigestTests {
         var testDescription: String { label }
     }
 
-    static let runs: [Run] = {
-        guard let json = try? Fixtures.json("reference/presets/digests.json"), let runs = json["runs"]?.arrayValue else { return [] }
-        return runs.enumerated().map { index, run in
+    static let runs = FixtureArgument.list("fixtures/reference/presets/digests.json runs", describe: \.label) {
+        try #require(try Fixtures.json("reference/presets/digests.json")["runs"]?.arrayValue).enumerated().map { index, run in
             Run(index: index, label: "\(run["preset"]?.stringValue ?? "?") \(run["imatrix"]?.stringValue ?? "?")")
         }
-    }()
+    }
 
     /// Debug builds check the digest of each tensor's first rows (its own
     /// entry in the fixture, as exact as the whole); release builds
@@ -36,7 +35,8 @@ struct QuantizationDigestTests {
     /// llama-quantize refused (a preset that needs an importance matrix,
     /// without one) are refused by the rules too.
     @Test(arguments: runs)
-    func quantizedTensorsMatchLlamaQuantize(_ run: Run) throws {
+    func quantizedTensorsMatchLlamaQuantize(_ argument: FixtureArgument<Run>) throws {
+        let run = try argument.value()
         let json = try Fixtures.json("reference/presets/digests.json")
         let reference = try #require(json["runs"]?.arrayValue?[run.index])
         let digestRows = Int(json["digest_rows"]?.intValue ?? 0)

@@ -110,7 +110,9 @@ import Testing
         #expect(help.contains("--dtype <dtype> Convert float tensors to this type. (values: f32, f16, bf16)"))
         #expect(help.contains("--quant <preset> Quantize (GGUF output) as llama-quantize does with this preset or type: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q2_K_S, Q3_K_S, Q3_K_M"))
         #expect(help.contains("--output-type, --output-tensor-type <type>"))
-        let bad = CLI.run(["convert", Self.qwen2, "/tmp/x.gguf", "--dtype", "f8"])
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let bad = CLI.run(["convert", Self.qwen2, Paths.join(directory, "x.gguf"), "--dtype", "f8"])
         #expect(bad.errorOutput.contains("f32") && bad.errorOutput.contains("bf16") && !bad.errorOutput.contains("q4_k"), "\(bad.errorOutput)")
         for command in ["inspect", "add-gate", "convert", "forward", "verify"] {
             let text = try CLI.succeed([command, "--help"]).output
@@ -379,7 +381,7 @@ import Testing
         let letters = Array(try #require(reference["presets"]?["Q4_K_M"]?["plain"]?["types"]?.stringValue).unicodeScalars)
         let file = try GGUFFile(path: output)
         #expect(names.count == file.tensors.count)
-        for (name, letter) in zip(names, letters) {
+        for (name, letter) in Fixtures.pairs(names, letters) {
             let type = legend[Int(letter.value - 65)]
             #expect(file.tensors.first { $0.name == name }?.dtype.name == type, "\(name)")
         }

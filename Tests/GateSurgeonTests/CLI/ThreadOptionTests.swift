@@ -18,12 +18,17 @@ import Testing
     /// a count, not a missing value).
     @Test(arguments: commands, [("0", "at least 1, not 0"), ("-1", "at least 1, not -1"), ("two", "'two' is invalid for '--threads <n>'")])
     func threadCountsBelowOneAreUsageErrors(command: [String], value: (String, String)) throws {
-        let outcome = CLI.run(command + ["--threads", value.0])
+        // The paths name files in an empty folder: a refusal that came too late would show.
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let arguments = command.enumerated().map { $0.offset > 0 && ($0.element.contains("/") || $0.element.contains(".")) ? Paths.join(directory, $0.element) : $0.element }
+        let outcome = CLI.run(arguments + ["--threads", value.0])
         #expect(outcome.status == 2)
         #expect(outcome.errorOutput.hasPrefix("error: gatesurgeon \(command[0]): --threads") || outcome.errorOutput.hasPrefix("error: gatesurgeon \(command[0]): the value"),
                 "\(outcome.errorOutput)")
         #expect(outcome.errorOutput.contains(value.1), "\(outcome.errorOutput)")
         #expect(outcome.output.isEmpty)
+        #expect(Paths.entries(of: directory).isEmpty)
     }
 
     @Test(arguments: commands)

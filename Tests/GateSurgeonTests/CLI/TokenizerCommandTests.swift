@@ -69,7 +69,7 @@ import Testing
         let tokenizer = try Tokenizer(directory: back)
         let cases = try #require(try TokenizerFixtures.expected(name)["cases"]?.arrayValue)
         var differing: [Int] = []
-        for (index, (text, expected)) in zip(TokenizerFixtures.corpus, cases).enumerated()
+        for (index, (text, expected)) in Fixtures.pairs(TokenizerFixtures.corpus, cases).enumerated()
         where try tokenizer.encode(text) != TokenizerFixtures.ints(expected["ids_special"]) {
             differing.append(index)
         }
@@ -248,7 +248,7 @@ import Testing
         for (name, expected) in theirs.entries {
             let entry = try #require(ours.entries[name])
             #expect(entry.counts == expected.counts, "\(name) counts")
-            for (a, b) in zip(entry.sums, expected.sums) { worst = max(worst, abs(a - b) / max(abs(b), 1e-6)) }
+            for (a, b) in Fixtures.pairs(entry.sums, expected.sums) { worst = max(worst, abs(a - b) / max(abs(b), 1e-6)) }
         }
         #expect(worst <= tolerance)
 

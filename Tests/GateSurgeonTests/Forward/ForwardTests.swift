@@ -87,7 +87,7 @@ struct GatedForwardTests {
         let gated = try ForwardPass(graph: graph).run(tokens: Fixtures.referenceTokens)
         let difference = Fixtures.maxAbsDifference(gated.logits, plain.logits)
         #expect(difference <= 1e-5)
-        for (ours, theirs) in zip(gated.layers, plain.layers) {
+        for (ours, theirs) in Fixtures.pairs(gated.layers, plain.layers) {
             #expect(ours.meanGateScore == 0.5)
             #expect(theirs.meanGateScore == nil)
             #expect(abs(ours.maxActivation - theirs.maxActivation) <= 1e-5)

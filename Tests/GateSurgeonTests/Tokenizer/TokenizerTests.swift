@@ -70,7 +70,7 @@ import Testing
                                     sourceLocation: SourceLocation = #_sourceLocation) throws {
         let references = try #require(expected["gguf_keys"]?.arrayValue, sourceLocation: sourceLocation)
         #expect(keys.keys == references.map { $0["key"]!.stringValue! }, "\(name): key order", sourceLocation: sourceLocation)
-        for (actual, reference) in zip(keys.entries, references) {
+        for (actual, reference) in Fixtures.pairs(keys.entries, references, sourceLocation: sourceLocation) {
             #expect(actual.value.type.name == reference["type"]?.stringValue, "\(name): \(actual.key) type", sourceLocation: sourceLocation)
             if case .array(let elementType, let values) = actual.value {
                 #expect(elementType.name == reference["element_type"]?.stringValue, "\(name): \(actual.key) element type", sourceLocation: sourceLocation)
@@ -131,7 +131,7 @@ import Testing
         let tokenizer = try Tokenizer(ggufMetadata: metadata.keys, path: name)
         let cases = try #require(expected["llamacpp"]?.arrayValue)
         var mismatches = 0
-        for (text, reference) in zip(TokenizerFixtures.corpus, cases) {
+        for (text, reference) in Fixtures.pairs(TokenizerFixtures.corpus, cases) {
             if reference["abort"]?.boolValue == true {
                 // llama.cpp stopped in one of the three calls the generator makes, in this order
                 #expect(throws: TokenizerError.self, "\(name): llama.cpp aborts on \(text.debugDescription)") {
@@ -203,7 +203,7 @@ import Testing
         #expect(tokenizer.summary.preTokenizer == "smollm")
         let cases = try #require(try TokenizerFixtures.expected("smollm2")["llamacpp"]?.arrayValue)
         var mismatches = 0
-        for (text, reference) in zip(TokenizerFixtures.corpus, cases) {
+        for (text, reference) in Fixtures.pairs(TokenizerFixtures.corpus, cases) {
             if try tokenizer.encode(text, addSpecialTokens: true) != TokenizerFixtures.ints(reference["ids_special"]) { mismatches += 1 }
         }
         #expect(mismatches == 0)
@@ -226,7 +226,7 @@ import Testing
         #expect(config["tokenizer_class"]?.stringValue == "PreTrainedTokenizerFast")
         let cases = try #require(try TokenizerFixtures.expected(name)["cases"]?.arrayValue)
         var mismatches = 0
-        for (text, reference) in zip(TokenizerFixtures.corpus, cases) {
+        for (text, reference) in Fixtures.pairs(TokenizerFixtures.corpus, cases) {
             let plain = try rebuilt.encode(text, addSpecialTokens: false)
             let special = try rebuilt.encode(text, addSpecialTokens: true)
             if plain != TokenizerFixtures.ints(reference["ids"]) || special != TokenizerFixtures.ints(reference["ids_special"]) {

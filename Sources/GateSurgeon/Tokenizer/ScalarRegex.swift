@@ -35,11 +35,11 @@ struct ScalarRegex: Sendable {
     }
 
     /// The steps the regexes of one encode or decode call may take together: a fixed
-    /// allowance and `stepsPerScalar` for each scalar of the text. Tokenizer patterns take
-    /// a few steps per scalar; `(a+)+$` takes 2^n on n a's and a `!`. Oniguruma stops a
-    /// match after 10 million retries, so inputs near its limit can fail here and not in
-    /// HF tokenizers (an error, never other ids). A step is one instruction, or one scalar a run of a class
-    /// scans, so the budget bounds the work however the pattern backtracks.
+    /// allowance and `stepsPerScalar` for each scalar of the text. A step is one instruction,
+    /// or one scalar a run of a class scans, so the budget bounds the work however the
+    /// pattern backtracks. Tokenizer patterns take a few steps per scalar; `(a+)+$` takes
+    /// 2^n on n a's and a `!`. Oniguruma stops a match after 10 million retries, so inputs
+    /// near its limit can fail here and not in HF tokenizers (an error, never other ids).
     struct Budget {
         static let stepsPerScalar = 1_000
         static let minimumSteps = 1_000_000

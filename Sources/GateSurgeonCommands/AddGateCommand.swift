@@ -6,33 +6,31 @@ import JSON
 struct AddGateCommand: ConsoleCommand {
     static let configuration = CommandConfiguration(
         commandName: "add-gate",
-        abstract: "Insert freshly initialized attention output gates into an ungated checkpoint.",
+        abstract: "Insert freshly initialized attention output gates into a checkpoint.",
         discussion: """
-            Gated Attention (Qiu et al., Qwen 2025) multiplies each head's attention output,
-            before o_proj, by sigmoid(X W_gate), X being the normed hidden state that feeds
-            q/k/v. With the default --init zero, W_gate = 0 and o_proj is doubled, so the
-            gated model computes exactly what the input computed, and the gate still learns.
+            Gated Attention (Qiu et al., Qwen 2025) multiplies each head's attention output, before o_proj, by \
+            sigmoid(X W_gate), X being the normed hidden state that feeds q/k/v. With the default --init zero, \
+            W_gate = 0 and o_proj is doubled, so the gated model computes exactly what the input computed, and \
+            the gate still learns.
 
-            Layouts (see README, "Gate layouts"):
-              gated-attention  gate rows fused into q_proj per KV group, as the paper's code
-                               loads them (default for Qwen3 safetensors input)
-              qwen3-next       gate rows interleaved per head in q_proj; a Qwen3 input becomes
-                               a native Qwen3.5 checkpoint (Qwen3_5ForCausalLM)
-              separate         one new tensor per layer: self_attn.gate_proj / g_proj, or
-                               blk.N.attn_gate in GGUF (default otherwise; --layers works here)
+            Layouts (see the README, "Gate layouts"): gated-attention fuses the gate rows into q_proj per KV group, \
+            as the paper's code loads them (the default for Qwen3 safetensors input). qwen3-next interleaves them \
+            per head in q_proj; a Qwen3 input becomes a native Qwen3.5 checkpoint (Qwen3_5ForCausalLM). separate \
+            adds one tensor per layer: self_attn.gate_proj or g_proj, or blk.N.attn_gate in GGUF (the default \
+            otherwise, and the layout --layers works with).
 
-            A headwise gate in GGUF is written as llama.cpp's step35 architecture where that
-            computes the model exactly (Llama, Mistral, Qwen2, Qwen3, Qwen3-MoE, Mixtral without
-            RoPE scaling), so the file runs in llama.cpp; --gguf-arch picks otherwise.
+            A headwise gate in GGUF is written as llama.cpp's step35 architecture where that computes the model \
+            exactly (Llama, Mistral, Qwen2, Qwen3, Qwen3-MoE, Mixtral without RoPE scaling), so the file runs in \
+            llama.cpp; --gguf-arch picks otherwise.
 
-            OUT is a .safetensors file (its config travels in its metadata), a .gguf file (in
-            parts with --split-max-size or --split-max-tensors), or a model directory (ending
-            in /) with config.json and the tokenizer files. --dry-run writes nothing.
+            OUT is a .safetensors file (its config travels in its metadata), a .gguf file (in parts with \
+            --split-max-size or --split-max-tensors), or a model directory (ending in /) with config.json and \
+            the tokenizer files. --dry-run prints the plan and the files it would write, and writes nothing.
 
             Examples:
               gatesurgeon add-gate model.safetensors gated.safetensors --verify
               gatesurgeon add-gate qwen3/ qwen35-gated/ --layout qwen3-next --dtype bf16
-              gatesurgeon add-gate llama/ llama-gated/ --layers 0-11 --granularity headwise
+              gatesurgeon add-gate llama/ gated/ --layers 0-11 --granularity headwise
               gatesurgeon add-gate qwen3/ gated/ --init normal --std 0.02 --seed 7
               gatesurgeon add-gate model.Q8_0.gguf gated.gguf --json
               gatesurgeon add-gate qwen3/ gated.gguf --granularity headwise
@@ -57,16 +55,16 @@ struct AddGateCommand: ConsoleCommand {
     @Option(name: .customLong("init"), help: "Gate initialization: zero (function-preserving) or normal.")
     var initialization: InitializationKind = .zero
 
-    @Option(help: "Standard deviation for --init normal (default: the config's initializer_range, else 0.02).")
+    @Option(parsing: .unconditional, help: "Standard deviation for --init normal (default: the config's initializer_range, else 0.02).")
     var std: Float?
 
-    @Option(help: "Seed for --init normal.")
+    @Option(parsing: .unconditional, help: "Seed for --init normal.")
     var seed: UInt64 = 0
 
     @Flag(help: "With --init normal, do not double o_proj.")
     var noCompensate = false
 
-    @Option(help: ArgumentHelp("Gate only these layers, e.g. 0-11,20 (separate layout only).", valueName: "list"), transform: LayerList.parse)
+    @Option(help: ArgumentHelp("Layers to gate, e.g. 0-11,20 (separate layout only).", valueName: "list"), transform: LayerList.parse)
     var layers: Set<Int>?
 
     @Flag(help: "After writing, run input and output on the same tokens; fail unless they agree (exactly for --init zero; override the limits below).")
@@ -127,7 +125,7 @@ struct AddGateCommand: ConsoleCommand {
         let layerText = PlanReport.describeLayers(summary.gatedLayers)
         let loaders = try CheckpointLoaders(of: gated, format: format, isDirectory: target.kind == .directory,
                                             ggufArchitecture: outputOptions.ggufChoice)
-        if !report.json {
+        if report.showsPlan {
             let carrier = format == .gguf ? ", GGUF architecture \(written.config.architecture.ggufName)" : ""
             console.print("add-gate: \(graph.config.family.rawValue), \(graph.config.layerCount) layers, \(graph.config.headCount) heads x \(graph.config.headDim), layout \(chosenLayout.rawValue), \(granularity.rawValue), init \(initialization.rawValue)\(carrier)")
             console.print("  gating layers \(layerText); \(summary.tensorsAdded.count) tensors added, \(summary.tensorsChanged.count) rewritten, +\(InspectReport.formatCount(summary.parametersAdded)) parameters, +\(InspectReport.formatBytes(addedBytes))")
@@ -151,7 +149,8 @@ struct AddGateCommand: ConsoleCommand {
             "command": .string("add-gate"), "input": .string(input), "architecture": .string(graph.config.family.rawValue), "gate": .object(gate),
         ]
         if format == .gguf { document["gguf_architecture"] = .string(written.config.architecture.ggufName) }
-        let writing = ModelWriting(console: console, report: report, document: document)
+        let writing = ModelWriting(console: console, report: report, document: document,
+                                   explicitTypeFallbacks: outputOptions.explicitTypeFallbacks(in: plan))
         try writing.write(written, plan: plan, to: target, options: outputOptions.writeOptions(policy), dryRun: outputOptions.dryRun, transaction: transaction,
                           verifyingAgainst: verify ? graph : nil,
                           thresholds: thresholds.overriding(PostWriteVerification.defaultThresholds(for: plan, initialization: initial)))

@@ -6,23 +6,25 @@ import JSON
 struct ForwardCommand: ConsoleCommand {
     static let configuration = CommandConfiguration(
         commandName: "forward",
-        abstract: "Run the reference F32 forward pass on a prompt or token ids and report each layer.",
+        abstract: "Run the reference F32 forward pass on a prompt and report each layer.",
+        usage: "gatesurgeon forward <model> (--prompt <text> | --tokens <ids>) [...]",
         discussion: """
-            MODEL is a .safetensors file, a .gguf file or a model directory. The pass runs on
-            the CPU in F32 (quantized weights are dequantized one layer at a time) and matches
-            transformers' eager forward pass to rounding.
+            MODEL is a .safetensors file, a .gguf file or a model directory. The pass runs on the CPU in F32 \
+            (quantized weights are dequantized one layer at a time) and matches transformers' eager forward pass \
+            to rounding.
 
-            --prompt TEXT (or --prompt-file) is tokenized with the model's own tokenizer: a GGUF's
-            as llama.cpp does, a model directory's tokenizer.json as HF tokenizers does (with the
-            BOS it adds; --no-special-tokens leaves it out). The tokens and the most likely next
-            tokens are printed with their text. --tokens runs ids as given.
+            --prompt TEXT (or --prompt-file) is tokenized with the model's own tokenizer: a GGUF's as llama.cpp \
+            does, a model directory's tokenizer.json as HF tokenizers does, with the BOS it adds \
+            (--no-special-tokens leaves it out). The tokens and the most likely next tokens are printed with \
+            their text; --tokens runs token ids as they are given.
 
-            Per layer it prints the first-token attention (the softmax weight queries give
-            position 0, averaged over heads and positions 1..T-1: the attention sink), the
-            largest |value| of the residual stream after the layer, and for gated layers the
-            mean gate score, with bar charts. --out writes the logits [tokens, vocab] as the
-            F32 tensor "logits" of a .safetensors file; --report writes the table as a .json
-            file. Neither may replace an input; an existing file is replaced only with --force.
+            Per layer it prints the first-token attention (the softmax weight queries give position 0, averaged \
+            over heads and positions 1..T-1: the attention sink), the largest |value| of the residual stream \
+            after the layer, and for gated layers the mean gate score, with bar charts.
+
+            --out writes the logits [tokens, vocab] as the F32 tensor "logits" of a .safetensors file; --report \
+            writes the table as a .json file. Neither may replace an input; an existing file is replaced only \
+            with --force.
 
             Examples:
               gatesurgeon forward model.gguf --prompt "The capital of France is"
@@ -32,7 +34,7 @@ struct ForwardCommand: ConsoleCommand {
             """
     )
 
-    @Argument(help: "A .safetensors file, a .gguf file or a model directory.")
+    @Argument(help: "A .safetensors file, .gguf file or model directory.")
     var model: String
 
     @OptionGroup(title: "Input") var input: PromptOptions
@@ -64,6 +66,8 @@ struct ForwardCommand: ConsoleCommand {
         let transaction = OutputTransaction(inputs: graph.inputPaths + input.inputs, replacing: force)
         let logitsPath = try logitsTarget.map { try transaction.stage($0) }
         let reportPath = try reportTarget.map { try transaction.stage($0) }
+        var warnings = Warnings(console: console)
+        for path in transaction.removedStalePartials { warnings.warn("removed \(path), left by an interrupted run") }
 
         let progress = ProgressReporter(console: console, label: "forward", total: graph.layers.count, steps: graph.layers.count,
                                         measure: .steps, quiet: reporting.quiet, delay: .seconds(1))
@@ -83,13 +87,12 @@ struct ForwardCommand: ConsoleCommand {
                 metadata: metadata, to: logitsPath)
         }
         if let reportPath {
-            try Paths.writeText(forwardReport.json().serialized(.indented) + "\n", to: reportPath)
+            try Paths.writeText(try forwardReport.json().serialized(.indented) + "\n", to: reportPath)
         }
+        // Rendered before the commit: a tokenizer that fails to decode a token fails the run
+        // with nothing written.
+        let rendered = reporting.json ? try forwardReport.json(warnings: warnings.json).serialized(.indented) + "\n" : try forwardReport.text()
         try transaction.commit()
-        if reporting.json {
-            console.print(forwardReport.json().serialized(.indented))
-        } else {
-            console.writeOutput(forwardReport.text())
-        }
+        console.writeOutput(rendered)
     }
 }

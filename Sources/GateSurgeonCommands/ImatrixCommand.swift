@@ -8,29 +8,29 @@ struct ImatrixCommand: ConsoleCommand {
     static let configuration = CommandConfiguration(
         commandName: "imatrix",
         abstract: "Compute an importance matrix from a text, as llama-imatrix does.",
+        usage: "gatesurgeon imatrix <model> --text <path> --out <path> [<options>]",
         discussion: """
-            MODEL is a .safetensors file, a .gguf file or a model directory; the text is tokenized
-            with the model's own tokenizer (a GGUF's as llama.cpp does, tokenizer.json as HF
-            tokenizers does), with the BOS it adds. As llama-imatrix does, the tokens are cut into
-            chunks of --context tokens, each chunk runs as its own sequence from position 0 with
-            its first token replaced by BOS (when the tokenizer adds one), and for every matrix
-            multiplication inside the layers the squared inputs are summed per column (per expert
-            for expert weights). At least two chunks are needed.
+            MODEL is a .safetensors file, a .gguf file or a model directory. The text is tokenized with the \
+            model's own tokenizer (a GGUF's as llama.cpp does, tokenizer.json as HF tokenizers does), with the \
+            BOS it adds. As llama-imatrix does, the tokens are cut into chunks of --context tokens; each chunk \
+            runs as its own sequence from position 0 with its first token replaced by BOS (when the tokenizer \
+            adds one), and for every matrix multiplication inside the layers the squared inputs are summed per \
+            column (per expert for expert weights). At least two chunks are needed.
 
-            The output is llama.cpp's GGUF importance-matrix format (llama-imatrix's default),
-            which `convert --imatrix` and llama-quantize --imatrix read; the dataset recorded in it
-            is the text file's path as given. The forward pass runs in F32: the sums differ from
-            llama-imatrix's F16 defaults by ~1e-3 relative, and agree to ~1e-6 with
-            llama-imatrix -ctk f32 -ctv f32 -fa off on an F32 model.
+            The output is llama.cpp's GGUF importance-matrix format (llama-imatrix's default), which convert \
+            --imatrix and llama-quantize --imatrix read; the dataset recorded in it is the text file's path as \
+            given. The forward pass runs in F32: the sums differ from llama-imatrix's F16 defaults by ~1e-3 \
+            relative; on an F32 model they agree to ~1e-6 with those of llama-imatrix -ctk f32 -ctv f32 \
+            -fa off.
 
             Examples:
               gatesurgeon imatrix model/ --text calibration.txt --out imatrix.gguf
-              gatesurgeon imatrix model.gguf --text wiki.txt --context 512 --chunks 100 --out imatrix.gguf
-              gatesurgeon convert model/ model.IQ2_XS.gguf --quant iq2_xs --imatrix imatrix.gguf
+              gatesurgeon imatrix model.gguf --text wiki.txt --chunks 100 -o imatrix.gguf
+              gatesurgeon convert model/ out.gguf --quant iq2_xs --imatrix imatrix.gguf
             """
     )
 
-    @Argument(help: "A .safetensors file, a .gguf file or a model directory.")
+    @Argument(help: "A .safetensors file, .gguf file or model directory.")
     var model: String
 
     @Option(help: ArgumentHelp("The UTF-8 text to compute the matrix on.", valueName: "path"))
@@ -39,10 +39,10 @@ struct ImatrixCommand: ConsoleCommand {
     @Option(name: [.customShort("o"), .long], help: ArgumentHelp("The importance matrix to write (.gguf).", valueName: "path"))
     var out: String
 
-    @Option(name: [.customShort("c"), .long], help: ArgumentHelp("Tokens per chunk (llama-imatrix -c).", valueName: "n"))
+    @Option(name: [.customShort("c"), .long], parsing: .unconditional, help: ArgumentHelp("Tokens per chunk (llama-imatrix -c).", valueName: "n"))
     var context = 512
 
-    @Option(help: ArgumentHelp("Use at most this many chunks (default: every whole chunk of the text).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Use at most this many chunks (default: every whole chunk of the text).", valueName: "n"))
     var chunks: Int?
 
     @Option(help: ArgumentHelp("config.json of a single .safetensors model (default: its own metadata, NAME.config.json, then config.json beside it).", valueName: "path"))
@@ -71,6 +71,8 @@ struct ImatrixCommand: ConsoleCommand {
         let graph = try ModelGraph(checkpoint: Checkpoint(path: model), configPath: config)
         let transaction = OutputTransaction(inputs: graph.inputPaths + [text], replacing: force)
         let outputPath = try transaction.stage(target)
+        var warnings = Warnings(console: console)
+        for path in transaction.removedStalePartials { warnings.warn("removed \(path), left by an interrupted run") }
         guard let tokenizer = try Tokenizer(model: graph) else { throw TokenizerError.noTokenizer(model: model) }
         let tokens = try tokenizer.encode(try TextFile.read(text), addSpecialTokens: true)
         let usable = tokens.count / context
@@ -93,6 +95,7 @@ struct ImatrixCommand: ConsoleCommand {
             "chunks": .int(Int64(chunkCount)),
             "chunk_size": .int(Int64(context)),
             "entries": .int(Int64(matrix.entries.count)),
+            "warnings": warnings.json,
         ])
         if reporting.json {
             console.print(summary.serialized(.indented))

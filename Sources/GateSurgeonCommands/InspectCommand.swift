@@ -7,16 +7,17 @@ struct InspectCommand: ConsoleCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "List the tensors and metadata of a checkpoint.",
+        usage: "gatesurgeon inspect <path> [--stats] [--filter <glob>] [<options>]",
         discussion: """
-            PATH is a .safetensors file, a .gguf file (any part of a split one opens the whole
-            model; each tensor's part is shown), or a model directory (sharded or not; a
-            Hugging Face cache folder is its snapshot).
-            Shapes are printed outermost first in both formats, so one model lists the same
-            shapes whether it is stored as safetensors or GGUF. Tensors of a safetensors
-            checkpoint are listed by name in natural order (layer 2 before layer 10); a GGUF
-            file's in file order. The tokenizer (a GGUF's tokenizer.ggml.* keys, or tokenizer.json in
-            or beside a safetensors checkpoint) is summarized: model, pre-tokenizer, vocabulary size,
-            the tokens added around text and the special tokens.
+            PATH is a .safetensors file, a .gguf file (any part of a split one opens the whole model, and \
+            each tensor's part is shown) or a model directory, sharded or not (a Hugging Face cache folder is \
+            its snapshot). Shapes are printed outermost first in both formats, so one model lists the same \
+            shapes whether it is stored as safetensors or GGUF. A safetensors checkpoint's tensors are listed \
+            by name in natural order (layer 2 before layer 10), a GGUF file's in file order.
+
+            The tokenizer (a GGUF's tokenizer.ggml.* keys, or tokenizer.json in or beside a safetensors \
+            checkpoint) is summarized: model, pre-tokenizer, vocabulary size, the tokens added around text and \
+            the special tokens.
 
             Examples:
               gatesurgeon inspect model.gguf
@@ -26,13 +27,13 @@ struct InspectCommand: ConsoleCommand {
             """
     )
 
-    @Argument(help: "A .safetensors file, a .gguf file or a model directory.")
+    @Argument(help: "A .safetensors file, .gguf file or model directory.")
     var path: String
 
     @Flag(help: "Add min, max, mean, std and NaN/Inf counts per tensor (reads all data).")
     var stats = false
 
-    @Option(help: "Only tensors whose name matches this shell glob, e.g. 'blk.0.*'.")
+    @Option(help: "Only tensors whose name, in either naming (model.layers.0.self_attn.* or blk.0.attn_*), matches this shell glob.")
     var filter: String?
 
     @OptionGroup var report: ReportOptions
@@ -54,7 +55,8 @@ struct InspectCommand: ConsoleCommand {
             }
             progress.finish()
         }
-        var inspectReport = InspectReport(checkpoint: checkpoint, tensors: tensors, statistics: statistics)
+        if let filter, tensors.isEmpty { console.warn("--filter '\(filter)' matches no tensor of \(path) (by either naming)") }
+        var inspectReport = InspectReport(checkpoint: checkpoint, tensors: tensors, statistics: statistics, filter: filter)
         inspectReport.tokenizer = InspectReport.TokenizerInspection(of: checkpoint)
         if report.json {
             console.print(inspectReport.json().serialized(.indented))

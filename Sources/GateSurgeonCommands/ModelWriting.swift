@@ -9,6 +9,8 @@ struct ModelWriting {
     var report: ReportOptions
     /// Command-specific facts that lead the JSON document (command, input, gate...).
     var document: JSONObject
+    /// Warnings the command found before writing (explicit types that fell back).
+    var explicitTypeFallbacks: [String] = []
 
     /// Writes a model graph; with `input`, verifies the output against it.
     /// With `dryRun`, shows what would be written and writes nothing.
@@ -46,23 +48,24 @@ struct ModelWriting {
         document["output"] = .string(target.path)
         document["format"] = .string(target.checkpointFormat.rawValue)
         document["plan"] = PlanReport.json(plan)
-        if !report.json {
+        if report.showsPlan {
             for line in PlanReport.lines(plan) { console.print(line) }
         }
+        var warnings = Warnings(console: console)
         for pattern in policy.keep where !plan.contains(where: { policy.keepMatches(pattern, $0) }) {
-            console.warn("--keep '\(pattern)' matches no tensor")
+            warnings.warn("--keep '\(pattern)' matches no tensor")
         }
+        for warning in explicitTypeFallbacks { warnings.warn(warning) }
         if let dryRun {
             let summary = try dryRun()
             document["output"] = .string(summary.outputPath)
             document["dry_run"] = .bool(true)
-            document["summary"] = WriteReport.json(summary)
-            if report.json {
-                console.print(JSONValue.object(document).serialized(.indented))
-            } else {
+            if !report.json {
                 for line in WriteReport.lines(summary, dryRun: true) { console.print(line) }
             }
-            for warning in WriteReport.warnings(summary) { console.warn(warning) }
+            for warning in WriteReport.warnings(summary) { warnings.warn(warning) }
+            document["summary"] = WriteReport.json(summary, warnings: warnings.json)
+            if report.json { console.print(JSONValue.object(document).serialized(.indented)) }
             return
         }
         let totalBytes = plan.reduce(0) { $0 + $1.byteCount }
@@ -73,13 +76,13 @@ struct ModelWriting {
         }
         try transaction.commit()
         progress.finish()
-        for path in transaction.removedStalePartials { console.warn("removed \(path), left by an interrupted run") }
+        for path in transaction.removedStalePartials { warnings.warn("removed \(path), left by an interrupted run") }
         document["output"] = .string(summary.outputPath)
-        document["summary"] = WriteReport.json(summary)
         if !report.json {
             for line in WriteReport.lines(summary) { console.print(line) }
         }
-        for warning in WriteReport.warnings(summary) { console.warn(warning) }
+        for warning in WriteReport.warnings(summary) { warnings.warn(warning) }
+        document["summary"] = WriteReport.json(summary, warnings: warnings.json)
 
         var failed = false
         if let input {
@@ -141,7 +144,7 @@ enum PostWriteVerification {
         progress.finish()
         let c = result.comparison
         let metrics = "max |diff| \(VerificationReport.formatMetric(Double(c.maxAbsDifference))), NMSE \(VerificationReport.formatMetric(c.normalizedMeanSquaredError)), mean KL \(VerificationReport.formatMetric(c.meanKLDivergence)), top-1 \(VerificationReport.formatPercent(c.top1Agreement)) over \(tokens.count) tokens"
-        let json = VerificationReport(result: result, pathA: input.sourcePath, pathB: output, thresholds: thresholds ?? VerificationThresholds()).json()
+        let json = try VerificationReport(result: result, pathA: input.sourcePath, pathB: output, thresholds: thresholds ?? VerificationThresholds()).json()
         guard let thresholds else {
             return Outcome(passed: true, lines: ["verify: \(metrics) (no thresholds: a random gate init changes the outputs by design)"], json: json)
         }

@@ -1,7 +1,8 @@
 import GateSurgeon
 
 /// Progress of a long job on standard error. On a terminal it is one line
-/// redrawn in place (percent, step, amount done, rate, time left); in a log
+/// redrawn in place (percent, step, amount done, rate, time left), cut to
+/// the terminal's width and redrawn when it is resized (`Console.showStatus`); in a log
 /// (CI) it is one plain line per step, or per tenth of the job when there
 /// are many small steps, so logs show what ran and how fast without
 /// carriage returns.
@@ -54,23 +55,31 @@ final class ProgressReporter: Sendable {
         let now = ContinuousClock.now
         let elapsed = now - started
         guard elapsed >= delay else { return }
+        let item = ErrorMessages.oneLine(item)  // tensor names come from files
+        if live {
+            let status: StatusLine? = state.withLock { state in
+                state.done = done
+                state.step = step
+                if let last = state.lastRedraw, now - last < .milliseconds(100) { return nil }
+                state.lastRedraw = now
+                state.shown = true
+                return line(step: step, item: item, fraction: Double(done) / Double(total), elapsed: elapsed)
+            }
+            if let status { console.showStatus(status) }
+            return
+        }
         let text: String? = state.withLock { state in
             state.done = done
             state.step = step
             let fraction = Double(done) / Double(total)
-            if live {
-                if let last = state.lastRedraw, now - last < .milliseconds(100) { return nil }
-                state.lastRedraw = now
-                state.shown = true
-                return "\r\u{1B}[2K" + line(step: step, item: item, fraction: fraction, elapsed: elapsed)
-            }
             if measure == .steps && stepCount > 10 {
                 let tenth = Int(fraction * 10)
                 guard tenth > state.lastLoggedTenth else { return nil }
                 state.lastLoggedTenth = tenth
             }
             state.shown = true
-            return line(step: step, item: item, fraction: fraction, elapsed: elapsed) + "\n"
+            let status = line(step: step, item: item, fraction: fraction, elapsed: elapsed)
+            return status.prefix + status.item + status.suffix + "\n"
         }
         if let text { console.writeError(text) }
     }
@@ -82,7 +91,7 @@ final class ProgressReporter: Sendable {
         guard shown else { return }
         let elapsed = ContinuousClock.now - started
         if live {
-            console.writeError("\r\u{1B}[2K")
+            console.clearStatus()
         } else {
             var text = "\(label): done in \(Self.format(elapsed))"
             if measure == .bytes { text += " (\(Self.rate(total, elapsed)))" }
@@ -90,17 +99,18 @@ final class ProgressReporter: Sendable {
         }
     }
 
-    private func line(step: Int, item: String, fraction: Double, elapsed: Duration) -> String {
+    private func line(step: Int, item: String, fraction: Double, elapsed: Duration) -> StatusLine {
         let width = String(stepCount).count
         let counter = String(step + 1)
-        var text = "\(label) [\(String(repeating: " ", count: max(0, width - counter.count)))\(counter)/\(stepCount)] \(Int(fraction * 100))%  \(item)"
+        let prefix = "\(label) [\(String(repeating: " ", count: max(0, width - counter.count)))\(counter)/\(stepCount)] \(Int(fraction * 100))%  "
+        var suffix = ""
         let seconds = Self.seconds(elapsed)
         if fraction > 0 && seconds > 0.2 {
-            if measure == .bytes { text += "  \(Self.rate(Int(fraction * Double(total)), elapsed))" }
+            if measure == .bytes { suffix += "  \(Self.rate(Int(fraction * Double(total)), elapsed))" }
             let left = seconds * (1 - fraction) / fraction
-            text += "  ETA \(Self.format(.milliseconds(Int64(left * 1000))))"
+            suffix += "  ETA \(Self.format(.milliseconds(Int64(left * 1000))))"
         }
-        return text
+        return StatusLine(prefix: prefix, item: item, suffix: suffix)
     }
 
     private static func seconds(_ duration: Duration) -> Double {

@@ -8,26 +8,26 @@ struct VerifyCommand: ConsoleCommand {
         commandName: "verify",
         abstract: "Compare the logits of two models on the same tokens.",
         discussion: """
-            A and B are .safetensors files, .gguf files or model directories with the same
-            vocabulary; A is the reference. Both run through the reference F32 forward pass and
-            the logits are compared: max |a - b|, NMSE (sum (a-b)^2 / sum a^2), mean KL divergence
-            KL(softmax(a) || softmax(b)) per token, and top-1 agreement. The per-layer report
-            (first-token attention, max activation, mean gate score) of both is printed too.
+            A and B are .safetensors files, .gguf files or model directories with the same vocabulary; A is the \
+            reference. Both run through the reference F32 forward pass and the logits are compared: max |a - b|, \
+            NMSE (sum (a-b)^2 / sum a^2), mean KL divergence KL(softmax(a) || softmax(b)) per token, and top-1 \
+            agreement. The per-layer report of both (first-token attention, max activation, mean gate score) is \
+            printed too.
 
-            Tokens come from --prompt TEXT or --prompt-file PATH (tokenized with A's tokenizer; when
-            B has its own and it tokenizes the text differently, that is reported as a warning),
-            --tokens, or --random-tokens N (uniform, reproducible with --seed); the default is 32
-            random tokens with seed 0. The most likely next tokens of both are printed.
+            Tokens come from --prompt TEXT or --prompt-file PATH (tokenized with A's tokenizer; when B has its \
+            own and it tokenizes the text differently, a warning says so), --tokens, or --random-tokens N \
+            (uniform, reproducible with --seed); the default is 32 random tokens with seed 0. The most likely \
+            next tokens of both are printed.
 
-            Exit status: 0 when every given threshold holds, 1 when one fails (each failure is
-            printed with its margin), 2 when the input is bad (unreadable or malformed model,
-            mismatched vocabularies, token ids outside the vocabulary).
+            Without a threshold the models are only compared (result: compared). Exit status: 0 when every \
+            given threshold holds, 1 when one fails (each failure is printed with its margin), 2 when the input \
+            is bad (an unreadable or malformed model, mismatched vocabularies, token ids outside the vocabulary).
 
             Examples:
               gatesurgeon verify model/ gated/ --max-abs 1e-5
-              gatesurgeon verify model/ model.Q4_K_M.gguf --prompt "The capital of France is" --min-top1 0.9
-              gatesurgeon verify model/ model-q8_0.gguf --random-tokens 64 --seed 7 --min-top1 0.9 --max-kld 0.01
-              gatesurgeon verify a.safetensors b.safetensors --config-a a.json --config-b b.json --json
+              gatesurgeon verify model/ m.Q4_K_M.gguf --prompt "Paris is" --min-top1 0.9
+              gatesurgeon verify model/ model-q8_0.gguf --random-tokens 64 --max-kld 0.01
+              gatesurgeon verify a.safetensors b.gguf --config-a config.json --json
             """
     )
 
@@ -39,10 +39,10 @@ struct VerifyCommand: ConsoleCommand {
 
     @OptionGroup(title: "Input") var input: PromptOptions
 
-    @Option(help: ArgumentHelp("Use this many random token ids (default 32 when --tokens is not given).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Use this many random token ids (default 32 when --tokens is not given).", valueName: "n"))
     var randomTokens: Int?
 
-    @Option(help: ArgumentHelp("Seed of --random-tokens.", valueName: "s"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seed of --random-tokens.", valueName: "s"))
     var seed: UInt64 = 0
 
     @OptionGroup(title: "Reporting") var report: ReportOptions
@@ -74,11 +74,12 @@ struct VerifyCommand: ConsoleCommand {
         let prompt = try input.resolve(for: graphA)
             ?? Prompt(ids: Verification.randomTokens(count: randomTokens ?? Self.defaultRandomTokens, vocabSize: graphA.config.vocabSize, seed: seed),
                       text: nil, tokenizer: nil)
+        var warnings = Warnings(console: console)
         if let text = prompt.text, let tokenizerB = try Tokenizer(model: graphB) {
             let idsB = try tokenizerB.encode(text, addSpecialTokens: !input.noSpecialTokens)
             if idsB != prompt.ids {
                 let first = zip(prompt.ids, idsB).enumerated().first { $1.0 != $1.1 }?.offset ?? min(prompt.ids.count, idsB.count)
-                console.warn("B's tokenizer makes \(idsB.count) tokens of the prompt where A's makes \(prompt.ids.count) (first difference at token \(first)); both run A's")
+                warnings.warn("B's tokenizer makes \(idsB.count) tokens of the prompt where A's makes \(prompt.ids.count) (first difference at token \(first)); both run A's")
             }
         }
         let ids = prompt.ids
@@ -91,11 +92,11 @@ struct VerifyCommand: ConsoleCommand {
         }
         progress.finish()
         let verificationReport = VerificationReport(result: result, pathA: a, pathB: b, thresholds: limits.overriding(nil) ?? VerificationThresholds(),
-                                                    prompt: prompt)
+                                                    prompt: prompt, warnings: warnings.messages)
         if report.json {
-            console.print(verificationReport.json().serialized(.indented))
+            console.print(try verificationReport.json().serialized(.indented))
         } else {
-            console.writeOutput(verificationReport.text())
+            console.writeOutput(try verificationReport.text())
         }
         if !verificationReport.passed { throw VerificationFailed() }
     }

@@ -39,6 +39,9 @@ public final class OutputTransaction {
     }
 
     private let inputs: [Input]
+    /// The files inside input directories, by identity: an output that is a
+    /// hard link to one of them is that input under another name.
+    private let filesInsideInputs: [FileIdentity: String]
     public let replacing: Bool
     private var staged: [Staged] = []
     private var committed = false
@@ -51,6 +54,14 @@ public final class OutputTransaction {
     /// - Parameter replacing: whether existing outputs may be replaced.
     public init(inputs: [String], replacing: Bool) {
         self.inputs = inputs.flatMap(Self.filesReadWith).map { Input(path: $0, resolved: Paths.resolved($0), identity: Paths.identity(of: $0)) }
+        var inside: [FileIdentity: String] = [:]
+        for input in inputs where Paths.isDirectory(input) {
+            for name in Paths.entries(of: input) {
+                let file = Paths.join(input, name)
+                if let identity = Paths.identity(of: file), !Paths.isDirectory(file) { inside[identity] = file }
+            }
+        }
+        filesInsideInputs = inside
         self.replacing = replacing
     }
 
@@ -97,6 +108,18 @@ public final class OutputTransaction {
             }
             if target.kind == .directory && Paths.isSameOrInside(input.resolved, resolved) {
                 throw OutputError.containsInput(path: target.path, input: input.path)
+            }
+        }
+        if let identity, let file = filesInsideInputs[identity] {
+            throw OutputError.isInput(path: target.path, input: file)
+        }
+        if target.kind == .directory && Paths.isDirectory(target.path) {
+            // A file of the directory hard-linked to an input: written into, it would be replaced.
+            for name in Paths.entries(of: target.path) {
+                guard let held = Paths.identity(of: Paths.join(target.path, name)) else { continue }
+                if let file = filesInsideInputs[held] ?? inputs.first(where: { $0.identity == held })?.path {
+                    throw OutputError.containsInput(path: target.path, input: file)
+                }
             }
         }
         for other in staged where Paths.resolved(other.target.path) == resolved {

@@ -410,13 +410,16 @@ public enum QuantizationRules {
                 } else if options.pure && !manual {
                     reason = "\(preset.name) default (pure)"
                 }
-                fallback = QuantizationFallback(for: type, rowLength: tensor.columns)
-                if let chosen = fallback {
-                    guard let fitting = chosen.type else {
-                        throw .noFallback(tensor: tensor.name, type: type, rowLength: tensor.columns)
-                    }
-                    type = fitting
+            }
+            // llama-quantize gives an explicit output or embedding type no fallback and
+            // aborts on rows that are not whole blocks of it; the same fallback as a
+            // preset's type writes a file instead (nothing to be byte-identical with).
+            fallback = QuantizationFallback(for: type, rowLength: tensor.columns)
+            if let chosen = fallback {
+                guard let fitting = chosen.type else {
+                    throw .noFallback(tensor: tensor.name, type: type, rowLength: tensor.columns)
                 }
+                type = fitting
             }
             if type != tensor.storedType && tensor.storedType.isQuantized && !options.allowRequantize {
                 throw .requantizing(tensor: tensor.name, from: tensor.storedType, to: type)

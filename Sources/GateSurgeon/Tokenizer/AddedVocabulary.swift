@@ -27,7 +27,7 @@ struct AddedVocabulary: Sendable {
     /// Adds the tokens in order, assigning ids as `AddedVocabulary::add_tokens` does: an existing
     /// added token or model token keeps its id, a new one takes the next id after the model's
     /// vocabulary (its `id` in the file is only checked, as `tokenizers` warns and ignores it).
-    init(_ list: [AddedToken], modelSize: Int, modelID: (String) -> Int?, normalizer: Normalizer?) {
+    init(_ list: [AddedToken], modelSize: Int, modelID: (String) -> Int?, normalizer: Normalizer?) throws(ScalarRegex.MatchLimitExceeded) {
         var next = modelSize
         for var token in list {
             if token.content.isEmpty { continue }
@@ -41,7 +41,9 @@ struct AddedVocabulary: Sendable {
             }
             token.id = id
             if token.normalized, let normalizer {
-                let form = normalizer.apply(Array(scalarsOf: token.content))
+                let content = Array(scalarsOf: token.content)
+                var budget = ScalarRegex.Budget(textLength: content.count)
+                let form = try normalizer.apply(content, budget: &budget)
                 if form != Array(scalarsOf: token.content) { normalizedForms[id] = form } else { normalizedForms[id] = nil }
             }
             ids[TokenText(token.content)] = id
@@ -72,7 +74,7 @@ struct AddedVocabulary: Sendable {
 
     /// Splits the text on added tokens and normalizes what lies between them.
     /// - Parameter skipSpecial: `encode_special_tokens`: special tokens are not matched.
-    func extractAndNormalize(_ text: [UInt32], normalizer: Normalizer?, skipSpecial: Bool = false) -> [TextPiece] {
+    func extractAndNormalize(_ text: [UInt32], normalizer: Normalizer?, skipSpecial: Bool = false, budget: inout ScalarRegex.Budget) throws(ScalarRegex.MatchLimitExceeded) -> [TextPiece] {
         var pieces: [TextPiece] = []
         for piece in split(TextPiece(scalars: text, token: nil, atStart: true), matcher: rawMatcher, skipSpecial: skipSpecial) {
             if piece.token != nil {
@@ -80,7 +82,7 @@ struct AddedVocabulary: Sendable {
                 continue
             }
             var normalized = piece
-            if let normalizer { normalized.scalars = normalizer.apply(piece.scalars) }
+            if let normalizer { normalized.scalars = try normalizer.apply(piece.scalars, budget: &budget) }
             pieces += split(normalized, matcher: normalizedMatcher, skipSpecial: skipSpecial)
         }
         return pieces

@@ -100,7 +100,12 @@ extension HuggingFaceTokenizer {
             }
         }
         let model = self.model
-        added = AddedVocabulary(list, modelSize: model.size, modelID: { model.vocabulary[TokenText($0)] }, normalizer: normalizer)
+        do {
+            added = try AddedVocabulary(list, modelSize: model.size, modelID: { model.vocabulary[TokenText($0)] }, normalizer: normalizer)
+        } catch {
+            // The normalizer runs on each added token's content.
+            throw .invalid(path: path, key: "added_tokens", problem: "normalizing a token: \(error)")
+        }
         let added = self.added
         postProcessor = try root["post_processor"].flatMap { $0.isNull ? nil : $0 }.map { v throws(TokenizerError) in
             try Self.readPostProcessor(v, "post_processor", reader) { name in added.ids[TokenText(name)] ?? model.vocabulary[TokenText(name)] }

@@ -14,9 +14,20 @@ struct HuggingFaceTokenizer: Sendable {
     /// The components as read, for writing them back and for summaries.
     var document: JSONObject
 
-    func encode(_ text: String, addSpecialTokens: Bool, recognizeSpecialTokens: Bool = true) -> [Int] {
-        var pieces = added.extractAndNormalize(Array(scalarsOf: text), normalizer: normalizer, skipSpecial: !recognizeSpecialTokens)
-        if let preTokenizer { pieces = preTokenizer.apply(pieces) }
+    /// - Throws: `TokenizerError.untokenizable` when a normalizer or pre-tokenizer regex
+    ///   backtracks without end on the text (`ScalarRegex.MatchLimitExceeded`).
+    func encode(_ text: String, addSpecialTokens: Bool, recognizeSpecialTokens: Bool = true) throws(TokenizerError) -> [Int] {
+        var pieces: [TextPiece]
+        let scalars = Array(scalarsOf: text)
+        // One budget for the whole text: however many pieces the regexes run on, the work
+        // stays proportional to the input.
+        var budget = ScalarRegex.Budget(textLength: scalars.count)
+        do {
+            pieces = try added.extractAndNormalize(scalars, normalizer: normalizer, skipSpecial: !recognizeSpecialTokens, budget: &budget)
+            if let preTokenizer { pieces = try preTokenizer.apply(pieces, budget: &budget) }
+        } catch {
+            throw .untokenizable(path: path, problem: error.description)
+        }
         var ids: [Int] = []
         ids.reserveCapacity(text.utf8.count / 3 + 4)
         var cache: [[UInt32]: [Int32]] = [:]
@@ -41,7 +52,8 @@ struct HuggingFaceTokenizer: Sendable {
         added.ids[TokenText(token)] ?? model.vocabulary[TokenText(token)]
     }
 
-    func decode(_ ids: [Int], skipSpecialTokens: Bool) -> String {
+    /// - Throws: `TokenizerError.untokenizable` when a decoder's regex backtracks without end.
+    func decode(_ ids: [Int], skipSpecialTokens: Bool) throws(TokenizerError) -> String {
         var tokens: [[UInt32]] = []
         tokens.reserveCapacity(ids.count)
         for id in ids {
@@ -60,7 +72,12 @@ struct HuggingFaceTokenizer: Sendable {
         guard let decoder else {
             return tokens.map(\.scalarString).joined(separator: " ")
         }
-        return decoder.chain(tokens).map(\.scalarString).joined()
+        var budget = ScalarRegex.Budget(textLength: tokens.reduce(0) { $0 + $1.count })
+        do {
+            return try decoder.chain(tokens, budget: &budget).map(\.scalarString).joined()
+        } catch {
+            throw .untokenizable(path: path, problem: error.description)
+        }
     }
 
     /// The largest id plus one, counting added tokens.

@@ -126,7 +126,8 @@ extension LlamaVocabulary {
     }
 
     /// The words of a text fragment (`unicode_regex_split` without the byte encoding).
-    func splitWords(_ text: [UInt8]) -> [[UInt8]] {
+    /// - Parameter budget: the steps the regexes may take (`ScalarRegex.Budget`).
+    func splitWords(_ text: [UInt8], budget: inout ScalarRegex.Budget) throws(ScalarRegex.MatchLimitExceeded) -> [[UInt8]] {
         let cpts = Array(scalarsOf: String(decoding: text, as: UTF8.self))
         var ranges = [0..<cpts.count]
         var collapsedText: [UInt32]? = nil
@@ -154,7 +155,7 @@ extension LlamaVocabulary {
                 for range in ranges {
                     let piece = Array(source[range])
                     var last = 0
-                    for match in regex.matches(in: piece) {
+                    for match in try regex.matches(in: piece, budget: &budget) {
                         if match.lowerBound > last { out.append((range.lowerBound + last)..<(range.lowerBound + match.lowerBound)) }
                         out.append((range.lowerBound + match.lowerBound)..<(range.lowerBound + match.upperBound))
                         last = match.upperBound

@@ -84,9 +84,11 @@ struct LlamaVocabulary: Sendable {
         case .bpe:
             if addSpecial && addBOS, let bos { output.append(bos) }
             var cache: [[UInt8]: [Int]] = [:]
+            // One budget for the pre-tokenizer regexes on the whole text (`ScalarRegex.Budget`).
+            var budget = ScalarRegex.Budget(textLength: text.unicodeScalars.count)
             for fragment in fragments {
                 switch fragment {
-                case .text(let range): bpe(Array(bytes[range]), into: &output, cache: &cache)
+                case .text(let range): try bpe(Array(bytes[range]), into: &output, cache: &cache, budget: &budget)
                 case .token(let id): output.append(id)
                 }
             }
@@ -222,8 +224,15 @@ struct LlamaVocabulary: Sendable {
     /// `llm_tokenizer_bpe_session::tokenize`.
     /// Words repeat; their ids are cached for the whole text (llama.cpp computes each anew, with the
     /// same result).
-    private func bpe(_ text: [UInt8], into output: inout [Int], cache: inout [[UInt8]: [Int]]) {
-        for word in splitWords(text) {
+    private func bpe(_ text: [UInt8], into output: inout [Int], cache: inout [[UInt8]: [Int]],
+                     budget: inout ScalarRegex.Budget) throws(TokenizerError) {
+        let words: [[UInt8]]
+        do {
+            words = try splitWords(text, budget: &budget)
+        } catch {
+            throw .untokenizable(path: path, problem: "pre-tokenizer \(pre): \(error)")
+        }
+        for word in words {
             let encoded = byteEncode(word)
             if let ids = cache[encoded] {
                 output += ids

@@ -11,7 +11,8 @@ indirect enum Normalizer: Sendable {
     case strip(left: Bool, right: Bool)
     case sequence([Normalizer])
 
-    func apply(_ text: [UInt32]) -> [UInt32] {
+    /// - Parameter budget: the steps its regexes may take (`ScalarRegex.Budget`).
+    func apply(_ text: [UInt32], budget: inout ScalarRegex.Budget) throws(ScalarRegex.MatchLimitExceeded) -> [UInt32] {
         switch self {
         case .unicode(let form):
             return UnicodeNormalization.normalize(text, form)
@@ -33,7 +34,7 @@ indirect enum Normalizer: Sendable {
         case .replace(let pattern, let content):
             var out: [UInt32] = []
             var last = 0
-            for range in pattern.matches(in: text) {
+            for range in try pattern.matches(in: text, budget: &budget) {
                 out += text[last..<range.lowerBound]
                 out += content
                 last = range.upperBound
@@ -48,7 +49,7 @@ indirect enum Normalizer: Sendable {
             return Array(text[start..<end])
         case .sequence(let normalizers):
             var current = text
-            for n in normalizers { current = n.apply(current) }
+            for n in normalizers { current = try n.apply(current, budget: &budget) }
             return current
         }
     }
@@ -60,10 +61,10 @@ enum TextPattern: Sendable {
     case regex(ScalarRegex)
 
     /// Non-overlapping matches, leftmost first, as scalar index ranges.
-    func matches(in text: [UInt32]) -> [Range<Int>] {
+    func matches(in text: [UInt32], budget: inout ScalarRegex.Budget) throws(ScalarRegex.MatchLimitExceeded) -> [Range<Int>] {
         switch self {
         case .regex(let regex):
-            return regex.matches(in: text)
+            return try regex.matches(in: text, budget: &budget)
         case .literal(let needle):
             guard !needle.isEmpty, needle.count <= text.count else { return [] }
             var result: [Range<Int>] = []

@@ -76,7 +76,8 @@ indirect enum TokenDecoder: Sendable {
     case sequence([TokenDecoder])
 
     /// `decode_chain`: tokens in, tokens out.
-    func chain(_ tokens: [[UInt32]]) -> [[UInt32]] {
+    /// - Parameter budget: the steps its regexes may take (`ScalarRegex.Budget`).
+    func chain(_ tokens: [[UInt32]], budget: inout ScalarRegex.Budget) throws(ScalarRegex.MatchLimitExceeded) -> [[UInt32]] {
         switch self {
         case .byteLevel:
             var bytes: [UInt8] = []
@@ -104,7 +105,10 @@ indirect enum TokenDecoder: Sendable {
                 return out
             }
         case .replace(let pattern, let content):
-            return tokens.map { Normalizer.replace(pattern, with: content).apply($0) }
+            var out: [[UInt32]] = []
+            out.reserveCapacity(tokens.count)
+            for token in tokens { out.append(try Normalizer.replace(pattern, with: content).apply(token, budget: &budget)) }
+            return out
         case .byteFallback:
             var out: [[UInt32]] = []
             var pending: [UInt8] = []
@@ -144,7 +148,7 @@ indirect enum TokenDecoder: Sendable {
             }
         case .sequence(let decoders):
             var current = tokens
-            for d in decoders { current = d.chain(current) }
+            for d in decoders { current = try d.chain(current, budget: &budget) }
             return current
         }
     }

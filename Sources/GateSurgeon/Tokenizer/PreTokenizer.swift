@@ -134,10 +134,11 @@ indirect enum PreTokenizer: Sendable {
         return SplitBehavior.cover(matches, count: text.count, invert: true)
     }
 
-    func apply(_ pieces: [TextPiece]) -> [TextPiece] {
+    /// - Parameter budget: the steps its regexes may take (`ScalarRegex.Budget`).
+    func apply(_ pieces: [TextPiece], budget: inout ScalarRegex.Budget) throws(ScalarRegex.MatchLimitExceeded) -> [TextPiece] {
         if case .sequence(let items) = self {
             var current = pieces
-            for item in items { current = item.apply(current) }
+            for item in items { current = try item.apply(current, budget: &budget) }
             return current
         }
         var out: [TextPiece] = []
@@ -147,7 +148,7 @@ indirect enum PreTokenizer: Sendable {
                 out.append(piece)
                 continue
             }
-            split(piece, into: &out)
+            try split(piece, into: &out, budget: &budget)
         }
         if case .byteLevel = self {
             for i in out.indices where out[i].token == nil { out[i].scalars = ByteLevel.encode(out[i].scalars) }
@@ -161,7 +162,7 @@ indirect enum PreTokenizer: Sendable {
         }
     }
 
-    private func split(_ piece: TextPiece, into out: inout [TextPiece]) {
+    private func split(_ piece: TextPiece, into out: inout [TextPiece], budget: inout ScalarRegex.Budget) throws(ScalarRegex.MatchLimitExceeded) {
         let text = piece.scalars
         let props = { (i: Int) in UnicodeTables.hfProperties[text[i]] }
         switch self {
@@ -169,13 +170,13 @@ indirect enum PreTokenizer: Sendable {
             var p = piece
             if addPrefixSpace && p.scalars.first != 0x20 { p.scalars.insert(0x20, at: 0) }
             if useRegex {
-                let cover = SplitBehavior.cover(Self.gpt2Regex.matches(in: p.scalars), count: p.scalars.count, invert: false)
+                let cover = SplitBehavior.cover(try Self.gpt2Regex.matches(in: p.scalars, budget: &budget), count: p.scalars.count, invert: false)
                 emit(p, SplitBehavior.isolated.split(cover), into: &out)
             } else if !p.scalars.isEmpty {
                 out.append(p)
             }
         case .split(let pattern, let behavior, let invert):
-            let cover = SplitBehavior.cover(pattern.matches(in: text), count: text.count, invert: invert)
+            let cover = SplitBehavior.cover(try pattern.matches(in: text, budget: &budget), count: text.count, invert: invert)
             emit(piece, behavior.split(cover), into: &out)
         case .digits(let individual):
             let numeric = UnicodeTables.Property.rustNumeric.rawValue

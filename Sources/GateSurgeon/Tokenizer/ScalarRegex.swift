@@ -8,11 +8,59 @@
 /// 16.0 data), so `\p{L}` here is exactly `\p{L}` there. Anything else (lookbehind, backreferences,
 /// scripts such as `\p{Han}`, class intersection) is refused when the pattern is compiled, never
 /// matched differently.
+///
+/// Backtracking is exponential for patterns such as `(a+)+$` or `(a|a)*b` on text that almost
+/// matches. As Oniguruma stops at its retry limit (and HF tokenizers then fails the input), the
+/// executor stops after a number of steps proportional to the text (`Budget`, shared by the
+/// regexes of one encode or decode call) and throws `MatchLimitExceeded` naming the pattern.
+/// Tokenizer patterns take a few dozen steps per scalar (the tokenizer tests measure them on
+/// every fixture), far below the budget.
 struct ScalarRegex: Sendable {
     struct CompileError: Error, CustomStringConvertible {
         var pattern: String
         var problem: String
         var description: String { "regex \"\(pattern)\": \(problem)" }
+    }
+
+    /// The executor gave up: the regexes of one encode or decode call took more than the
+    /// `steps` its text of `length` scalars allows; `pattern` was running.
+    struct MatchLimitExceeded: Error, CustomStringConvertible, Equatable {
+        var pattern: String
+        var steps: Int
+        var length: Int
+        var description: String {
+            "regex \"\(pattern)\" backtracks without end on a text of \(length) characters (stopped after \(steps) steps); "
+                + "HF tokenizers' regex engine stops at its retry limit too"
+        }
+    }
+
+    /// The steps the regexes of one encode or decode call may take together: a fixed
+    /// allowance and `stepsPerScalar` for each scalar of the text. A step is one instruction,
+    /// or one scalar a run of a class scans, so the budget bounds the work however the
+    /// pattern backtracks. Tokenizer patterns take a few steps per scalar; `(a+)+$` takes
+    /// 2^n on n a's and a `!`. Oniguruma stops a match after 10 million retries, so inputs
+    /// near its limit can fail here and not in HF tokenizers (an error, never other ids).
+    struct Budget {
+        static let stepsPerScalar = 1_000
+        static let minimumSteps = 1_000_000
+
+        let limit: Int
+        let length: Int
+        var stepsLeft: Int
+
+        init(textLength: Int) {
+            let (scaled, overflow) = textLength.multipliedReportingOverflow(by: Self.stepsPerScalar)
+            self.init(limit: overflow || scaled > Int.max - Self.minimumSteps ? Int.max : scaled + Self.minimumSteps, textLength: textLength)
+        }
+
+        init(limit: Int, textLength: Int) {
+            self.limit = limit
+            length = textLength
+            stepsLeft = limit
+        }
+
+        /// The steps taken so far.
+        var used: Int { limit - stepsLeft }
     }
 
     /// A set of scalars: a union of general categories, complements of categories, property bits,
@@ -121,6 +169,10 @@ struct ScalarRegex: Sendable {
     let pattern: String
     /// Whether the pattern can match empty text.
     let canMatchEmpty: Bool
+    /// Scalars every match contains (`b` for `(a|a)*b`): where one is missing from the rest
+    /// of the text no match can start, and no search runs there (as Oniguruma's search
+    /// optimizations skip it, which makes such a pattern harmless on such text).
+    let requiredScalars: [UInt32]
     private(set) var program: [Instruction] = []
     private(set) var sets: [CompiledSet] = []
     private(set) var rangeBounds: [UInt32] = []
@@ -130,6 +182,7 @@ struct ScalarRegex: Sendable {
         var parser = Parser(scalars: Array(pattern.unicodeScalars.map(\.value)), pattern: pattern, flavor: flavor)
         let node = try parser.parseAll()
         canMatchEmpty = Compiler.canBeEmpty(node)
+        requiredScalars = Compiler.requiredScalars(node).sorted()
         var compiler = Compiler()
         try compiler.emit(node, pattern: pattern)
         guard compiler.program.count <= 100_000 else {
@@ -151,16 +204,27 @@ struct ScalarRegex: Sendable {
     }
 
     /// The matches Oniguruma's `find_iter` reports, as scalar index ranges: leftmost-first from
-    /// the end of the previous match; an empty match right after a match is skipped.
-    func matches(in text: [UInt32]) -> [Range<Int>] {
+    /// the end of the previous match; an empty match right after a match is skipped. The steps
+    /// taken come out of `budget`.
+    /// - Throws: `MatchLimitExceeded` when the budget runs out.
+    /// - Complexity: at most `budget.stepsLeft` steps.
+    func matches(in text: [UInt32], budget: inout Budget) throws(MatchLimitExceeded) -> [Range<Int>] {
         var result: [Range<Int>] = []
-        program.withUnsafeBufferPointer { program in sets.withUnsafeBufferPointer { sets in rangeBounds.withUnsafeBufferPointer { bounds in
+        // The last position a match can start at: at or before the last occurrence of each
+        // required scalar.
+        var lastStart = text.count
+        for scalar in requiredScalars {
+            guard let last = text.lastIndex(of: scalar) else { return [] }
+            lastStart = min(lastStart, last)
+        }
+        let stepsLeft = budget.stepsLeft
+        let left = program.withUnsafeBufferPointer { program in sets.withUnsafeBufferPointer { sets in rangeBounds.withUnsafeBufferPointer { bounds in
         text.withUnsafeBufferPointer { buffer in
-            var executor = Executor(program: program, sets: sets, bounds: bounds, text: buffer)
+            var executor = Executor(program: program, sets: sets, bounds: bounds, text: buffer, stepsLeft: stepsLeft)
             var start = 0
             var lastMatchEnd: Int? = nil
-            while start <= buffer.count {
-                guard let found = executor.search(from: start) else { break }
+            while start <= lastStart {
+                guard let found = executor.search(from: start, through: lastStart) else { break }
                 if found.isEmpty && lastMatchEnd == found.lowerBound {
                     start = found.lowerBound + 1
                     continue
@@ -170,9 +234,18 @@ struct ScalarRegex: Sendable {
                 lastMatchEnd = found.upperBound
                 if found.isEmpty { start += 1 }
             }
+            return executor.stepsLeft
         }
         } } }
+        budget.stepsLeft = left
+        guard left >= 0 else { throw MatchLimitExceeded(pattern: pattern, steps: budget.limit, length: budget.length) }
         return result
+    }
+
+    /// `matches(in:budget:)` with the budget of `text` alone.
+    func matches(in text: [UInt32]) throws(MatchLimitExceeded) -> [Range<Int>] {
+        var budget = Budget(textLength: text.count)
+        return try matches(in: text, budget: &budget)
     }
 
     // MARK: - execution
@@ -183,20 +256,40 @@ struct ScalarRegex: Sendable {
         let bounds: UnsafeBufferPointer<UInt32>
         let text: UnsafeBufferPointer<UInt32>
         var stack: [(pc: Int32, pos: Int32, low: Int32)] = []
+        /// Steps left of the budget; below zero, every run fails at once and the caller throws.
+        var stepsLeft: Int
 
         init(program: UnsafeBufferPointer<Instruction>, sets: UnsafeBufferPointer<CompiledSet>, bounds: UnsafeBufferPointer<UInt32>,
-             text: UnsafeBufferPointer<UInt32>) {
+             text: UnsafeBufferPointer<UInt32>, stepsLeft: Int) {
             self.program = program
             self.sets = sets
             self.bounds = bounds
             self.text = text
+            self.stepsLeft = stepsLeft
             stack.reserveCapacity(64)
         }
 
-        mutating func search(from start: Int) -> Range<Int>? {
+        /// The first match starting in `start...last`; nil when there is none or the budget ran out.
+        mutating func search(from start: Int, through last: Int) -> Range<Int>? {
             var position = start
-            while position <= text.count {
+            while position <= last {
                 if let end = run(pc: 0, at: position) { return position..<end }
+                if stepsLeft < 0 { return nil }
+                // A pattern that opens with an unbounded run of a class (`\s+$`) and failed at
+                // `position` has tried the rest of the pattern after every end of the run; from
+                // a later start inside the run it would try a subset of those ends. So the
+                // search goes on after the run (without this, each start scans the run again:
+                // quadratic in its length).
+                if case .repeatSet(let index, _, let maximum) = program[0], maximum == Int.max {
+                    let set = sets[index]
+                    var end = position
+                    while end < text.count && set.contains(text[end], bounds: bounds) { end += 1 }
+                    stepsLeft &-= end - position
+                    if end > position {
+                        position = end + 1
+                        continue
+                    }
+                }
                 position += 1
             }
             return nil
@@ -220,6 +313,8 @@ struct ScalarRegex: Sendable {
             var pos = position
             let count = text.count
             while true {
+                stepsLeft &-= 1
+                if stepsLeft < 0 { return nil }
                 var fail = false
                 switch program[pc] {
                 case .scalar(let c):
@@ -246,6 +341,7 @@ struct ScalarRegex: Sendable {
                     let set = sets[index]
                     var end = pos
                     while end < count && end - pos < maximum && set.contains(text[end], bounds: bounds) { end += 1 }
+                    stepsLeft &-= end - pos
                     if end - pos < minimum {
                         fail = true
                     } else {
@@ -364,6 +460,7 @@ struct ScalarRegex: Sendable {
 
         mutating func parseQuantifiers(_ atom: Node) throws(CompileError) -> Node {
             var node = atom
+            var stacked = 0
             while let c = peek {
                 var minimum = 0, maximum = Int.max
                 var counted = false
@@ -389,6 +486,10 @@ struct ScalarRegex: Sendable {
                     throw failure("'+' after a counted repetition is not supported")
                 }
                 if case .assertion = node { throw failure("quantified assertion") }
+                // `a**...*` nests repetitions without groups; the depth limit of groups bounds
+                // the recursion of compiling them, this bounds it here.
+                stacked += 1
+                guard stacked <= 4 else { throw failure("more than 4 quantifiers in a row") }
                 node = .repetition(node, min: minimum, max: maximum, kind: kind)
             }
             return node
@@ -784,6 +885,24 @@ struct ScalarRegex: Sendable {
                 program[head] = .lookahead(start: start, negated: negated)
             } else {
                 program[head] = .atomic(start: start)
+            }
+        }
+
+        /// Scalars every match of `node` contains: a sequence needs those of each item, an
+        /// alternation those all its branches need, a repetition those of one iteration when
+        /// it has one, a positive lookahead those of its text (at or after where it looks).
+        static func requiredScalars(_ node: Node) -> Set<UInt32> {
+            switch node {
+            case .scalar(let c, let caseInsensitive): return caseInsensitive && caseSpellings(c) != nil ? [] : [c]
+            case .sequence(let items): return items.reduce(into: Set<UInt32>()) { $0.formUnion(requiredScalars($1)) }
+            case .alternation(let branches):
+                guard var common = branches.first.map(requiredScalars) else { return [] }
+                for branch in branches.dropFirst() { common.formIntersection(requiredScalars(branch)) }
+                return common
+            case .repetition(let inner, let minimum, _, _): return minimum > 0 ? requiredScalars(inner) : []
+            case .atomic(let inner): return requiredScalars(inner)
+            case .lookahead(let inner, let negated): return negated ? [] : requiredScalars(inner)
+            case .empty, .set, .any, .anyButLineTerminator, .assertion: return []
             }
         }
 

@@ -12,7 +12,7 @@ import JSON
 /// ```swift
 /// let tokenizer = try Tokenizer(directory: "model/")
 /// let ids = try tokenizer.encode("Hello world", addSpecialTokens: true)
-/// let text = tokenizer.decode(ids, skipSpecialTokens: true)
+/// let text = try tokenizer.decode(ids, skipSpecialTokens: true)
 /// ```
 public struct Tokenizer: Sendable {
     enum Backend: Sendable {
@@ -63,21 +63,25 @@ public struct Tokenizer: Sendable {
     /// - Parameter recognizeSpecialTokens: whether special tokens written in the text (`<|im_end|>`)
     ///   become their ids; when false they are tokenized as text (HF's `encode_special_tokens`,
     ///   llama.cpp's `parse_special` off). Non-special added tokens are matched either way.
-    /// - Throws: only for a GGUF SentencePiece vocabulary on text llama.cpp cannot tokenize.
+    /// - Throws: `TokenizerError.untokenizable` for a GGUF SentencePiece vocabulary on text
+    ///   llama.cpp cannot tokenize, and for a regex of the tokenizer that backtracks without
+    ///   end on the text (HF tokenizers fails there too).
     /// - Complexity: O(n log n) in the length of the text.
     public func encode(_ text: String, addSpecialTokens: Bool = true, recognizeSpecialTokens: Bool = true) throws(TokenizerError) -> [Int] {
         switch backend {
         case .huggingFace(let hf):
-            return hf.encode(text, addSpecialTokens: addSpecialTokens, recognizeSpecialTokens: recognizeSpecialTokens)
+            return try hf.encode(text, addSpecialTokens: addSpecialTokens, recognizeSpecialTokens: recognizeSpecialTokens)
         case .llama(let vocabulary):
             return try vocabulary.tokenize(text, addSpecial: addSpecialTokens, parseSpecial: recognizeSpecialTokens)
         }
     }
 
     /// The text of `ids`. Ids outside the vocabulary are skipped (as both references do).
-    public func decode(_ ids: [Int], skipSpecialTokens: Bool = false) -> String {
+    /// - Throws: `TokenizerError.untokenizable` when a `tokenizer.json` decoder's regex
+    ///   backtracks without end.
+    public func decode(_ ids: [Int], skipSpecialTokens: Bool = false) throws(TokenizerError) -> String {
         switch backend {
-        case .huggingFace(let hf): return hf.decode(ids, skipSpecialTokens: skipSpecialTokens)
+        case .huggingFace(let hf): return try hf.decode(ids, skipSpecialTokens: skipSpecialTokens)
         case .llama(let vocabulary): return vocabulary.detokenize(ids, removeSpecial: false, unparseSpecial: !skipSpecialTokens)
         }
     }

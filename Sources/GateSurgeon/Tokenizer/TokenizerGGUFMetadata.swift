@@ -169,7 +169,7 @@ public struct TokenizerGGUFMetadata: Sendable {
             if let addedID = tokenizer.added.ids[TokenText(token)] {
                 let flags = tokenizer.added.tokens[i] ?? tokenizer.added.tokens[addedID]!
                 if !flags.normalized {
-                    token = tokenizer.decode(tokenizer.encode(token, addSpecialTokens: false), skipSpecialTokens: false)
+                    token = try tokenizer.decode(try tokenizer.encode(token, addSpecialTokens: false), skipSpecialTokens: false)
                     if cleanUp { token = cleanUpTokenization(token) }
                 }
                 if flags.special || looksSpecial(token) {
@@ -183,7 +183,7 @@ public struct TokenizerGGUFMetadata: Sendable {
             }
             tokens.append(.string(token))
         }
-        let ids = tokenizer.encode(PreTokenizerHashes.checkText, addSpecialTokens: true)
+        let ids = try tokenizer.encode(PreTokenizerHashes.checkText, addSpecialTokens: true)
         let hash = SHA256.hexDigest(Array(("[" + ids.map(String.init).joined(separator: ", ") + "]").utf8))
         let pre: String
         if let known = PreTokenizerHashes.names[hash] {

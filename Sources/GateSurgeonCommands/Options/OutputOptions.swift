@@ -14,7 +14,7 @@ struct OutputOptions: ParsableArguments {
     @Flag(help: "With --quant: every weight gets the preset's type, without llama-quantize's per-tensor mix (its --pure).")
     var pure = false
 
-    @Option(help: ArgumentHelp("With --quant: an importance matrix (llama-imatrix's .gguf or legacy .dat, or gatesurgeon imatrix's output).", valueName: "file"))
+    @Option(help: ArgumentHelp("With --quant: an importance matrix, a .gguf or legacy .dat file from llama-imatrix or gatesurgeon imatrix.", valueName: "file"))
     var imatrix: String?
 
     @Option(name: .customLong("tensor-type"),
@@ -25,12 +25,12 @@ struct OutputOptions: ParsableArguments {
     var tensorTypes: [TensorTypeOverride] = []
 
     @Option(name: [.customLong("embedding-type"), .customLong("token-embedding-type")],
-            help: ArgumentHelp("With --quant: type of the token embedding (\(TensorType.valueList)).", valueName: "type"),
+            help: ArgumentHelp("With --quant: the token embedding's type: \(TensorType.valueList).", valueName: "type"),
             transform: TensorType.parse)
     var embeddingType: TensorType?
 
     @Option(name: [.customLong("output-type"), .customLong("output-tensor-type")],
-            help: ArgumentHelp("With --quant: type of lm_head / output.weight (\(TensorType.valueList)).", valueName: "type"),
+            help: ArgumentHelp("With --quant: the type of lm_head (output.weight): \(TensorType.valueList).", valueName: "type"),
             transform: TensorType.parse)
     var outputType: TensorType?
 
@@ -67,7 +67,7 @@ struct OutputOptions: ParsableArguments {
             help: ArgumentHelp("GGUF output: the llama.cpp architecture. auto (default): step35 for a headwise-gated model it computes exactly, so the file runs in llama.cpp; the family's own otherwise. step35: that, or an error saying why not. family: the family's own (llama, qwen2, qwen3, ...), where a gate runs in gatesurgeon only.", valueName: "arch"))
     var ggufArchitecture: GGUFArchitectureChoice?
 
-    @Flag(help: "Replace an existing output file, or write into an existing directory (replacing files of the same names only).")
+    @Flag(help: "Replace an existing output file, or write into an existing directory, replacing only the files of the same names.")
     var force = false
 
     func validate() throws {
@@ -153,6 +153,29 @@ struct OutputOptions: ParsableArguments {
 
     /// Files read besides the model, which outputs may not overlap.
     var inputs: [String] { [tokenizerFrom, imatrix].compactMap { $0 } }
+
+    /// One warning per tensor whose rows are not whole blocks of the type
+    /// --output-type or --embedding-type named, and that got the type a
+    /// preset falls back to instead (llama-quantize stops on such a tensor).
+    func explicitTypeFallbacks(in plan: [PlannedTensor]) -> [String] {
+        func named(_ name: String) -> PlannedTensor? { plan.first { $0.ggufName == name } }
+        // The tensors each option types: --output-type also the token embedding
+        // when it is tied (no output.weight) and --embedding-type is not given.
+        var targets: [(flag: String, type: DType, item: PlannedTensor)] = []
+        if let embeddingType, let item = named("token_embd.weight") { targets.append(("--embedding-type", embeddingType.dtype, item)) }
+        if let outputType {
+            if let item = named("output.weight") {
+                targets.append(("--output-type", outputType.dtype, item))
+            } else if embeddingType == nil, let item = named("token_embd.weight") {
+                targets.append(("--output-type", outputType.dtype, item))
+            }
+        }
+        return targets.compactMap { flag, type, item in
+            let rowLength = item.tensor.shape.last ?? 1
+            guard item.dtype != type, let fallback = QuantizationFallback(for: type, rowLength: rowLength), fallback.type == item.dtype else { return nil }
+            return "\(flag) \(type.name.lowercased()): \(item.outputName) has rows of \(rowLength), not whole \(type.name) blocks of \(type.blockSize); it is written as \(item.dtype.name), the type llama.cpp falls back to (llama-quantize stops here)"
+        }
+    }
 }
 
 /// How a command reports: a JSON document for machines, or text; progress or none.
@@ -160,22 +183,25 @@ struct ReportOptions: ParsableArguments {
     @Flag(help: "Print one JSON document on standard output instead of text (progress and warnings stay on standard error).")
     var json = false
 
-    @Flag(help: "No progress on standard error.")
+    @Flag(help: "Print no progress and no plan of what a write will do; results (tables, summaries), warnings and errors still print.")
     var quiet = false
+
+    /// Whether the plan of a write (the lines before the heavy work) is printed.
+    var showsPlan: Bool { !json && !quiet }
 }
 
 /// Limits on the logit comparison of `verify` and of `--verify`.
 struct ThresholdOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Fail when max |a - b| of the logits exceeds this.", valueName: "t"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Fail when max |a - b| of the logits exceeds this.", valueName: "t"))
     var maxAbs: Float?
 
-    @Option(help: ArgumentHelp("Fail when the NMSE of the logits exceeds this.", valueName: "t"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Fail when the NMSE of the logits exceeds this.", valueName: "t"))
     var maxNmse: Double?
 
-    @Option(help: ArgumentHelp("Fail when the fraction of tokens whose top-1 agrees is below this (0...1).", valueName: "f"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Fail when the fraction of tokens whose top-1 agrees is below this (0...1).", valueName: "f"))
     var minTop1: Double?
 
-    @Option(help: ArgumentHelp("Fail when the mean KL divergence exceeds this.", valueName: "t"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Fail when the mean KL divergence exceeds this.", valueName: "t"))
     var maxKld: Double?
 
     func validate() throws {

@@ -69,8 +69,19 @@ struct Prompt {
     }
 
     /// The text `id` decodes to on its own (` Paris`), or `#id`.
-    func text(of id: Int) -> String {
-        tokenizer?.decode([id]) ?? "#\(id)"
+    /// - Throws: the tokenizer's error when its decoder's regex backtracks without end.
+    func text(of id: Int) throws(TokenizerError) -> String {
+        try tokenizer?.decode([id]) ?? "#\(id)"
+    }
+
+    /// How text reports show `id`: the text it decodes to, except that a
+    /// SentencePiece piece keeps its word-boundary mark (`▁the`): decoded
+    /// alone it loses its leading space and would look like `the`.
+    /// (Byte-level vocabularies spell a space `Ġ` and decode it to a visible
+    /// ` `; no byte-level piece holds a literal `▁`.)
+    func shown(_ id: Int) throws(TokenizerError) -> String {
+        if let piece = tokenizer?.tokenPiece(id), piece.unicodeScalars.contains("\u{2581}") { return piece }
+        return try text(of: id)
     }
 }
 

@@ -4,7 +4,7 @@ import GateSurgeon
 /// How many threads a command may use; shared by every command, so runs
 /// compare at equal threads with other tools and CI can leave cores free.
 struct ThreadOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Use at most this many threads (default: every online core). Outputs do not depend on it.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Use at most this many threads (default: every online core). Outputs do not depend on it.", valueName: "n"))
     var threads: Int?
 
     func validate() throws {

@@ -22,44 +22,52 @@ struct ForwardReport {
     /// `{"model", "prompt", "tokens", "pieces", "vocab_size", "next_tokens": [{"id", "piece", "text",
     /// "logit", "probability"}], "layers": [{"layer", "first_token_attention", "max_activation",
     /// "mean_gate_score"}]}`; `prompt` and `pieces` are null without a tokenizer, unmeasured or
-    /// non-finite values are null.
-    func json() -> JSONValue {
-        .object([
+    /// non-finite values are null. With `warnings` (the `--json` document, not
+    /// the `--report` file) also `"warnings": [...]`, what standard error said.
+    func json(warnings: JSONValue? = nil) throws(TokenizerError) -> JSONValue {
+        var document: JSONObject = [
             "model": .string(modelPath),
             "prompt": prompt.text.map { .string($0) } ?? .null,
             "tokens": .array(result.tokens.map { .int(Int64($0)) }),
             "pieces": prompt.tokenizer == nil ? .null : .array(result.tokens.map { .string(prompt.piece($0)) }),
             "vocab_size": .int(Int64(result.vocabSize)),
-            "next_tokens": Self.json(result.nextTokens(count: Self.nextTokenCount), prompt: prompt),
+            "next_tokens": try Self.json(result.nextTokens(count: Self.nextTokenCount), prompt: prompt),
             "layers": .array(result.layers.map { ForwardReport.json($0) }),
-        ])
+        ]
+        if let warnings { document["warnings"] = warnings }
+        return .object(document)
     }
 
-    static func json(_ ranked: [RankedToken], prompt: Prompt) -> JSONValue {
-        .array(ranked.map { token in
-            .object([
+    static func json(_ ranked: [RankedToken], prompt: Prompt) throws(TokenizerError) -> JSONValue {
+        var tokens: [JSONValue] = []
+        for token in ranked {
+            tokens.append(.object([
                 "id": .int(Int64(token.id)),
                 "piece": prompt.tokenizer == nil ? .null : .string(prompt.piece(token.id)),
-                "text": prompt.tokenizer == nil ? .null : .string(prompt.text(of: token.id)),
+                "text": prompt.tokenizer == nil ? .null : .string(try prompt.text(of: token.id)),
                 "logit": jsonNumber(Double(token.logit)),
                 "probability": jsonNumber(token.probability),
-            ])
-        })
+            ]))
+        }
+        return .array(tokens)
     }
 
     /// `tokens  4: 1 <s>, 504 ▁The, ...` (ids with their pieces when a
     /// tokenizer made them; at most `limit` shown).
-    static func tokenLine(_ ids: [Int], prompt: Prompt, limit: Int = 32) -> String {
-        let shown = ids.prefix(limit).map { id in prompt.tokenizer == nil ? String(id) : "\(id) \(quoted(prompt.text(of: id)))" }
+    static func tokenLine(_ ids: [Int], prompt: Prompt, limit: Int = 32) throws(TokenizerError) -> String {
+        var shown: [String] = []
+        for id in ids.prefix(limit) { shown.append(prompt.tokenizer == nil ? String(id) : "\(id) \(quoted(try prompt.shown(id)))") }
         return "tokens \(ids.count): " + shown.joined(separator: ", ") + (ids.count > limit ? ", ..." : "")
     }
 
     /// Lines `  1. 12345 "piece"  p 0.8312  logit 21.30`.
-    static func nextTokenLines(_ ranked: [RankedToken], prompt: Prompt) -> [String] {
-        TextTable.lines(ranked.enumerated().map { rank, token in
-            ["  \(rank + 1).", String(token.id), prompt.tokenizer == nil ? "" : quoted(prompt.text(of: token.id)),
-             "p " + formatFixed(token.probability, digits: 4), "logit " + short(token.logit)]
-        }, rightAligned: [0, 1])
+    static func nextTokenLines(_ ranked: [RankedToken], prompt: Prompt) throws(TokenizerError) -> [String] {
+        var rows: [[String]] = []
+        for (rank, token) in ranked.enumerated() {
+            rows.append(["  \(rank + 1).", String(token.id), prompt.tokenizer == nil ? "" : quoted(try prompt.shown(token.id)),
+                         "p " + formatFixed(token.probability, digits: 4), "logit " + short(token.logit)])
+        }
+        return TextTable.lines(rows, rightAligned: [0, 1])
     }
 
     /// A piece in double quotes, control characters escaped.
@@ -89,10 +97,10 @@ struct ForwardReport {
     /// One header line, then one row per layer:
     /// `layer  first-token attn  bar  max |h|  bar  gate`. The attention bar
     /// spans 0...1, the activation bar 0...the largest layer's value.
-    func text() -> String {
+    func text() throws(TokenizerError) -> String {
         var lines: [String] = []
         lines.append("\(modelPath): \(result.tokenCount) tokens, \(result.layers.count) layers, vocab \(result.vocabSize)")
-        if prompt.tokenizer != nil { lines.append(Self.tokenLine(result.tokens, prompt: prompt)) }
+        if prompt.tokenizer != nil { lines.append(try Self.tokenLine(result.tokens, prompt: prompt)) }
         let largest = result.layers.map(\.maxActivation).filter(\.isFinite).max() ?? 0
         let rows: [[String]] = [["layer", "first-token attn", "", "max |h|", "", "gate"]] + result.layers.map { layer in
             [
@@ -106,7 +114,7 @@ struct ForwardReport {
         }
         lines += TextTable.lines(rows, rightAligned: [0, 1, 3, 5])
         lines.append("next token:")
-        lines += Self.nextTokenLines(result.nextTokens(count: Self.nextTokenCount), prompt: prompt)
+        lines += try Self.nextTokenLines(result.nextTokens(count: Self.nextTokenCount), prompt: prompt)
         return lines.joined(separator: "\n") + "\n"
     }
 

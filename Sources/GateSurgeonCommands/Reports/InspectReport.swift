@@ -9,6 +9,8 @@ struct InspectReport {
     let checkpoint: Checkpoint
     let tensors: [StoredTensor]
     let statistics: [TensorStatistics]?
+    /// The `--filter` glob the listing was made with, if any.
+    let filter: String?
     /// The checkpoint's tokenizer, when it has one.
     var tokenizer: TokenizerInspection? = nil
 
@@ -44,12 +46,27 @@ struct InspectReport {
 
     /// The tensors inspect lists: a safetensors checkpoint's by name in
     /// natural order (layer 2 before layer 10), a GGUF file's in file
-    /// order; only names matching the shell glob `filter` when one is given.
+    /// order; only those the shell glob `filter` matches, by either naming,
+    /// when one is given.
     static func listedTensors(of checkpoint: Checkpoint, matching filter: String? = nil) -> [StoredTensor] {
         var tensors = checkpoint.tensors
-        if let filter { tensors = tensors.filter { fnmatch(filter, $0.name, 0) == 0 } }
+        if let filter { tensors = tensors.filter { tensor in namings(of: tensor.name).contains { fnmatch(filter, $0, 0) == 0 } } }
         if checkpoint.format == .safetensors { tensors.sort { naturallyPrecedes($0.name, $1.name) } }
         return tensors
+    }
+
+    /// A tensor's name and its name in the other convention (transformers
+    /// `model.layers.0.self_attn.q_proj.weight`, GGUF `blk.0.attn_q.weight`)
+    /// under any family that maps it, so one glob finds the same tensors in
+    /// either format.
+    static func namings(of name: String) -> [String] {
+        var names = [name]
+        for architecture in Architecture.all {
+            for other in [architecture.ggufName(forTransformers: name), architecture.transformersName(forGGUF: name)] {
+                if let other, !names.contains(other) { names.append(other) }
+            }
+        }
+        return names
     }
 
     /// Name order with digit runs compared as numbers: `layers.2.` before `layers.10.`.
@@ -74,18 +91,24 @@ struct InspectReport {
         return left.isEmpty && !right.isEmpty
     }
 
-    init(checkpoint: Checkpoint, tensors: [StoredTensor], statistics: [TensorStatistics]? = nil) {
+    init(checkpoint: Checkpoint, tensors: [StoredTensor], statistics: [TensorStatistics]? = nil, filter: String? = nil) {
         self.checkpoint = checkpoint
         self.tensors = tensors
         self.statistics = statistics
+        self.filter = filter
     }
 
     /// `{"format", "metadata", "tensors": [{"name", "dtype", "shape", "offset", "bytes"}]}`;
     /// entries of a multi-file checkpoint also carry "file" (the shard or part), and a split
-    /// GGUF lists its "parts" (file names in order).
+    /// GGUF lists its "parts" (file names in order); a filtered listing also has
+    /// `"filter": {"glob", "listed", "tensors"}` (how many it lists of how many the checkpoint has).
     func json() -> JSONValue {
         var document = JSONObject()
         document["format"] = .string(checkpoint.format.rawValue)
+        if let filter {
+            document["filter"] = .object(["glob": .string(filter), "listed": .int(Int64(tensors.count)),
+                                          "tensors": .int(Int64(checkpoint.tensors.count))])
+        }
         document["metadata"] = .object(metadataJSON())
         if let gguf = checkpoint.gguf, gguf.isSplit {
             document["parts"] = .array(gguf.parts.map { .string(Paths.lastComponent(of: $0.path)) })
@@ -216,7 +239,12 @@ struct InspectReport {
         if let gguf = checkpoint.gguf { header += " v\(gguf.version)" }
         if let gguf = checkpoint.gguf, gguf.isSplit { header += ", \(gguf.parts.count) parts" }
         if let files = checkpoint.safetensors?.files, files.count > 1 { header += ", \(files.count) shards" }
-        header += ", \(tensors.count) tensors, \(Self.formatCount(parameters)) parameters, \(Self.formatBytes(totalBytes))"
+        if let filter {
+            header += ", \(tensors.count) of \(checkpoint.tensors.count) tensors (--filter '\(filter)')"
+        } else {
+            header += ", \(tensors.count) tensors"
+        }
+        header += ", \(Self.formatCount(parameters)) parameters, \(Self.formatBytes(totalBytes))"
         lines.append(header)
         if let tokenizer { lines += Self.textLines(tokenizer) }
         let metadata = metadataJSON()

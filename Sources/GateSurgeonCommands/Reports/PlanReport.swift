@@ -130,8 +130,9 @@ enum WriteReport {
 
     /// `{"files", "weight_files": [{"file", "tensors", "bytes"}], "file_bytes", "tensors", "parameters",
     /// "bytes", "bits_per_weight", "by_type", "warnings", "overflows"}`; `bytes` counts tensor data,
-    /// `file_bytes` the weight files as written (headers and padding included).
-    static func json(_ summary: WriteSummary) -> JSONValue {
+    /// `file_bytes` the weight files as written (headers and padding included); `warnings` are every
+    /// warning the command printed, the summary's among them.
+    static func json(_ summary: WriteSummary, warnings: JSONValue) -> JSONValue {
         var byType = JSONObject()
         for (dtype, entry) in summary.byType.sorted(by: { $0.key.name < $1.key.name }) {
             byType[dtype.name] = .object(["tensors": .int(Int64(entry.tensors)), "bytes": .int(Int64(entry.bytes))])
@@ -147,7 +148,7 @@ enum WriteReport {
             "bytes": .int(Int64(summary.totalBytes)),
             "bits_per_weight": .double(summary.bitsPerWeight),
             "by_type": .object(byType),
-            "warnings": .array(warnings(summary).map { .string($0) }),
+            "warnings": warnings,
             "overflows": .array(summary.overflows.map { .object(["tensor": .string($0.tensor), "count": .int(Int64($0.count))]) }),
         ])
     }

@@ -10,23 +10,33 @@ struct VerificationReport {
     let thresholds: VerificationThresholds
     /// Where the tokens came from (ids only, or text and A's tokenizer).
     let prompt: Prompt
+    /// What the command warned about on standard error.
+    let warnings: [String]
 
-    init(result: VerificationResult, pathA: String, pathB: String, thresholds: VerificationThresholds, prompt: Prompt? = nil) {
+    init(result: VerificationResult, pathA: String, pathB: String, thresholds: VerificationThresholds, prompt: Prompt? = nil,
+         warnings: [String] = []) {
         self.result = result
         self.pathA = pathA
         self.pathB = pathB
         self.thresholds = thresholds
         self.prompt = prompt ?? Prompt(ids: result.tokens, text: nil, tokenizer: nil)
+        self.warnings = warnings
     }
 
     var failures: [ThresholdFailure] { thresholds.failures(of: result.comparison) }
     var passed: Bool { failures.isEmpty }
 
+    /// `pass` or `fail` against the thresholds given; `compared` when none
+    /// was given, since nothing was then judged (two unrelated models
+    /// "pass" an empty list).
+    var outcome: String { thresholds.isEmpty ? "compared" : passed ? "pass" : "fail" }
+
     /// `{"a", "b", "prompt", "tokens", "pieces", "max_abs_diff", "nmse", "mean_kl_divergence",
     /// "top1_agreement", "thresholds", "failures": [{"metric", "value", "limit"}],
-    /// "passed", "next_tokens": {"a": [...], "b": [...]}, "layers": [{"layer", "a": {...}, "b": {...}}]}`
-    /// (`prompt`, `pieces` and the next tokens' `piece` are null without a tokenizer).
-    func json() -> JSONValue {
+    /// "result", "passed", "warnings", "next_tokens": {"a": [...], "b": [...]}, "layers": [{"layer", "a": {...}, "b": {...}}]}`
+    /// (`prompt`, `pieces` and the next tokens' `piece` are null without a tokenizer;
+    /// `result` is `pass`, `fail` or `compared`, and `passed` null when no threshold was given).
+    func json() throws(TokenizerError) -> JSONValue {
         let c = result.comparison
         var limits = JSONObject()
         if let value = thresholds.maxAbsDifference { limits["max_abs"] = .double(Double(value)) }
@@ -55,17 +65,19 @@ struct VerificationReport {
                     "limit": .double(failure.limit),
                 ])
             }),
-            "passed": .bool(passed),
-            "next_tokens": .object(["a": ForwardReport.json(result.nextTokensA, prompt: prompt),
-                                    "b": ForwardReport.json(result.nextTokensB, prompt: prompt)]),
+            "result": .string(outcome),
+            "passed": thresholds.isEmpty ? .null : .bool(passed),
+            "warnings": .array(warnings.map { .string($0) }),
+            "next_tokens": .object(["a": try ForwardReport.json(result.nextTokensA, prompt: prompt),
+                                    "b": try ForwardReport.json(result.nextTokensB, prompt: prompt)]),
             "layers": .array(layers),
         ])
     }
 
     /// The metrics, one per line (`name  value`), the per-layer table of both
-    /// models, then `result: pass` or `result: fail` and one `FAIL` line per
-    /// broken threshold.
-    func text() -> String {
+    /// models, then `result: pass`, `result: fail` (one `FAIL` line per
+    /// broken threshold follows) or `result: compared` when no threshold was given.
+    func text() throws(TokenizerError) -> String {
         let c = result.comparison
         var lines: [String] = []
         lines.append("a: \(pathA)")
@@ -78,12 +90,12 @@ struct VerificationReport {
             ["mean kl", formatScientific(Float(c.meanKLDivergence))],
             ["top-1 agreement", formatFixed(c.top1Agreement, digits: 4) + " (\(c.top1Matches)/\(c.tokenCount))"],
         ], rightAligned: [])
-        if prompt.tokenizer != nil { lines.append(ForwardReport.tokenLine(result.tokens, prompt: prompt)) }
+        if prompt.tokenizer != nil { lines.append(try ForwardReport.tokenLine(result.tokens, prompt: prompt)) }
         lines.append("")
         lines.append("next token, a:")
-        lines += ForwardReport.nextTokenLines(result.nextTokensA, prompt: prompt)
+        lines += try ForwardReport.nextTokenLines(result.nextTokensA, prompt: prompt)
         lines.append("next token, b:")
-        lines += ForwardReport.nextTokenLines(result.nextTokensB, prompt: prompt)
+        lines += try ForwardReport.nextTokenLines(result.nextTokensB, prompt: prompt)
         lines.append("")
         var rows: [[String]] = [["layer", "first-token attn a", "b", "max |h| a", "b", "gate a", "b"]]
         for (a, b) in zip(result.layersA, result.layersB) {
@@ -98,7 +110,7 @@ struct VerificationReport {
         }
         lines += TextTable.lines(rows, rightAligned: Set(0..<7))
         lines.append("")
-        lines.append("result: " + (passed ? "pass" : "fail") + (thresholds.isEmpty ? " (no thresholds given)" : ""))
+        lines.append("result: " + outcome + (thresholds.isEmpty ? " (no thresholds given: --max-abs, --max-nmse, --min-top1 or --max-kld judge the comparison)" : ""))
         for failure in failures { lines.append("FAIL " + Self.describe(failure)) }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -1,4 +1,5 @@
 import GateSurgeon
+@testable import GateSurgeonCommands
 import JSON
 import Platform
 import Testing
@@ -90,14 +91,36 @@ import Testing
         #expect(!outcome.errorOutput.contains("'*norm*'"))
     }
 
+    /// `--json` carries every warning standard error shows: each command's
+    /// document has them, in the order printed.
+    @Test func jsonDocumentsCarryTheWarnings() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let stale = Paths.join(directory, ".out.gguf.gatesurgeon-partial-2147483646-1")
+        try Paths.writeText("partial", to: stale)
+        let convert = try CLI.succeed(["convert", Self.qwen2, Paths.join(directory, "out.gguf"), "--quant", "q8_0", "--keep", "*.nothing.*", "--json"])
+        let printed = convert.errorOutput.split(separator: "\n").filter { $0.hasPrefix("warning: ") }.map { String($0.dropFirst("warning: ".count)) }
+        #expect(printed.count == 2 && printed[0] == "--keep '*.nothing.*' matches no tensor" && printed[1].hasSuffix(", left by an interrupted run"), "\(printed)")
+        let document = try JSONValue.parse(Array(convert.output.utf8))
+        #expect(document["summary"]?["warnings"] == .array(printed.map { .string($0) }))
+        // forward and imatrix say so too, and verify its tokenizer warning (TokenizerCommandTests).
+        try Paths.writeText("partial", to: Paths.join(directory, ".logits.safetensors.gatesurgeon-partial-2147483646-1"))
+        let forward = try CLI.succeed(["forward", Self.qwen2, "--tokens", "1,2", "--out", Paths.join(directory, "logits.safetensors"), "--json"])
+        let forwardWarnings = try #require(try JSONValue.parse(Array(forward.output.utf8))["warnings"]?.arrayValue)
+        #expect(forwardWarnings.count == 1 && forward.errorOutput.contains("left by an interrupted run"), "\(forward.errorOutput)")
+    }
+
     /// Help lists, per option, only what that option takes.
     @Test func helpListsEachOptionsOwnValues() throws {
         // Help wraps lines: compare with the whitespace collapsed.
         let help = try CLI.succeed(["convert", "--help"]).output.split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        #expect(help.contains("--dtype <dtype> Convert float tensors to this type. (values: f32, f16, bf16)"))
+        // ArgumentParser's own wording around the values list may change between releases.
+        #expect(help.contains("--dtype <dtype> Convert float tensors to this type.") && help.contains("f32, f16, bf16)"))
         #expect(help.contains("--quant <preset> Quantize (GGUF output) as llama-quantize does with this preset or type: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q2_K_S, Q3_K_S, Q3_K_M"))
         #expect(help.contains("--output-type, --output-tensor-type <type>"))
-        let bad = CLI.run(["convert", Self.qwen2, "/tmp/x.gguf", "--dtype", "f8"])
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let bad = CLI.run(["convert", Self.qwen2, Paths.join(directory, "x.gguf"), "--dtype", "f8"])
         #expect(bad.errorOutput.contains("f32") && bad.errorOutput.contains("bf16") && !bad.errorOutput.contains("q4_k"), "\(bad.errorOutput)")
         for command in ["inspect", "add-gate", "convert", "forward", "verify"] {
             let text = try CLI.succeed([command, "--help"]).output
@@ -117,6 +140,34 @@ import Testing
         for outcome in [CLI.run(["inspect"]), CLI.run(["inspect", "/nonexistent.gguf"])] {
             #expect(outcome.errorOutput.hasPrefix("error: "), "\(outcome.errorOutput)")
         }
+    }
+
+    /// A usage error is one line that names the subcommand and where its
+    /// options are explained; a command line that names no command (nothing,
+    /// a typo, `help` of a command that does not exist) is one too, not the
+    /// overview with exit status 0.
+    @Test(arguments: [
+        (["inspect"], "error: gatesurgeon inspect: missing expected argument '<path>'; run 'gatesurgeon inspect --help' for its options"),
+        (["convert", "in/"], "error: gatesurgeon convert: missing expected argument '<output>'; run 'gatesurgeon convert --help' for its options"),
+        (["inspect", "a", "b"], "error: gatesurgeon inspect: unexpected argument 'b'; run 'gatesurgeon inspect --help' for its options"),
+        (["add-gate", "a", "b", "--std", "1"], "error: gatesurgeon add-gate: --std only applies to --init normal; run 'gatesurgeon add-gate --help' for its options"),
+        (["verify", "a", "b", "--random-tokens", "-3"], "error: gatesurgeon verify: --random-tokens must be between 1 and 1048576; run"),
+        ([], "error: no command given; run 'gatesurgeon --help' to see the commands"),
+        (["help", "bogus"], "error: 'bogus' is not a command; run 'gatesurgeon --help' to see the commands"),
+        (["frobnicate"], "error: 'frobnicate' is not a command; run 'gatesurgeon --help' to see the commands"),
+    ])
+    func usageErrorsAreOneLineNamingTheCommand(arguments: [String], message: String) throws {
+        let outcome = CLI.run(arguments)
+        #expect(outcome.status == 2)
+        #expect(outcome.errorOutput.hasPrefix(message), "\(outcome.errorOutput)")
+        #expect(outcome.errorOutput.hasSuffix("\n") && !outcome.errorOutput.dropLast().contains("\n"), "one line: \(outcome.errorOutput)")
+        #expect(outcome.output.isEmpty, "\(outcome.output)")
+    }
+
+    /// Asking for help is not an error.
+    @Test func helpOfAKnownCommandSucceeds() throws {
+        #expect(try CLI.succeed(["help"]).output.contains("SUBCOMMANDS:"))
+        #expect(try CLI.succeed(["help", "convert"]).output.contains("USAGE: gatesurgeon convert"))
     }
 
     /// The same message on every run, in a stable order.
@@ -190,6 +241,58 @@ import Testing
         #expect(plan.lowerBound < summary.lowerBound)
     }
 
+    /// `--quiet` silences what its help says, progress and the plan, and
+    /// nothing else: the summary still prints.
+    @Test func quietLeavesOnlyTheSummary() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let loud = try CLI.succeed(["add-gate", Self.qwen2, Paths.join(directory, "loud/")])
+        #expect(loud.output.contains("add-gate: qwen2") && loud.output.contains("self_attn.q_proj.weight"), "\(loud.output)")
+        let quiet = try CLI.succeed(["add-gate", Self.qwen2, Paths.join(directory, "quiet/"), "--quiet"])
+        #expect(quiet.errorOutput.isEmpty, "\(quiet.errorOutput)")
+        #expect(quiet.output.hasPrefix("wrote "), "\(quiet.output)")
+        #expect(!quiet.output.contains("add-gate:") && !quiet.output.contains("q_proj"), "\(quiet.output)")
+        let help = try CLI.succeed(["add-gate", "--help"]).output.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(help.contains("--quiet Print no progress and no plan of what a write will do"), "\(help)")
+    }
+
+    /// On a terminal, progress is one line redrawn in place, never wider than
+    /// the terminal (wider lines wrap and leave a stale line per redraw): the
+    /// tensor name gives way first, with `…`.
+    @Test func progressFitsTheTerminal() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let outcome = CLI.run(["convert", Self.qwen2, Paths.join(directory, "a.gguf"), "--quant", "q8_0"], terminalColumns: 40)
+        #expect(outcome.status == 0, "\(outcome.errorOutput)")
+        #expect(!outcome.errorOutput.contains("\n") && outcome.errorOutput.hasSuffix("\r\u{1B}[2K"), "one line, cleared at the end")
+        let drawn = outcome.errorOutput.split(separator: "\r").map { $0.replacing("\u{1B}[2K", with: "") }.filter { !$0.isEmpty }
+        #expect(!drawn.isEmpty && drawn.allSatisfy { $0.count <= 39 }, "\(drawn)")
+        #expect(drawn[0].hasPrefix("write [ 1/26] 0%  ") && drawn[0].contains("…"), "\(drawn)")
+    }
+
+    /// A resize redraws the status line at the new width, through SIGWINCH
+    /// as on a real terminal.
+    @Test func progressIsRedrawnWhenTheTerminalIsResized() throws {
+        let console = Console.capture(terminalColumns: 100)
+        let progress = ProgressReporter(console: console, label: "write", total: 100, steps: 3, measure: .bytes, quiet: false)
+        progress.begin(step: 0, done: 0, item: "model.layers.0.self_attn.q_proj.weight -> Q4_K")
+        #expect(console.errorOutput == "\r\u{1B}[2Kwrite [1/3] 0%  model.layers.0.self_attn.q_proj.weight -> Q4_K")
+        console.simulateResize(to: 30)
+        #expect(console.errorOutput.hasSuffix("\r\u{1B}[2Kwrite [1/3] 0%  model.…> Q4_K"), "\(console.errorOutput)")
+        // The signal, sent to the process as a terminal sends it: libdispatch's handler,
+        // then the redraw on a queue. The source registers asynchronously, so the
+        // signal is sent until it is seen.
+        let before = console.errorOutput.count
+        let deadline = Executable.now() + 30
+        while console.errorOutput.count == before && Executable.now() < deadline {
+            kill(getpid(), SIGWINCH)
+            usleep(20_000)
+        }
+        #expect(console.errorOutput.count > before, "no redraw after SIGWINCH")
+        progress.finish()
+        #expect(console.errorOutput.hasSuffix("\r\u{1B}[2K"))
+    }
+
     /// A dtype cast needs no architecture: an architecture gatesurgeon
     /// does not model converts tensor by tensor, names and metadata kept.
     @Test func castsWorkForAnyArchitecture() throws {
@@ -212,7 +315,7 @@ import Testing
         #expect(config["torch_dtype"] == .string("bfloat16") && config["model_type"] == .string("stablelm"))
         // Steps that need the architecture say so.
         let gguf = CLI.run(["convert", model, Paths.join(directory, "x.gguf")])
-        #expect(gguf.status == 2 && gguf.errorOutput.contains("architecture 'phi3'"))
+        #expect(gguf.status == 2 && gguf.errorOutput.contains("architecture 'stablelm'"))
         let verify = CLI.run(["convert", model, Paths.join(directory, "y/"), "--verify"])
         #expect(verify.status == 2 && verify.errorOutput.contains("--verify runs the model"))
         // GGUF to GGUF: gguf-py's test file has architecture "alltypes".
@@ -234,18 +337,31 @@ import Testing
     /// The 2-layer model with rows of 256 the preset references use.
     static let model = Fixtures.path("gguf/presets-llama.gguf")
 
-    /// An explicit type whose blocks do not fit a tensor's rows is refused
-    /// before the plan is shown, naming the output (llama-quantize aborts in
-    /// ggml_row_size on it: explicit output and embedding types get no fallback).
-    @Test func explicitTypesMustFitTheRows() throws {
+    /// An explicit type whose blocks do not fit a tensor's rows gets the
+    /// type a preset's choice falls back to (llama-quantize aborts in
+    /// ggml_row_size instead: explicit output and embedding types get no
+    /// fallback there), and a warning says so, in the JSON document too.
+    /// The README's example runs on the bundled models.
+    @Test func explicitTypesThatDoNotFitFallBack() throws {
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
         let output = Paths.join(directory, "out.gguf")
-        let outcome = CLI.run(["convert", Fixtures.path("models/llama"), output, "--quant", "q4_k", "--output-type", "q6_k"])
-        #expect(outcome.status == 2)
-        #expect(outcome.errorOutput.contains("\(output): tensor 'output.weight': row of 32 elements is not a whole number of Q6_K blocks of 256"), "\(outcome.errorOutput)")
-        #expect(!outcome.output.contains("output.weight"), "refused before the plan")
-        #expect(Paths.entries(of: directory).isEmpty)
+        let outcome = try CLI.succeed(["convert", Fixtures.path("models/llama"), output, "--quant", "q4_k", "--embedding-type", "q8_0", "--output-type", "q6_k"])
+        let file = try GGUFFile(path: output)
+        #expect(file.tensors.first { $0.name == "output.weight" }?.dtype == .q8_0)
+        #expect(file.tensors.first { $0.name == "token_embd.weight" }?.dtype == .q8_0)
+        #expect(outcome.output.contains("lm_head.weight") && outcome.output.contains("F32 -> Q8_0  [rows of 32 are not a multiple of Q6_K's block of 256"), "\(outcome.output)")
+        let warning = "--output-type q6_k: output.weight has rows of 32, not whole Q6_K blocks of 256; it is written as Q8_0, the type llama.cpp falls back to (llama-quantize stops here)"
+        #expect(outcome.errorOutput.contains("warning: " + warning), "\(outcome.errorOutput)")
+        #expect(!outcome.errorOutput.contains("--embedding-type"), "q8_0 fits: \(outcome.errorOutput)")
+        // Tied embeddings (Qwen2): the embedding is the output; --embedding-type names it too.
+        let tied = try CLI.succeed(["convert", Fixtures.path("models/qwen2"), Paths.join(directory, "tied.gguf"), "--quant", "q4_k",
+                                    "--embedding-type", "q6_k", "--json"])
+        let document = try JSONValue.parse(Array(tied.output.utf8))
+        let warnings = try #require(document["summary"]?["warnings"]?.arrayValue).compactMap(\.stringValue)
+        #expect(warnings == ["--embedding-type q6_k: token_embd.weight has rows of 32, not whole Q6_K blocks of 256; it is written as Q8_0, the type llama.cpp falls back to (llama-quantize stops here)"],
+                "\(warnings)")
+        #expect(try GGUFFile(path: Paths.join(directory, "tied.gguf")).tensors.first { $0.name == "token_embd.weight" }?.dtype == .q8_0)
     }
 
     /// A preset that needs an importance matrix is refused without one,
@@ -273,7 +389,7 @@ import Testing
         let letters = Array(try #require(reference["presets"]?["Q4_K_M"]?["plain"]?["types"]?.stringValue).unicodeScalars)
         let file = try GGUFFile(path: output)
         #expect(names.count == file.tensors.count)
-        for (name, letter) in zip(names, letters) {
+        for (name, letter) in Fixtures.pairs(names, letters) {
             let type = legend[Int(letter.value - 65)]
             #expect(file.tensors.first { $0.name == name }?.dtype.name == type, "\(name)")
         }

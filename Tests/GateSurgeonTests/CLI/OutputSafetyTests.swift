@@ -82,6 +82,23 @@ import Testing
         try Self.expectRefused(["convert", file, Paths.join(sandbox, "hard.safetensors"), "--force", "--dtype", "bf16"], "is the input", in: sandbox)
     }
 
+    /// A hard link to a file inside an input directory is that input under
+    /// another name, as an output file and as a file of an output directory
+    /// that would be written into.
+    @Test func hardLinksToFilesInsideAnInputDirectoryAreRefused() throws {
+        let sandbox = try Self.sandbox()
+        defer { Fixtures.remove(sandbox) }
+        let model = Paths.join(sandbox, "llama")
+        #expect(link(Paths.join(model, "model.safetensors"), Paths.join(sandbox, "hard.safetensors")) == 0)
+        try Self.expectRefused(["convert", model, Paths.join(sandbox, "hard.safetensors"), "--force", "--dtype", "bf16"],
+                               "hard.safetensors: output is the input \(model)/model.safetensors", in: sandbox)
+        let folder = Paths.join(sandbox, "out")
+        mkdir(folder, 0o755)
+        #expect(link(Paths.join(model, "config.json"), Paths.join(folder, "config.json")) == 0)
+        try Self.expectRefused(["convert", model, folder + "/", "--force", "--dtype", "bf16"],
+                               "out: output directory would contain the input \(model)/config.json", in: sandbox)
+    }
+
     /// An existing directory is written into only with --force: files of
     /// the same names are replaced, every other file stays, and weights the
     /// new output would not replace are refused (two models in one folder).

@@ -11,8 +11,8 @@ import Testing
 @Suite(.serialized) struct ReadmeExampleTests {
     /// The example lines: `gatesurgeon ...` inside the README's sh blocks,
     /// without the quick start (which builds with swift run).
-    static let examples: [String] = {
-        let text = String(decoding: (try? Paths.readFile(Paths.join(Fixtures.root, "README.md"))) ?? [], as: UTF8.self)
+    static let examples = FixtureArgument.list("README.md's gatesurgeon examples") {
+        let text = String(decoding: try Paths.readFile(Paths.join(Fixtures.root, "README.md")), as: UTF8.self)
         var lines: [String] = []
         var inBlock = false
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -23,7 +23,7 @@ import Testing
             if inBlock && line.hasPrefix("gatesurgeon ") { lines.append(String(line)) }
         }
         return lines
-    }()
+    }
 
     /// The words of a shell line: spaces split, single and double quotes group.
     static func words(_ line: String) -> [String] {
@@ -117,7 +117,8 @@ import Testing
     }
 
     @Test(arguments: examples, [false, true])
-    func exampleRuns(_ line: String, toggleSlashes: Bool) throws {
+    func exampleRuns(_ argument: FixtureArgument<String>, toggleSlashes: Bool) throws {
+        let line = try argument.value()
         let base = try Self.inputs.get()
         let words = Self.words(line)
         let folder = Fixtures.temporaryDirectory()

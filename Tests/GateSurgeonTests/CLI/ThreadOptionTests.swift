@@ -14,13 +14,21 @@ import Testing
     ]
 
     /// Every command takes the option and refuses a count below one with a
-    /// usage error before reading anything.
-    @Test(arguments: commands, ["0", "-2", "two"])
-    func threadCountsBelowOneAreUsageErrors(command: [String], value: String) throws {
-        let outcome = CLI.run(command + ["--threads", value])
+    /// usage error before reading anything, saying why (a negative count is
+    /// a count, not a missing value).
+    @Test(arguments: commands, [("0", "at least 1, not 0"), ("-1", "at least 1, not -1"), ("two", "'two' is invalid for '--threads <n>'")])
+    func threadCountsBelowOneAreUsageErrors(command: [String], value: (String, String)) throws {
+        // The paths name files in an empty folder: a refusal that came too late would show.
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let arguments = command.enumerated().map { $0.offset > 0 && ($0.element.contains("/") || $0.element.contains(".")) ? Paths.join(directory, $0.element) : $0.element }
+        let outcome = CLI.run(arguments + ["--threads", value.0])
         #expect(outcome.status == 2)
-        #expect(outcome.errorOutput.hasPrefix("error: ") && outcome.errorOutput.contains("--threads"), "\(outcome.errorOutput)")
+        #expect(outcome.errorOutput.hasPrefix("error: gatesurgeon \(command[0]): --threads") || outcome.errorOutput.hasPrefix("error: gatesurgeon \(command[0]): the value"),
+                "\(outcome.errorOutput)")
+        #expect(outcome.errorOutput.contains(value.1), "\(outcome.errorOutput)")
         #expect(outcome.output.isEmpty)
+        #expect(Paths.entries(of: directory).isEmpty)
     }
 
     @Test(arguments: commands)
@@ -36,7 +44,9 @@ import Testing
     }
 
     /// Casts, quantization, statistics and the forward pass write the same
-    /// bytes on one thread as on two.
+    /// bytes on one thread as on two. The one-thread runs are processes of
+    /// their own: in this one, commands running concurrently share the
+    /// process-wide limit and would lift it.
     @Test func outputsAreTheSameOnOneAndTwoThreads() throws {
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
@@ -47,13 +57,23 @@ import Testing
         for threads in ["1", "2"] {
             let out = Paths.join(directory, threads)
             mkdir(out, 0o755)
-            try CLI.succeed(["convert", model, Paths.join(out, "model.bf16.safetensors"), "--dtype", "bf16", "--threads", threads])
-            try CLI.succeed(["convert", model, Paths.join(out, "model.f16.gguf"), "--dtype", "f16", "--threads", threads])
-            try CLI.succeed(["convert", model, Paths.join(out, "model.q8_0.gguf"), "--quant", "q8_0", "--threads", threads])
-            try CLI.succeed(["convert", model, Paths.join(out, "model.q4_k.gguf"), "--quant", "q4_k", "--threads", threads])
-            try CLI.succeed(["forward", model, "--tokens", tokens, "--out", Paths.join(out, "logits.safetensors"), "--threads", threads])
-            try CLI.succeed(["forward", Paths.join(out, "model.q8_0.gguf"), "--tokens", tokens, "--out", Paths.join(out, "logits-q8_0.safetensors"), "--threads", threads])
-            let stats = try CLI.succeed(["inspect", model, "--stats", "--json", "--threads", threads]).output
+            /// Runs the command with `--threads`; returns its standard output.
+            @discardableResult
+            func run(_ arguments: [String]) throws -> String {
+                guard threads == "1" else { return try CLI.succeed(arguments + ["--threads", threads]).output }
+                let outputPath = Paths.join(directory, "stdout.txt")
+                let child = try Executable.start(arguments + ["--threads", threads], scratch: directory, outputPath: outputPath)
+                let termination = child.wait(seconds: 300)
+                try #require(termination == .exited(0), "\(arguments): \(child.errorOutput)")
+                return String(decoding: try Paths.readFile(outputPath), as: UTF8.self)
+            }
+            try run(["convert", model, Paths.join(out, "model.bf16.safetensors"), "--dtype", "bf16"])
+            try run(["convert", model, Paths.join(out, "model.f16.gguf"), "--dtype", "f16"])
+            try run(["convert", model, Paths.join(out, "model.q8_0.gguf"), "--quant", "q8_0"])
+            try run(["convert", model, Paths.join(out, "model.q4_k.gguf"), "--quant", "q4_k"])
+            try run(["forward", model, "--tokens", tokens, "--out", Paths.join(out, "logits.safetensors")])
+            try run(["forward", Paths.join(out, "model.q8_0.gguf"), "--tokens", tokens, "--out", Paths.join(out, "logits-q8_0.safetensors")])
+            let stats = try run(["inspect", model, "--stats", "--json"])
             try SyntheticModels.writeFile(Paths.join(out, "stats.json"), Array(stats.utf8))
         }
         let names = Paths.entries(of: Paths.join(directory, "1")).sorted()
@@ -64,6 +84,34 @@ import Testing
             let same = one == two
             #expect(same, "\(name) differs between 1 and 2 threads")
         }
+    }
+
+    /// `--threads 1` runs every parallel loop on the calling thread. Checked
+    /// in a process of its own (in this one, commands running concurrently
+    /// share the process-wide limit): one thread cannot use more CPU time
+    /// than the time that passed, while without the limit a forward pass of
+    /// this size keeps every core busy (the run with all threads shows it,
+    /// when the machine has cores to spare).
+    @Test func oneThreadMeansOneThread() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let model = Paths.join(directory, "model")
+        mkdir(model, 0o755)
+        try SyntheticModels.writeLlama(to: model, vocab: 4096, hidden: 512, intermediate: 1024, layers: 2, heads: 8, kvHeads: 2)
+        let tokens = (0..<96).map { String($0 * 37 % 4096) }.joined(separator: ",")
+        func run(_ threads: [String]) throws -> (cpu: Double, wall: Double) {
+            let start = Executable.now()
+            let child = try Executable.start(["forward", model, "--tokens", tokens] + threads, scratch: directory)
+            let termination = child.wait(seconds: 300)
+            let wall = Executable.now() - start
+            try #require(termination == .exited(0), "\(child.errorOutput)")
+            return (try #require(child.cpuSeconds), wall)
+        }
+        let one = try run(["--threads", "1"])
+        let all = try run([])
+        // 10 ms for rusage's clock granularity
+        #expect(one.cpu <= one.wall + 0.01,
+                "--threads 1 used \(one.cpu) s of CPU in \(one.wall) s (all threads: \(all.cpu) s in \(all.wall) s on \(Parallel.coreCount) cores)")
     }
 
     /// A file's bytes; for the logits files, which name the model they ran

@@ -69,11 +69,43 @@ import Testing
         let tokenizer = try Tokenizer(directory: back)
         let cases = try #require(try TokenizerFixtures.expected(name)["cases"]?.arrayValue)
         var differing: [Int] = []
-        for (index, (text, expected)) in zip(TokenizerFixtures.corpus, cases).enumerated()
+        for (index, (text, expected)) in Fixtures.pairs(TokenizerFixtures.corpus, cases).enumerated()
         where try tokenizer.encode(text) != TokenizerFixtures.ints(expected["ids_special"]) {
             differing.append(index)
         }
         #expect(differing.isEmpty, "\(name): corpus strings tokenized differently after the round trip: \(differing)")
+    }
+
+    /// A tokenizer.json whose Split regex backtracks without end (`(a+)+$` on forty a's and a
+    /// `!`, which HF tokenizers also fails) stops `forward --prompt` with one line naming the
+    /// pattern. It runs as a process, killed after a minute: a guard against a hang, not a timing.
+    @Test func backtrackingRegexEndsTheRunWithAnError() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let model = Paths.join(directory, "model")
+        mkdir(model, 0o755)
+        try SyntheticModels.writeLlama(to: model, vocab: 5, hidden: 8, intermediate: 8, layers: 1)
+        try Paths.copyFile(from: Fixtures.path("tokenizers/hostile/split-nested-plus/tokenizer.json"), to: Paths.join(model, "tokenizer.json"))
+        let (termination, errors) = try Executable.run(["forward", model, "--prompt", String(repeating: "a", count: 40) + "!"],
+                                                       scratch: directory, seconds: 60)
+        #expect(termination == .exited(2), "\(errors)")
+        #expect(errors == "error: \(model)/tokenizer.json: regex \"(a+)+$\" backtracks without end on a text of 41 characters (stopped after 1041000 steps); HF tokenizers' regex engine stops at its retry limit too\n")
+        try CLI.succeed(["forward", model, "--prompt", String(repeating: "a", count: 10) + "!"])
+    }
+
+    /// Token displays keep word boundaries visible: a SentencePiece piece
+    /// with its `▁` (decoded alone, `▁tensor` would read `tensor`), a
+    /// byte-level one as the text it decodes to (` world`, not `Ġworld`).
+    @Test func tokenDisplaysShowWordBoundaries() throws {
+        for model in [Fixtures.path("models/llama"), Fixtures.path("gguf/llama-f32.gguf")] {
+            let text = try CLI.succeed(["forward", model, "--prompt", "the tensor files"]).output
+            #expect(text.contains(#"tokens 4: 1 "<s>", 6 "▁the", 67 "▁tensor", 66 "▁files""#), "\(text)")
+        }
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let gpt2 = try Self.modelWithTokenizer("gpt2", in: directory)
+        let text = try CLI.succeed(["forward", gpt2, "--prompt", "hello world"]).output
+        #expect(text.contains(#""hello", "#) && text.contains(#"" world""#) && !text.contains("Ġ"), "\(text)")
     }
 
     /// GGUF to a single .safetensors file: no place for the tokenizer, and the summary says so.
@@ -148,6 +180,10 @@ import Testing
         #expect(same.output.contains("next token, a:") && same.output.contains("next token, b:"))
         let other = try CLI.succeed(["verify", Fixtures.path("models/llama"), Fixtures.path("gguf/llama-f32.gguf"), "--prompt", disagreeing, "--quiet"])
         #expect(other.errorOutput.contains("B's tokenizer makes"))
+        // --json carries the warning
+        let json = try CLI.succeed(["verify", Fixtures.path("models/llama"), Fixtures.path("gguf/llama-f32.gguf"), "--prompt", disagreeing, "--json"])
+        let warnings = try #require(try JSONValue.parse(Array(json.output.utf8))["warnings"]?.arrayValue).compactMap(\.stringValue)
+        #expect(warnings.count == 1 && warnings[0].hasPrefix("B's tokenizer makes") && json.errorOutput.contains("warning: " + warnings[0]), "\(warnings)")
     }
 
     /// inspect's special tokens are the file's control tokens (token type 3).
@@ -212,7 +248,7 @@ import Testing
         for (name, expected) in theirs.entries {
             let entry = try #require(ours.entries[name])
             #expect(entry.counts == expected.counts, "\(name) counts")
-            for (a, b) in zip(entry.sums, expected.sums) { worst = max(worst, abs(a - b) / max(abs(b), 1e-6)) }
+            for (a, b) in Fixtures.pairs(entry.sums, expected.sums) { worst = max(worst, abs(a - b) / max(abs(b), 1e-6)) }
         }
         #expect(worst <= tolerance)
 

@@ -7,7 +7,9 @@ import Testing
 /// report for every fixture (fixtures/reference/inspect, written by
 /// fixtures/gen with safe_open and GGUFReader).
 @Suite struct InspectTests {
-    static let references: [String] = Paths.entries(of: Fixtures.path("reference/inspect")).filter { $0.hasSuffix(".json") }
+    static let references = FixtureArgument.list("fixtures/reference/inspect/*.json") {
+        Paths.entries(of: Fixtures.path("reference/inspect")).filter { $0.hasSuffix(".json") }
+    }
 
     static func fixturePath(forReference name: String) -> String {
         let relative = String(name.dropLast(".json".count)).split(separator: "__", omittingEmptySubsequences: false).joined(separator: "/")
@@ -15,7 +17,8 @@ import Testing
     }
 
     @Test(arguments: references)
-    func agreesWithThePythonPackages(reference: String) throws {
+    func agreesWithThePythonPackages(argument: FixtureArgument<String>) throws {
+        let reference = try argument.value()
         let expected = try Fixtures.json("reference/inspect/\(reference)")
         let path = Self.fixturePath(forReference: reference)
         let checkpoint = try Checkpoint(path: path)
@@ -71,12 +74,33 @@ import Testing
         #expect(stats.nanCount == 0 && stats.infinityCount == 0)
     }
 
+    /// `--filter` finds the same tensors whichever naming the glob uses and
+    /// whichever format the file is, and the listing says it is filtered.
+    @Test func filterMatchesEitherNamingAndSaysSo() throws {
+        for path in [Fixtures.path("models/llama"), Fixtures.path("gguf/llama-f32.gguf")] {
+            for glob in ["*.self_attn.q_proj.*", "blk.*.attn_q.*"] {
+                let document = try JSONValue.parse(Array(try CLI.succeed(["inspect", path, "--filter", glob, "--json"]).output.utf8))
+                let names = try #require(document["tensors"]?.arrayValue).compactMap { $0["name"]?.stringValue }
+                let expected = path.hasSuffix(".gguf") ? ["blk.0.attn_q.weight", "blk.1.attn_q.weight"]
+                    : ["model.layers.0.self_attn.q_proj.weight", "model.layers.1.self_attn.q_proj.weight"]
+                #expect(names == expected, "\(path) \(glob)")
+                let total = try Checkpoint(path: path).tensors.count
+                #expect(document["filter"] == .object(["glob": .string(glob), "listed": .int(2), "tensors": .int(Int64(total))]))
+            }
+        }
+        let text = try CLI.succeed(["inspect", Fixtures.path("models/llama"), "--filter", "blk.0.*"])
+        #expect(text.output.hasPrefix(Fixtures.path("models/llama") + ": safetensors, 9 of 21 tensors (--filter 'blk.0.*'), "), "\(text.output)")
+        let none = try CLI.succeed(["inspect", Fixtures.path("models/llama"), "--filter", "nothing*"])
+        #expect(none.errorOutput.contains("warning: --filter 'nothing*' matches no tensor"), "\(none.errorOutput)")
+    }
+
     @Test(arguments: ["models/qwen3-sharded", "gguf/llama-q4_k.gguf", "gguf/gguf-py-all-types.gguf"])
     func commandRunsInEveryMode(path: String) throws {
         for flags in [[], ["--json"], ["--stats"], ["--json", "--stats", "--filter", "*norm*"]] {
             let outcome = try CLI.succeed(["inspect", Fixtures.path(path)] + flags)
             if flags.contains("--json") {
-                #expect((try? JSONValue.parse(Array(outcome.output.utf8))) != nil, "--json prints one JSON document")
+                // one JSON document: parsing fails on anything else
+                _ = try JSONValue.parse(Array(outcome.output.utf8))
             }
         }
     }

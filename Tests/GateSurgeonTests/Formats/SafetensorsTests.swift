@@ -82,12 +82,12 @@ import Testing
     /// message that names the file and says what is wrong.
     @Test(arguments: [
         ("st-too-short.safetensors", "too small"),
-        ("st-header-len-past-eof.safetensors", "past the end"),
+        ("st-header-len-past-eof.safetensors", "header length 4096 at byte 0 runs past the end of the file: truncated (expected 4104 bytes, found 192)"),
         ("st-header-len-huge.safetensors", "exceeds"),
         ("st-header-not-json.safetensors", "not valid JSON"),
         ("st-header-array.safetensors", "array, expected an object"),
         ("st-header-not-utf8.safetensors", "not valid JSON"),
-        ("st-offsets-past-end.safetensors", "tensor 'b'"),
+        ("st-offsets-past-end.safetensors", "tensor 'b' at byte 96: data ends at 1000, past the end of the data section: truncated (expected 1000 data bytes, found 40)"),
         ("st-overlap.safetensors", "overlaps"),
         ("st-gap.safetensors", "gap"),
         ("st-trailing-bytes.safetensors", "belong to no tensor"),

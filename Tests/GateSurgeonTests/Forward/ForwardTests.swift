@@ -87,7 +87,7 @@ struct GatedForwardTests {
         let gated = try ForwardPass(graph: graph).run(tokens: Fixtures.referenceTokens)
         let difference = Fixtures.maxAbsDifference(gated.logits, plain.logits)
         #expect(difference <= 1e-5)
-        for (ours, theirs) in zip(gated.layers, plain.layers) {
+        for (ours, theirs) in Fixtures.pairs(gated.layers, plain.layers) {
             #expect(ours.meanGateScore == 0.5)
             #expect(theirs.meanGateScore == nil)
             #expect(abs(ours.maxActivation - theirs.maxActivation) <= 1e-5)
@@ -108,14 +108,6 @@ struct GatedForwardTests {
 @Suite("Forward pass of GGUF files against llama.cpp")
 struct GGUFForwardTests {
     static let models = ["llama", "mistral", "qwen2", "qwen3"]
-
-    /// Whether every tensor of a GGUF fixture decodes with the numerics in
-    /// this build (block types arrive with the numerics kernels). A file
-    /// that does not open counts as decodable, so the test fails loudly.
-    static func decodable(_ name: String) -> Bool {
-        guard let checkpoint = try? Checkpoint(path: Fixtures.path("gguf/\(name).gguf")) else { return true }
-        return checkpoint.tensors.allSatisfy { ElementConversion.canDecode($0.dtype) }
-    }
 
     /// Runs `gguf/<name>.gguf` and compares with llama.cpp's logits
     /// (llama-cpp-python, F32 KV cache); returns max |diff|.
@@ -149,15 +141,14 @@ struct GGUFForwardTests {
     /// Q8_0: ggml quantizes the activations to Q8_0 for its dot products; we
     /// multiply dequantized weights by F32 activations. Measured at most
     /// 0.143 (llama; qwen3 0.066) with the numerics branch's dequantizer.
-    @Test(.disabled(if: !decodable("llama-q8_0"), "Q8_0 decoding arrives with the numerics kernels"), arguments: models)
+    @Test(arguments: models)
     func q8_0(model: String) throws { try Self.check("\(model)-q8_0", tolerance: 0.25) }
 
     /// 4- and 5-bit types, llama only (activations again quantized by ggml).
     /// llama-q4_k holds Q5_0: llama-quantize falls back for rows of 32, not a
     /// multiple of 256. Measured: q4_0 0.246, q4_1 0.127, q5_0 0.123,
     /// q5_1 0.121, q4_k 0.123.
-    @Test(.disabled(if: !["q4_0", "q4_1", "q5_0", "q5_1", "q4_k"].allSatisfy { decodable("llama-\($0)") }, "block types arrive with the numerics kernels"),
-          arguments: zip(["q4_0", "q4_1", "q5_0", "q5_1", "q4_k"], [Float(0.4), 0.2, 0.2, 0.2, 0.2]))
+    @Test(arguments: [("q4_0", Float(0.4)), ("q4_1", 0.2), ("q5_0", 0.2), ("q5_1", 0.2), ("q4_k", 0.2)])
     func lowBitTypes(type: String, tolerance: Float) throws { try Self.check("llama-\(type)", tolerance: tolerance) }
 }
 

@@ -115,6 +115,23 @@ struct ForwardVerifyCommandTests {
         #expect(lenient == 0)
     }
 
+    /// Without a threshold nothing is judged: two unrelated models are
+    /// "compared", not "passed"; with one, the result says pass or fail.
+    @Test func verifyWithoutThresholdsOnlyCompares() throws {
+        let unrelated = ["verify", Fixtures.path("models/qwen3"), Fixtures.path("models/llama"), "--tokens", Self.tokenArgument]
+        let text = try CLI.succeed(unrelated).output
+        #expect(text.contains("\nresult: compared (no thresholds given"), "\(text)")
+        #expect(!text.contains("pass"), "\(text)")
+        let document = try JSONValue.parse(Array(try CLI.succeed(unrelated + ["--json"]).output.utf8))
+        #expect(document["result"] == .string("compared") && document["passed"] == .null)
+        let judged = try CLI.succeed(unrelated + ["--max-abs", "1000"])
+        #expect(judged.output.contains("\nresult: pass\n"), "\(judged.output)")
+        let failed = CLI.run(unrelated + ["--max-abs", "1e-3", "--json"])
+        #expect(failed.status == 1)
+        let failedDocument = try JSONValue.parse(Array(failed.output.utf8))
+        #expect(failedDocument["result"] == .string("fail") && failedDocument["passed"] == .bool(false))
+    }
+
     @Test func verifyRejectsBadInputWithExitCode2() throws {
         let directory = SyntheticModels.temporaryDirectory()
         defer { SyntheticModels.remove(directory) }

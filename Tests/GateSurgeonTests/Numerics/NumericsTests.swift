@@ -98,7 +98,7 @@ struct CastTests {
         let values = try file.floats(of: "f32")
         let torch = try file.floats(of: target)
         let dtype = try file.bytes(of: target).dtype
-        let expected = zip(values, torch).filter { source, result in
+        let expected = Fixtures.pairs(values, torch).filter { source, result in
             source.isFinite && (dtype == .f8E4M3 ? source.magnitude > 464 : result.isInfinite)
         }.count
         #expect(expected > 0, "the fixture has overflowing values")
@@ -111,7 +111,7 @@ struct CastTests {
         let (_, bytes, count) = try file.bytes(of: "f64")
         let torch = try file.floats(of: "f64_to_f32")
         let doubles = (0..<count).map { Double(bitPattern: elementBits(bytes, $0, width: 8)) }
-        let expected = zip(doubles, torch).filter { $0.isFinite && $1.isInfinite }.count
+        let expected = Fixtures.pairs(doubles, torch).filter { $0.isFinite && $1.isInfinite }.count
         var report = ConversionReport()
         var values = [Float](repeating: 0, count: count)
         try bytes.withUnsafeBytes { source in
@@ -147,8 +147,9 @@ struct CastTests {
     /// plus every BF16/F16 pattern widened (NaNs, infinities, subnormals, the
     /// rounding boundaries), with lengths that leave vector tails. The
     /// overflow counts agree too.
-    @Test(arguments: VectorKernels.available.filter { $0 > .portable })
+    @Test(arguments: VectorKernels.Level.vector)
     func vectorCastsMatchPortable(level: VectorKernels.Level) throws {
+        try level.requireOnThisCPU()
         let file = try Fixtures.casts.get()
         var inputs = try file.floats(of: "f32").map(\.bitPattern)
         var state: UInt32 = 99

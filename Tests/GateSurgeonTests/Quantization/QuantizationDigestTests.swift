@@ -2,6 +2,8 @@ import GateSurgeon
 import JSON
 import Testing
 
+import Platform
+
 /// The committed source model (gguf/presets-llama.gguf, F16) quantized by
 /// llama-quantize for every preset, without an importance matrix, with
 /// llama-imatrix's GGUF file, and for some presets with its legacy `.dat`
@@ -15,18 +17,19 @@ struct QuantizationDigestTests {
         var testDescription: String { label }
     }
 
-    static let runs: [Run] = {
-        guard let json = try? Fixtures.json("reference/presets/digests.json"), let runs = json["runs"]?.arrayValue else { return [] }
-        return runs.enumerated().map { index, run in
+    static let runs = FixtureArgument.list("fixtures/reference/presets/digests.json runs", describe: \.label) {
+        try #require(try Fixtures.json("reference/presets/digests.json")["runs"]?.arrayValue).enumerated().map { index, run in
             Run(index: index, label: "\(run["preset"]?.stringValue ?? "?") \(run["imatrix"]?.stringValue ?? "?")")
         }
-    }()
+    }
 
-    /// Debug builds check the digest of each tensor's first rows (its own
-    /// entry in the fixture, as exact as the whole); release builds
-    /// (`swift test -c release`) check every byte of every tensor.
+    /// Every byte of every tensor (the whole tensor's digest) in release builds
+    /// (`swift test -c release`) and where GATESURGEON_WHOLE_DIGESTS=1 asks for
+    /// it, as CI's plain run does (.ci/run); else each tensor's first rows (their
+    /// own digest in the fixture, as exact). A debug build takes about four
+    /// CPU-minutes for the whole tensors, the sanitized builds several times that.
     #if DEBUG
-    static let wholeTensors = false
+    static let wholeTensors = getenv("GATESURGEON_WHOLE_DIGESTS").map { String(cString: $0) == "1" } ?? false
     #else
     static let wholeTensors = true
     #endif
@@ -37,10 +40,12 @@ struct QuantizationDigestTests {
     /// llama-quantize refused (a preset that needs an importance matrix,
     /// without one) are refused by the rules too.
     @Test(arguments: runs, VectorKernels.available)
-    func quantizedTensorsMatchLlamaQuantize(_ run: Run, level: VectorKernels.Level) throws {
+    func quantizedTensorsMatchLlamaQuantize(_ argument: FixtureArgument<Run>, level: VectorKernels.Level) throws {
+        let run = try argument.value()
         let json = try Fixtures.json("reference/presets/digests.json")
         let reference = try #require(json["runs"]?.arrayValue?[run.index])
         let digestRows = Int(json["digest_rows"]?.intValue ?? 0)
+        #expect(digestRows > 0)
         let presetName = reference["preset"]?.stringValue ?? "?"
         let preset = try #require(QuantizationPreset(parsing: presetName))
         let source = try GGUFFile(path: Fixtures.path("gguf/presets-llama.gguf"))

@@ -10,8 +10,9 @@ enum CLI {
         var errorOutput: String
     }
 
-    static func run(_ arguments: [String]) -> Outcome {
-        let console = Console.capture()
+    /// - Parameter terminalColumns: standard error is a terminal this wide (progress redraws one line).
+    static func run(_ arguments: [String], terminalColumns: Int? = nil) -> Outcome {
+        let console = Console.capture(terminalColumns: terminalColumns)
         let status = GateSurgeonCommand.execute(arguments, console: console)
         return Outcome(status: status, output: console.output, errorOutput: console.errorOutput)
     }

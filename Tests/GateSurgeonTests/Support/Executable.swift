@@ -63,11 +63,17 @@ enum Executable {
             }
         }
 
+        /// The CPU time the child used (user and system, seconds), once it has ended.
+        private(set) var cpuSeconds: Double?
+
         /// The termination when the child has ended, without waiting.
         func poll() -> Termination? {
             if let termination { return termination }
             var status: Int32 = 0
-            guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+            var usage = rusage()
+            guard wait4(pid, &status, WNOHANG, &usage) == pid else { return nil }
+            func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+            cpuSeconds = seconds(usage.ru_utime) + seconds(usage.ru_stime)
             termination = status & 0x7F == 0 ? .exited((status >> 8) & 0xFF) : .signaled(status & 0x7F)
             return termination
         }
@@ -79,9 +85,9 @@ enum Executable {
         }
     }
 
-    /// Starts `gatesurgeon arguments`; standard output goes nowhere and
-    /// standard error to a file in `scratch`.
-    static func start(_ arguments: [String], scratch: String) throws -> Child {
+    /// Starts `gatesurgeon arguments`; standard output goes to `outputPath`
+    /// (nowhere by default) and standard error to a file in `scratch`.
+    static func start(_ arguments: [String], scratch: String, outputPath: String? = nil) throws -> Child {
         let executable = try #require(path, "no built gatesurgeon executable beside the tests (swift build --build-tests)")
         let errorPath = Paths.join(scratch, "stderr-\(UInt32.random(in: 0...UInt32.max)).txt")
         var argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
@@ -90,7 +96,7 @@ enum Executable {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         var pid: pid_t = 0
         let result = posix_spawn(&pid, executable, &actions, nil, &argv, environ)

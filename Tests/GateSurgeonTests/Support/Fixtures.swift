@@ -67,9 +67,21 @@ extension Fixtures {
         try ModelGraph(checkpoint: Checkpoint(path: path(relative)))
     }
 
-    static func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
-        precondition(a.count == b.count)
+    /// The largest |a - b|; infinity (and an issue) when the lists differ in length.
+    static func maxAbsDifference(_ a: [Float], _ b: [Float], sourceLocation: SourceLocation = #_sourceLocation) -> Float {
+        guard a.count == b.count else {
+            Issue.record("\(a.count) values against \(b.count) reference values", sourceLocation: sourceLocation)
+            return .infinity
+        }
         return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
+    }
+
+    /// `zip(a, b)` for two lists that must be as long as each other (one is a
+    /// reference): records an issue when they are not, so no entry is left
+    /// unchecked by zip's silent cut.
+    static func pairs<A: Collection, B: Collection>(_ a: A, _ b: B, sourceLocation: SourceLocation = #_sourceLocation) -> Zip2Sequence<A, B> {
+        #expect(a.count == b.count, "\(a.count) entries against \(b.count) reference entries", sourceLocation: sourceLocation)
+        return zip(a, b)
     }
 
     /// torch's casts (fixtures/gen/casts.py) and ggml's quantizations with

@@ -16,9 +16,9 @@ import Testing
             let special = try tokenizer.encode(text, addSpecialTokens: true)
             let ids = TokenizerFixtures.ints(expected["ids"])
             let idsSpecial = TokenizerFixtures.ints(expected["ids_special"])
-            let decoded = tokenizer.decode(idsSpecial, skipSpecialTokens: false)
-            let decodedSkip = tokenizer.decode(idsSpecial, skipSpecialTokens: true)
-            let pieces = idsSpecial.map { tokenizer.decode([$0]) }
+            let decoded = try tokenizer.decode(idsSpecial, skipSpecialTokens: false)
+            let decodedSkip = try tokenizer.decode(idsSpecial, skipSpecialTokens: true)
+            let pieces = try idsSpecial.map { id throws(TokenizerError) in try tokenizer.decode([id]) }
             let expectedPieces = (expected["pieces"]?.arrayValue ?? []).map { $0.stringValue ?? "" }
             let ok = plain == ids && special == idsSpecial && decoded == expected["decoded"]?.stringValue
                 && decodedSkip == expected["decoded_skip_special"]?.stringValue && pieces == expectedPieces
@@ -70,7 +70,7 @@ import Testing
                                     sourceLocation: SourceLocation = #_sourceLocation) throws {
         let references = try #require(expected["gguf_keys"]?.arrayValue, sourceLocation: sourceLocation)
         #expect(keys.keys == references.map { $0["key"]!.stringValue! }, "\(name): key order", sourceLocation: sourceLocation)
-        for (actual, reference) in zip(keys.entries, references) {
+        for (actual, reference) in Fixtures.pairs(keys.entries, references, sourceLocation: sourceLocation) {
             #expect(actual.value.type.name == reference["type"]?.stringValue, "\(name): \(actual.key) type", sourceLocation: sourceLocation)
             if case .array(let elementType, let values) = actual.value {
                 #expect(elementType.name == reference["element_type"]?.stringValue, "\(name): \(actual.key) element type", sourceLocation: sourceLocation)
@@ -131,7 +131,7 @@ import Testing
         let tokenizer = try Tokenizer(ggufMetadata: metadata.keys, path: name)
         let cases = try #require(expected["llamacpp"]?.arrayValue)
         var mismatches = 0
-        for (text, reference) in zip(TokenizerFixtures.corpus, cases) {
+        for (text, reference) in Fixtures.pairs(TokenizerFixtures.corpus, cases) {
             if reference["abort"]?.boolValue == true {
                 // llama.cpp stopped in one of the three calls the generator makes, in this order
                 #expect(throws: TokenizerError.self, "\(name): llama.cpp aborts on \(text.debugDescription)") {
@@ -145,9 +145,9 @@ import Testing
             let idsSpecial = try tokenizer.encode(text, addSpecialTokens: true)
             let unparsed = try tokenizer.encode(text, addSpecialTokens: false, recognizeSpecialTokens: false)
             let expectedSpecial = TokenizerFixtures.ints(reference["ids_special"])
-            let detokenized = tokenizer.decode(expectedSpecial, skipSpecialTokens: false)
+            let detokenized = try tokenizer.decode(expectedSpecial, skipSpecialTokens: false)
             let plain = tokenizer.llamaDetokenize(expectedSpecial, removeSpecial: true, unparseSpecial: false)
-            let pieces = expectedSpecial.map { tokenizer.decode([$0]) }
+            let pieces = try expectedSpecial.map { id throws(TokenizerError) in try tokenizer.decode([id]) }
             let expectedPieces = (reference["pieces"]?.arrayValue ?? []).map { $0.stringValue ?? "" }
             let ok = ids == TokenizerFixtures.ints(reference["ids"]) && idsSpecial == expectedSpecial && pieces == expectedPieces
                 && unparsed == TokenizerFixtures.ints(reference["ids_unparsed"])
@@ -203,7 +203,7 @@ import Testing
         #expect(tokenizer.summary.preTokenizer == "smollm")
         let cases = try #require(try TokenizerFixtures.expected("smollm2")["llamacpp"]?.arrayValue)
         var mismatches = 0
-        for (text, reference) in zip(TokenizerFixtures.corpus, cases) {
+        for (text, reference) in Fixtures.pairs(TokenizerFixtures.corpus, cases) {
             if try tokenizer.encode(text, addSpecialTokens: true) != TokenizerFixtures.ints(reference["ids_special"]) { mismatches += 1 }
         }
         #expect(mismatches == 0)
@@ -226,7 +226,7 @@ import Testing
         #expect(config["tokenizer_class"]?.stringValue == "PreTrainedTokenizerFast")
         let cases = try #require(try TokenizerFixtures.expected(name)["cases"]?.arrayValue)
         var mismatches = 0
-        for (text, reference) in zip(TokenizerFixtures.corpus, cases) {
+        for (text, reference) in Fixtures.pairs(TokenizerFixtures.corpus, cases) {
             let plain = try rebuilt.encode(text, addSpecialTokens: false)
             let special = try rebuilt.encode(text, addSpecialTokens: true)
             if plain != TokenizerFixtures.ints(reference["ids"]) || special != TokenizerFixtures.ints(reference["ids_special"]) {

@@ -73,7 +73,7 @@ import Testing
         let texts = sequences["texts"]!.arrayValue!.map { $0.stringValue! }
         let results = sequences[name]!.arrayValue!.map { $0.stringValue! }
         var sequenceErrors = 0
-        for (text, result) in zip(texts, results) where UnicodeNormalization.normalize(Array(scalarsOf: text), form) != Array(scalarsOf: result) {
+        for (text, result) in Fixtures.pairs(texts, results) where UnicodeNormalization.normalize(Array(scalarsOf: text), form) != Array(scalarsOf: result) {
             sequenceErrors += 1
         }
         #expect(sequenceErrors == 0, "\(name): \(sequenceErrors) of \(texts.count) mark sequences differ")

@@ -129,9 +129,12 @@ import Testing
         (["--max-shard-size", "lots"], "needs a unit"),
     ])
     func rejectsBadArguments(options: [String], message: String) throws {
-        let outcome = CLI.run(["convert", Fixtures.path("models/qwen2"), "/tmp/unused.gguf"] + options)
+        let directory = Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let outcome = CLI.run(["convert", Fixtures.path("models/qwen2"), Paths.join(directory, "unused.gguf")] + options)
         #expect(outcome.status == 2)
         #expect(outcome.errorOutput.contains(message), "\(outcome.errorOutput)")
+        #expect(Paths.entries(of: directory).isEmpty)
     }
 
     /// --verify holds conversions to what they can keep: exact when lossless,

@@ -53,7 +53,7 @@ public enum GGUFError: Error, Sendable, CustomStringConvertible {
         case .unsupportedVersion(let path, let version):
             return "\(path): GGUF version \(version) at byte 4 is not supported (only versions 2 and 3)"
         case .truncated(let path, let end, let reading, let offset):
-            return "\(path): file ends at byte \(end) while reading \(reading) at byte \(offset)"
+            return "\(path): truncated: the file ends at byte \(end) while reading \(reading) at byte \(offset)"
         case .countTooLarge(let path, let offset, let what, let count, let limit):
             return "\(path): \(what) \(count) at byte \(offset) is impossible for this file (at most \(limit))"
         case .invalidString(let path, let offset, let reading):
@@ -93,7 +93,7 @@ public enum GGUFError: Error, Sendable, CustomStringConvertible {
             if startOverflows || endOverflows {
                 return "\(path): tensor '\(tensor)': data offset \(offset) (after the data section start \(dataStart)) runs past the end of the \(fileSize)-byte file"
             }
-            return "\(path): tensor '\(tensor)': data bytes \(start)..<\(end) run past the end of the \(fileSize)-byte file"
+            return "\(path): tensor '\(tensor)': its data (bytes \(start) to \(end)) runs past the end of the file: truncated (expected \(end) bytes, found \(fileSize))"
         case .overlappingTensors(let path, let tensor, let other):
             return "\(path): tensor '\(tensor)' overlaps the data of tensor '\(other)'"
         }

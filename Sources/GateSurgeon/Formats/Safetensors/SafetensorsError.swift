@@ -39,7 +39,10 @@ public enum SafetensorsError: Error, Sendable, CustomStringConvertible {
         case .headerTooLarge(let path, let length, let limit):
             return "\(path): header length \(length) at byte 0 exceeds the \(limit)-byte limit"
         case .headerPastEnd(let path, let length, let fileSize):
-            return "\(path): header length \(length) at byte 0 runs past the end of the \(fileSize)-byte file"
+            // 8 bytes of length, then the header: printed in UInt64 (the length may be anything).
+            let (expected, overflows) = length.addingReportingOverflow(8)
+            let size = overflows ? "more than 2^64" : "\(expected)"
+            return "\(path): header length \(length) at byte 0 runs past the end of the file: truncated (expected \(size) bytes, found \(fileSize))"
         case .headerNotJSON(let path, let reason, let offset):
             let place = offset.map { " at byte \($0 + 8)" } ?? ""
             return "\(path): header is not valid JSON: \(reason)\(place)"
@@ -60,7 +63,7 @@ public enum SafetensorsError: Error, Sendable, CustomStringConvertible {
         case .sizeMismatch(let path, let tensor, let offset, let dtype, let shape, let expected, let found):
             return "\(path): tensor '\(tensor)'\(Self.at(offset)): \(dtype) \(shape) needs \(expected) bytes but data_offsets span \(found)"
         case .offsetsPastEnd(let path, let tensor, let offset, let end, let dataSize):
-            return "\(path): tensor '\(tensor)'\(Self.at(offset)): data ends at \(end), past the \(dataSize)-byte data section"
+            return "\(path): tensor '\(tensor)'\(Self.at(offset)): data ends at \(end), past the end of the data section: truncated (expected \(end) data bytes, found \(dataSize))"
         case .incompleteBuffer(let path, let covered, let dataSize, let dataStart):
             return "\(path): tensors cover \(covered) of the \(dataSize) data bytes; bytes from \(dataStart + covered) on belong to no tensor"
         case .indexInvalid(let path, let problem):

@@ -32,10 +32,12 @@ public func fuzzTokenizer(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     guard let tokenizer else { return 0 }
     _ = tokenizer.summary
     _ = try? tokenizer.transformersFiles()
-    for text in ["Hello, world! 123 4567", " \u{00e9}t\u{00e9} \u{65e5}\u{672c} \u{1F600}\n\n\t x", "<s></s><|endoftext|><unk>", ""] {
+    // The last text makes backtracking patterns such as (a+)+$ hit the regex step budget.
+    for text in ["Hello, world! 123 4567", " \u{00e9}t\u{00e9} \u{65e5}\u{672c} \u{1F600}\n\n\t x", "<s></s><|endoftext|><unk>", "",
+                 String(repeating: "a", count: 40) + "!"] {
         for special in [true, false] {
             guard let ids = try? tokenizer.encode(text, addSpecialTokens: special, recognizeSpecialTokens: special) else { continue }
-            _ = tokenizer.decode(ids, skipSpecialTokens: special)
+            _ = try? tokenizer.decode(ids, skipSpecialTokens: special)
             _ = tokenizer.llamaDetokenize(ids, removeSpecial: special, unparseSpecial: !special)
             for id in ids.prefix(8) { _ = tokenizer.tokenPiece(id) }
         }

@@ -21,7 +21,7 @@ struct AddGateCommand: ConsoleCommand {
 
             A headwise gate in GGUF is written as llama.cpp's step35 architecture where that computes the model \
             exactly (Llama, Mistral, Qwen2, Qwen3, Qwen3-MoE, Mixtral without RoPE scaling), so the file runs in \
-            llama.cpp; --gguf-arch picks otherwise.
+            llama.cpp; --gguf-arch chooses another architecture.
 
             OUT is a .safetensors file (its config travels in its metadata), a .gguf file (in parts with \
             --split-max-size or --split-max-tensors), or a model directory (ending in /) with config.json and \

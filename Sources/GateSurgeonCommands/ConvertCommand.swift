@@ -29,8 +29,8 @@ struct ConvertCommand: ConsoleCommand {
               gatesurgeon convert model/ m.gguf --quant q4_k --output-type q6_k
               gatesurgeon convert model.gguf model-dir/ --dtype f32
               gatesurgeon convert model/ sharded/ --dtype bf16 --max-shard-size 5GB
-              gatesurgeon convert model/ model.Q4_K_M.gguf --quant q4_k_m --split-max-size 45G
-              gatesurgeon convert model-00001-of-00003.gguf model.Q4_K_M.gguf --quant q4_k_m --dry-run
+              gatesurgeon convert model/ model.gguf --quant q4_k_m --split-max-size 45G
+              gatesurgeon convert big-00001-of-00003.gguf q4.gguf --quant q4_k_m --dry-run
               gatesurgeon convert model/ model.Q8_0.gguf --quant q8_0 --verify --json
             """
     )

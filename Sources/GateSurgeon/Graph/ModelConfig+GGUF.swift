@@ -88,6 +88,14 @@ extension ModelConfig {
             // Recorded by config.json too, though every layer is experts.
             json["intermediate_size"] = .int(Int64(dense))
         }
+        // The tokens transformers pads and stops with. A GGUF without one has none: written as null,
+        // since the config classes' defaults (Phi-3's pad 32000, SmolLM3's 128004) may lie outside
+        // this vocabulary, and an embedding's padding index outside it does not load.
+        for (key, ggufKey) in [("bos_token_id", "tokenizer.ggml.bos_token_id"), ("eos_token_id", "tokenizer.ggml.eos_token_id"),
+                               ("pad_token_id", "tokenizer.ggml.padding_token_id")] {
+            let id = gguf.value(ggufKey)?.intValue.flatMap { (0..<vocabulary).contains($0) ? $0 : nil }
+            json[key] = id.map { .int(Int64($0)) } ?? .null
+        }
         try validate(path: path)
         json = transformersConfig()
     }

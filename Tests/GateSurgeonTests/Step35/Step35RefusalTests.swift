@@ -30,16 +30,16 @@ import Testing
     }
 
     /// By default such a model goes into its family's own architecture, and
-    /// the summary says why llama.cpp does not run it.
+    /// the plan (which --quiet silences) says why llama.cpp does not run it.
     @Test func automaticChoiceFallsBackWithTheReason() throws {
         let directory = Fixtures.temporaryDirectory()
         defer { Fixtures.remove(directory) }
         let headwise = Paths.join(directory, "llama.gguf")
-        let outcome = try CLI.succeed(["add-gate", Fixtures.path("models/llama"), headwise, "--granularity", "headwise", "--quiet"])
+        let outcome = try CLI.succeed(["add-gate", Fixtures.path("models/llama"), headwise, "--granularity", "headwise"])
         #expect(try GGUFFile(path: headwise).architecture == "llama")
         #expect(outcome.output.contains("not elsewhere: llama.cpp does not load it") && outcome.output.contains("llama3 RoPE scaling"), "\(outcome.output)")
         let elementwise = Paths.join(directory, "qwen3.gguf")
-        let second = try CLI.succeed(["add-gate", Fixtures.path("models/qwen3"), elementwise, "--quiet"])
+        let second = try CLI.succeed(["add-gate", Fixtures.path("models/qwen3"), elementwise])
         #expect(try GGUFFile(path: elementwise).architecture == "qwen3")
         #expect(second.output.contains(CheckpointLoaders.elementwiseInLlamaCpp), "\(second.output)")
         let runs = Paths.join(directory, "qwen3-headwise.gguf")

@@ -27,6 +27,11 @@ enum ErrorMessages {
             case .importanceRequired(_, _, _, let haveMatrix):
                 return haveMatrix ? "\(error)" : "\(error); pass --imatrix FILE (made by gatesurgeon imatrix or llama-imatrix)"
             }
+        case let error as ImportanceMatrixError:
+            switch error {
+            case .chunksTooShort(_, let minimum): return "\(error); pass --context \(minimum) or more"
+            default: return "\(error)"
+            }
         case let error as QuantizationRulesError:
             switch error {
             case .requantizing: return "\(error); pass --allow-requantize to do it anyway"

@@ -15,7 +15,8 @@ struct ImatrixCommand: ConsoleCommand {
             BOS it adds. As llama-imatrix does, the tokens are cut into chunks of --context tokens; each chunk \
             runs as its own sequence from position 0 with its first token replaced by BOS (when the tokenizer \
             adds one), and for every matrix multiplication inside the layers the squared inputs are summed per \
-            column (per expert for expert weights). At least two chunks are needed.
+            column (per expert for expert weights). At least two chunks are needed, and for a model without \
+            experts chunks of at least 16 tokens (llama-imatrix skips smaller multiplications).
 
             The output is llama.cpp's GGUF importance-matrix format (llama-imatrix's default), which convert \
             --imatrix and llama-quantize --imatrix read; the dataset recorded in it is the text file's path as \

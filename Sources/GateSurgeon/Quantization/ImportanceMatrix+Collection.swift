@@ -14,7 +14,9 @@ extension ImportanceMatrix {
     ///   - dataset: the name recorded for the text (`imatrix.datasets`).
     ///   - onChunk: called before each chunk runs (for progress).
     /// - Throws: `ImportanceMatrixError.notEnoughTokens` below two chunks
-    ///   (llama-imatrix's minimum), and the forward pass's errors.
+    ///   (llama-imatrix's minimum), `.chunksTooShort` when a dense model's
+    ///   chunks are under 16 tokens (the file would hold nothing), and the
+    ///   forward pass's errors.
     /// - Complexity: one forward pass over every chunk.
     public static func collect(
         graph: ModelGraph, tokens: [Int], chunkSize: Int, chunks: Int? = nil, bos: Int?, dataset: String,
@@ -22,6 +24,10 @@ extension ImportanceMatrix {
     ) throws -> ImportanceMatrix {
         guard chunkSize > 0, tokens.count >= 2 * chunkSize else {
             throw ImportanceMatrixError.notEnoughTokens(tokens: tokens.count, needed: 2 * max(1, chunkSize), chunkSize: chunkSize)
+        }
+        if graph.config.experts == nil && chunkSize < Collector.minimumDenseRows {
+            // Only expert multiplications are collected whatever their rows.
+            throw ImportanceMatrixError.chunksTooShort(chunkSize: chunkSize, minimum: Collector.minimumDenseRows)
         }
         let available = tokens.count / chunkSize
         let count = min(chunks ?? available, available)
@@ -40,6 +46,10 @@ extension ImportanceMatrix {
 
     /// Accumulates what the forward pass hands it, under llama.cpp's tensor names.
     final class Collector: MatmulObserver {
+        /// llama-imatrix ignores dense multiplications of fewer rows ("why are
+        /// small batches ignored (<16 tokens)?" in its source).
+        static let minimumDenseRows = 16
+
         private struct Sums {
             var values: [Double]
             var counts: [Int64]
@@ -63,7 +73,7 @@ extension ImportanceMatrix {
                 slot = expert
                 slots = expertCount
             } else {
-                guard rows >= 16, let gguf = architecture.ggufName(forTransformers: weight.name), gguf.hasPrefix(Architecture.ggufLayerPrefix) else { return }
+                guard rows >= Self.minimumDenseRows, let gguf = architecture.ggufName(forTransformers: weight.name), gguf.hasPrefix(Architecture.ggufLayerPrefix) else { return }
                 name = gguf
             }
             let columns = rows > 0 ? input.count / rows : 0

@@ -129,6 +129,9 @@ public enum ImportanceMatrixError: Error, Sendable, CustomStringConvertible {
     case legacyNotWritable
     /// Too few tokens for two chunks (llama-imatrix's minimum).
     case notEnoughTokens(tokens: Int, needed: Int, chunkSize: Int)
+    /// Chunks too short for any multiplication to be collected (a dense
+    /// model's need 16 rows, as llama-imatrix's do).
+    case chunksTooShort(chunkSize: Int, minimum: Int)
 
     public var description: String {
         switch self {
@@ -151,6 +154,8 @@ public enum ImportanceMatrixError: Error, Sendable, CustomStringConvertible {
         case .legacyNotWritable: "importance data read from a legacy file cannot be written as GGUF (its raw sums are not known)"
         case .notEnoughTokens(let tokens, let needed, let chunkSize):
             "the text gives \(tokens) tokens; \(needed) are needed for two chunks of \(chunkSize)"
+        case .chunksTooShort(let chunkSize, let minimum):
+            "chunks of \(chunkSize) tokens collect nothing: multiplications of fewer than \(minimum) rows are skipped, as llama-imatrix skips them"
         }
     }
 }

@@ -161,6 +161,14 @@ import Testing
             #expect(matrix.chunkSize == context && matrix.chunkCount == 3)
             #expect(matrix.entries["blk.0.attn_q.weight"]?.counts == [Int64(3 * context)])
         }
+        // Below 16 tokens a dense model's chunks collect nothing (llama-imatrix skips such
+        // multiplications): an error before any work, and no file.
+        let short = Paths.join(directory, "8.gguf")
+        let refused = CLI.run(["imatrix", Fixtures.path("gguf/presets-llama.gguf"), "--text", Fixtures.path("reference/imatrix/text.txt"),
+                               "--context", "8", "-o", short])
+        #expect(refused.status == 2 && refused.errorOutput.contains("chunks of 8 tokens collect nothing") && refused.errorOutput.contains("--context 16"),
+                "\(refused.errorOutput)")
+        #expect(!Paths.exists(short))
     }
 
     /// `--keep` leaves the tensors its glob matches, by either naming, as

@@ -22,7 +22,23 @@ public enum JSONValue: Sendable, Hashable {
 /// read in, so a diff shows only what changed.
 public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral {
     public private(set) var members: [(key: String, value: JSONValue)] = []
-    private var positions: [String: Int] = [:]
+    private var positions: [MemberName: Int] = [:]
+
+    /// A member name compared as JSON compares names, code point for code
+    /// point. Swift's `String` equality would make canonically equivalent
+    /// names one (U+09DF and U+09AF U+09BC): in a tokenizer's vocabulary those
+    /// are two tokens.
+    private struct MemberName: Hashable {
+        let name: String
+
+        init(_ name: String) { self.name = name }
+
+        static func == (lhs: MemberName, rhs: MemberName) -> Bool { lhs.name.utf8.elementsEqual(rhs.name.utf8) }
+
+        func hash(into hasher: inout Hasher) {
+            for byte in name.utf8 { hasher.combine(byte) }
+        }
+    }
 
     public init() {}
 
@@ -40,18 +56,18 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     /// The value for `key`; assigning replaces it in place or appends it,
     /// assigning `nil` removes it.
     public subscript(key: String) -> JSONValue? {
-        get { positions[key].map { members[$0].value } }
+        get { positions[MemberName(key)].map { members[$0].value } }
         set {
-            if let index = positions[key] {
+            if let index = positions[MemberName(key)] {
                 if let newValue {
                     members[index].value = newValue
                 } else {
                     members.remove(at: index)
                     positions = Dictionary(
-                        uniqueKeysWithValues: members.enumerated().map { ($1.key, $0) })
+                        uniqueKeysWithValues: members.enumerated().map { (MemberName($1.key), $0) })
                 }
             } else if let newValue {
-                positions[key] = members.count
+                positions[MemberName(key)] = members.count
                 members.append((key, newValue))
             }
         }
@@ -63,12 +79,12 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
 
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         lhs.members.count == rhs.members.count
-            && zip(lhs.members, rhs.members).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+            && zip(lhs.members, rhs.members).allSatisfy { $0.key.utf8.elementsEqual($1.key.utf8) && $0.value == $1.value }
     }
 
     public func hash(into hasher: inout Hasher) {
         for (key, value) in members {
-            hasher.combine(key)
+            for byte in key.utf8 { hasher.combine(byte) }
             hasher.combine(value)
         }
     }

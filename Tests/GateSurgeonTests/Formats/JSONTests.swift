@@ -11,6 +11,19 @@ import Testing
         #expect(value["m"]?["k"]?.intValue == -3)
     }
 
+    /// Names are compared code point for code point, as JSON (and json-c,
+    /// Python, serde) compare them: canonically equivalent names stay two
+    /// members, and removing one keeps the other.
+    @Test func canonicallyEquivalentNamesAreDistinct() throws {
+        let composed = "\u{09DF}", decomposed = "\u{09AF}\u{09BC}"
+        var object = try #require(try JSONValue.parse(#"{"\#(composed)": 1, "\#(decomposed)": 2}"#).objectValue)
+        #expect(object.count == 2)
+        #expect(object[composed] == .int(1) && object[decomposed] == .int(2))
+        object[composed] = nil
+        #expect(object.count == 1 && object[composed] == nil && object[decomposed] == .int(2))
+        #expect(Array(object.keys[0].unicodeScalars) == Array(decomposed.unicodeScalars))
+    }
+
     @Test func compactSerializationMatchesSerde() throws {
         // The exact header bytes the safetensors crate writes for this tensor.
         let value: JSONValue = .object(["attn.0": .object(["dtype": .string("F32"), "shape": .array([.int(1), .int(2), .int(3)]), "data_offsets": .array([.int(0), .int(24)])])])
